@@ -1,0 +1,62 @@
+//! The vocabulary every mcp-reconnect layer shares, so that each layer also
+//! works alone.
+//!
+//! Remote MCP servers sit behind reverse proxies and restart often. A client
+//! then sees `502`, `503`, `504`, refused or reset connections, timeouts, and
+//! `404` for a session the restarted server forgot. What to do about each
+//! depends on two facts this crate computes once:
+//!
+//! - **its class** ([`FailureClass`]): is it recoverable by reconnecting,
+//!   re-initializing, or waiting — or is it the server's real answer?
+//! - **whether the request reached the server** ([`Reached`]): a request that
+//!   provably never did may be sent again whatever it does; one that may have
+//!   is sent again only when the operation is safe to repeat.
+//!
+//! `ClassifyLayer` (crate `mcp-reconnect-classify`) attaches a
+//! [`Classification`] to each response, or returns a [`ClassifiedError`];
+//! the layers above read it, and compute it with the same functions here
+//! when it is missing.
+//!
+//! # Example
+//!
+//! ```
+//! use http::{Response, StatusCode};
+//! use mcp_reconnect_core::{FailureClass, Reached, RequestFacts, classify_response, headers};
+//!
+//! // A request that named a session, answered 404 by a restarted server:
+//! let request = http::Request::post("http://127.0.0.1:1/mcp")
+//!     .header(headers::MCP_SESSION_ID, "abc")
+//!     .body(())
+//!     .unwrap();
+//! let facts = RequestFacts::from_request(&request);
+//! let (parts, ()) = Response::builder().status(StatusCode::NOT_FOUND).body(()).unwrap().into_parts();
+//! let class = classify_response(&parts, facts);
+//! assert_eq!(class.class(), Some(FailureClass::SessionLost));
+//! assert_eq!(class.failure().unwrap().reached(), Reached::No);
+//! assert!(class.is_recoverable());
+//! ```
+//!
+//! # What is here
+//!
+//! - [`class`]: [`FailureClass`], [`Reached`], [`Failure`], [`Classification`];
+//! - [`classify_response`], [`classify_status`], [`refine_with_body`]: answers;
+//! - [`classify_error`], [`ClassifiedError`], [`cause_ref`]: errors;
+//! - [`peek`]: method, id and tool name of a JSON-RPC body, without parsing arguments;
+//! - [`headers`]: the MCP header names;
+//! - [`Attempt`]: which try of a request this is, so retry layers never stack;
+//! - [`respond`]: the one JSON-RPC error responder.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod attempt;
+pub mod class;
+pub mod error;
+pub mod headers;
+pub mod peek;
+pub mod respond;
+pub mod response;
+
+pub use attempt::Attempt;
+pub use class::{Classification, Failure, FailureClass, Reached};
+pub use error::{BoxError, ClassifiedError, cause_ref, classify_error, classify_io_kind};
+pub use response::{RequestFacts, body_can_refine, classify_response, classify_status, refine_with_body, retry_after};
