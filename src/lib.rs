@@ -1,1 +1,39 @@
-//! placeholder
+//! Keep MCP (Model Context Protocol) clients working through upstream
+//! restarts, `502`/`503`/`504` storms, resets and lost sessions: composable
+//! tower layers in front of any hyper-based MCP upstream service.
+//!
+//! This facade re-exports the layer crates behind cargo features, so one
+//! dependency gives the whole stack and each layer stays usable alone.
+//!
+//! | feature | crate | what it gives |
+//! |---|---|---|
+//! | (always) | [`core`] | failure classes, classification, JSON-RPC peek, `Attempt`, the responder |
+//! | `classify` (default) | [`classify`] | [`ClassifyLayer`]: which failures are recoverable, and did the request reach the server? |
+//!
+//! # Example
+//!
+//! ```
+//! use mcp_reconnect::{ClassifyLayer, core::Classification};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower::BoxError> {
+//! let upstream = service_fn(|_: http::Request<()>| async {
+//!     Ok::<_, std::io::Error>(http::Response::new(http_body_util::Full::new(bytes::Bytes::new())))
+//! });
+//! let stack = ServiceBuilder::new().layer(ClassifyLayer::new()).service(upstream);
+//! let response = stack.oneshot(http::Request::new(())).await?;
+//! assert!(response.extensions().get::<Classification>().unwrap().is_success());
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use mcp_reconnect_core as core;
+
+#[cfg(feature = "classify")]
+pub use mcp_reconnect_classify as classify;
+#[cfg(feature = "classify")]
+pub use mcp_reconnect_classify::{ClassifiedError, ClassifyLayer};

@@ -44,17 +44,21 @@
 //! - [`peek`]: method, id and tool name of a JSON-RPC body, without parsing arguments;
 //! - [`headers`]: the MCP header names;
 //! - [`Attempt`]: which try of a request this is, so retry layers never stack;
-//! - [`respond`]: the one JSON-RPC error responder.
+//! - [`respond`]: the one JSON-RPC error responder;
+//! - [`sse`]: a bounded, incremental `text/event-stream` decoder;
+//! - [`config`]: reading `MCPO_*` settings with errors that name the variable.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod attempt;
 pub mod class;
+pub mod config;
 pub mod error;
 pub mod headers;
 pub mod peek;
 pub mod respond;
 pub mod response;
+pub mod sse;
 
 pub use attempt::Attempt;
 pub use class::{Classification, Failure, FailureClass, Reached};
