@@ -46,6 +46,7 @@
 //! - [`Attempt`]: which try of a request this is, so retry layers never stack;
 //! - [`respond`]: the one JSON-RPC error responder;
 //! - [`sse`]: a bounded, incremental `text/event-stream` decoder;
+//! - [`metrics`]: a lock-free duration histogram for `_seconds` metrics;
 //! - [`config`]: reading `MCPO_*` settings with errors that name the variable.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -55,6 +56,7 @@ pub mod class;
 pub mod config;
 pub mod error;
 pub mod headers;
+pub mod metrics;
 pub mod peek;
 pub mod respond;
 pub mod response;

@@ -52,6 +52,22 @@ pub fn peek_with_limit(body: &[u8], limit: usize) -> Result<Peek, PeekError> {
     }
 }
 
+/// The peek a layer left in a request's extensions (as `Arc<Peek>`), so the
+/// body is parsed once for the whole stack.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mcp_reconnect_core::peek::{Peek, peek, of_request};
+///
+/// let mut request = http::Request::new(());
+/// let found = peek(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).unwrap();
+/// request.extensions_mut().insert(Arc::new(found));
+/// assert_eq!(of_request(&request).and_then(Peek::single).and_then(|m| m.method()), Some("ping"));
+/// ```
+pub fn of_request<B>(request: &http::Request<B>) -> Option<&Peek> {
+    request.extensions().get::<std::sync::Arc<Peek>>().map(|peek| &**peek)
+}
+
 /// One JSON-RPC message, or a batch of them.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Peek {
