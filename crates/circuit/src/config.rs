@@ -1,0 +1,208 @@
+//! The reconnect policy: the seed's numbers as defaults, each overridable by
+//! the builder or an `MCPO_*` environment variable (builder beats env beats
+//! default).
+
+use std::time::Duration;
+
+use mcp_reconnect_core::config::{ConfigError, env_lookup, parse_secs, parse_secs_or_zero, parse_u32};
+
+/// Consecutive recoverable failures that trigger a reconnect: 3.
+pub const DEFAULT_ERROR_THRESHOLD: u32 = 3;
+/// Connect attempts in one reconnect episode before the circuit opens: 5.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+/// Least time between two threshold-triggered reconnects: 30 s.
+pub const DEFAULT_MIN_INTERVAL: Duration = Duration::from_secs(30);
+/// The backoff after the first failed attempt (then doubled): 2 s.
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(2);
+/// The longest backoff between two attempts: 30 s.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// The first probe delay when nothing listens, and while open (then doubled): 100 ms.
+pub const DEFAULT_PROBE_MIN: Duration = Duration::from_millis(100);
+/// The longest probe delay: 1 s, so a returning upstream is noticed within a second.
+pub const DEFAULT_PROBE_MAX: Duration = Duration::from_secs(1);
+/// The share of each delay taken off at random, so clients do not probe in step: 0.2.
+pub const DEFAULT_JITTER: f64 = 0.2;
+/// How long one connect attempt may take: 10 s.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests let through while half-open: 1.
+pub const DEFAULT_HALF_OPEN_PERMITS: u32 = 1;
+
+/// `MCPO_RECONNECT_ERROR_THRESHOLD`: consecutive recoverable failures before reconnecting.
+pub const ENV_ERROR_THRESHOLD: &str = "MCPO_RECONNECT_ERROR_THRESHOLD";
+/// `MCPO_RECONNECT_MAX_ATTEMPTS`: connect attempts per episode.
+pub const ENV_MAX_ATTEMPTS: &str = "MCPO_RECONNECT_MAX_ATTEMPTS";
+/// `MCPO_RECONNECT_MIN_INTERVAL`: seconds between threshold-triggered reconnects (0 = none).
+pub const ENV_MIN_INTERVAL: &str = "MCPO_RECONNECT_MIN_INTERVAL";
+/// `MCPO_CONNECTION_TIMEOUT`: seconds one connect attempt may take.
+pub const ENV_CONNECTION_TIMEOUT: &str = "MCPO_CONNECTION_TIMEOUT";
+
+/// The largest threshold or attempt count a setting may give.
+const MAX_COUNT: u32 = 1_000;
+
+/// How hard the circuit pushes a failing upstream, and how fast it notices a returning one.
+///
+/// ```
+/// use std::time::Duration;
+/// use mcp_reconnect_circuit::Config;
+///
+/// let env = |name: &str| (name == "MCPO_RECONNECT_MAX_ATTEMPTS").then(|| "7".to_string());
+/// let config = Config::from_lookup(env).unwrap().error_threshold(2);
+/// assert_eq!(config.get_max_attempts(), 7);
+/// assert_eq!(config.get_error_threshold(), 2);
+/// assert_eq!(config.get_min_interval(), Duration::from_secs(30));
+/// assert!(Config::from_lookup(|_| Some("abc".into())).is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub(crate) error_threshold: u32,
+    pub(crate) max_attempts: u32,
+    pub(crate) min_interval: Duration,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) probe_min: Duration,
+    pub(crate) probe_max: Duration,
+    pub(crate) jitter: f64,
+    pub(crate) attempt_timeout: Duration,
+    pub(crate) half_open_permits: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            error_threshold: DEFAULT_ERROR_THRESHOLD,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            min_interval: DEFAULT_MIN_INTERVAL,
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            probe_min: DEFAULT_PROBE_MIN,
+            probe_max: DEFAULT_PROBE_MAX,
+            jitter: DEFAULT_JITTER,
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+            half_open_permits: DEFAULT_HALF_OPEN_PERMITS,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults overridden by the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env_lookup)
+    }
+
+    /// Defaults overridden by `lookup` (a map in tests, the environment in `from_env`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = Config::default();
+        if let Some(n) = parse_u32(&lookup, ENV_ERROR_THRESHOLD, 1..=MAX_COUNT)? {
+            config.error_threshold = n;
+        }
+        if let Some(n) = parse_u32(&lookup, ENV_MAX_ATTEMPTS, 1..=MAX_COUNT)? {
+            config.max_attempts = n;
+        }
+        if let Some(d) = parse_secs_or_zero(&lookup, ENV_MIN_INTERVAL)? {
+            config.min_interval = d;
+        }
+        if let Some(d) = parse_secs(&lookup, ENV_CONNECTION_TIMEOUT)? {
+            config.attempt_timeout = d;
+        }
+        Ok(config)
+    }
+
+    /// Checks the settings together (a builder can set any of them alone).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let count = |name: &str, n: u32| {
+            if (1..=MAX_COUNT).contains(&n) {
+                Ok(())
+            } else {
+                Err(ConfigError::new(name, n.to_string(), format!("a whole number from 1 to {MAX_COUNT}")))
+            }
+        };
+        count("error_threshold", self.error_threshold)?;
+        count("max_attempts", self.max_attempts)?;
+        count("half_open_permits", self.half_open_permits)?;
+        if !(0.0..=1.0).contains(&self.jitter) {
+            return Err(ConfigError::new("jitter", self.jitter.to_string(), "a share from 0.0 to 1.0"));
+        }
+        if self.backoff_base > self.backoff_max || self.probe_min > self.probe_max || self.probe_min.is_zero() {
+            return Err(ConfigError::new(
+                "backoff",
+                format!("{self:?}"),
+                "backoff_base <= backoff_max and 0 < probe_min <= probe_max",
+            ));
+        }
+        if self.attempt_timeout.is_zero() {
+            return Err(ConfigError::new("attempt_timeout", "0", "a duration above zero"));
+        }
+        Ok(())
+    }
+
+    /// Consecutive recoverable failures that trigger a reconnect. Default is 3
+    /// (`MCPO_RECONNECT_ERROR_THRESHOLD`). `Business` failures never count; a success resets the count.
+    pub fn error_threshold(mut self, n: u32) -> Self {
+        self.error_threshold = n;
+        self
+    }
+
+    /// Connect attempts in one reconnect episode before the circuit opens.
+    /// Default is 5 (`MCPO_RECONNECT_MAX_ATTEMPTS`).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
+        self
+    }
+
+    /// Least time between two threshold-triggered reconnects of a connection
+    /// that still answers; inside it the circuit opens instead. Default is 30 s
+    /// (`MCPO_RECONNECT_MIN_INTERVAL`). A dead connection or session reconnects at once.
+    pub fn min_interval(mut self, interval: Duration) -> Self {
+        self.min_interval = interval;
+        self
+    }
+
+    /// Backoff between attempts to an upstream that answers but fails: the first
+    /// attempt is immediate, then `base`, `2 × base`, … up to `max`. Default 2 s, 30 s.
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.backoff_base = base;
+        self.backoff_max = max;
+        self
+    }
+
+    /// Probe delays when nothing listens and while open: `min`, `2 × min`, … up
+    /// to `max`. Default 100 ms, 1 s.
+    pub fn probe(mut self, min: Duration, max: Duration) -> Self {
+        self.probe_min = min;
+        self.probe_max = max;
+        self
+    }
+
+    /// The share of each delay taken off at random (0.0 to 1.0). Default is 0.2; tests use 0.
+    pub fn jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// How long one connect attempt may take. Default is 10 s (`MCPO_CONNECTION_TIMEOUT`).
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    /// Requests let through while half-open. Default is 1.
+    pub fn half_open_permits(mut self, n: u32) -> Self {
+        self.half_open_permits = n;
+        self
+    }
+
+    /// The error threshold.
+    pub fn get_error_threshold(&self) -> u32 {
+        self.error_threshold
+    }
+
+    /// The attempts per episode.
+    pub fn get_max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The minimum interval between threshold-triggered reconnects.
+    pub fn get_min_interval(&self) -> Duration {
+        self.min_interval
+    }
+}

@@ -1,0 +1,354 @@
+//! The circuit's state machine: pure, synchronous, no I/O. The service and
+//! the driver feed it outcomes and attempt results; it answers with the
+//! transition to record and what the driver must do next.
+
+use std::fmt;
+use std::time::Duration;
+
+use mcp_reconnect_core::{Failure, FailureClass, Reached};
+use tokio::time::Instant;
+
+use crate::backoff::{backoff_delay, probe_delay};
+use crate::config::Config;
+
+/// Where the circuit is.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CircuitState {
+    /// Calls go through; no recent recoverable failure.
+    Healthy,
+    /// Calls go through; recoverable failures are being counted.
+    Degraded,
+    /// One reconnect is running; callers wait for it.
+    Reconnecting,
+    /// Reconnecting failed: calls fail fast while probes look for the upstream.
+    Open,
+    /// A probe reached the upstream: a few real calls test it.
+    HalfOpen,
+}
+
+impl CircuitState {
+    /// Every state, in a fixed order (for metrics that list them all).
+    pub const ALL: [CircuitState; 5] = [
+        CircuitState::Healthy,
+        CircuitState::Degraded,
+        CircuitState::Reconnecting,
+        CircuitState::Open,
+        CircuitState::HalfOpen,
+    ];
+
+    /// A short lower-case name, stable for logs, JSON and metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CircuitState::Healthy => "healthy",
+            CircuitState::Degraded => "degraded",
+            CircuitState::Reconnecting => "reconnecting",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half_open",
+        }
+    }
+
+    /// Whether calls go through to the upstream in this state.
+    pub const fn is_serving(self) -> bool {
+        matches!(self, CircuitState::Healthy | CircuitState::Degraded | CircuitState::HalfOpen)
+    }
+
+    pub(crate) const fn to_u8(self) -> u8 {
+        self as u8
+    }
+
+    pub(crate) const fn from_u8(n: u8) -> Self {
+        match n {
+            0 => CircuitState::Healthy,
+            1 => CircuitState::Degraded,
+            2 => CircuitState::Reconnecting,
+            3 => CircuitState::Open,
+            _ => CircuitState::HalfOpen,
+        }
+    }
+}
+
+impl fmt::Display for CircuitState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why the circuit changed state.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The first use: connecting for the first time.
+    Started,
+    /// A recoverable failure was counted.
+    RecoverableFailure,
+    /// The error threshold was reached.
+    ThresholdReached,
+    /// The connection proved dead (refused, reset, closed).
+    ConnectionLost,
+    /// The upstream forgot the session.
+    SessionLost,
+    /// The threshold was reached again within the minimum interval: fail fast instead.
+    RateLimited,
+    /// A connect attempt succeeded.
+    Reconnected,
+    /// Every attempt of the episode failed.
+    AttemptsExhausted,
+    /// A probe reached the upstream while open.
+    ProbeSucceeded,
+    /// A half-open call succeeded.
+    HalfOpenSucceeded,
+    /// A half-open call failed.
+    HalfOpenFailed,
+    /// A call succeeded while degraded.
+    Recovered,
+}
+
+impl Reason {
+    /// Every reason, in a fixed order.
+    pub const ALL: [Reason; 12] = [
+        Reason::Started,
+        Reason::RecoverableFailure,
+        Reason::ThresholdReached,
+        Reason::ConnectionLost,
+        Reason::SessionLost,
+        Reason::RateLimited,
+        Reason::Reconnected,
+        Reason::AttemptsExhausted,
+        Reason::ProbeSucceeded,
+        Reason::HalfOpenSucceeded,
+        Reason::HalfOpenFailed,
+        Reason::Recovered,
+    ];
+
+    /// A short lower-case name, stable for logs and metric labels.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::Started => "started",
+            Reason::RecoverableFailure => "recoverable_failure",
+            Reason::ThresholdReached => "threshold_reached",
+            Reason::ConnectionLost => "connection_lost",
+            Reason::SessionLost => "session_lost",
+            Reason::RateLimited => "rate_limited",
+            Reason::Reconnected => "reconnected",
+            Reason::AttemptsExhausted => "attempts_exhausted",
+            Reason::ProbeSucceeded => "probe_succeeded",
+            Reason::HalfOpenSucceeded => "half_open_succeeded",
+            Reason::HalfOpenFailed => "half_open_failed",
+            Reason::Recovered => "recovered",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        Reason::ALL.iter().position(|&r| r == self).unwrap_or(0)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A state change to record and log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Transition {
+    pub(crate) from: CircuitState,
+    pub(crate) to: CircuitState,
+    pub(crate) reason: Reason,
+    /// Set when the circuit is healthy again: how long the trouble lasted.
+    pub(crate) recovered_after: Option<Duration>,
+}
+
+/// What a call's outcome was, as the circuit counts it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Success,
+    Failure(Failure),
+}
+
+/// What the machine asks for after an event.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Effects {
+    pub(crate) transition: Option<Transition>,
+    /// Start (or go on with) connect attempts after this delay (before jitter).
+    pub(crate) attempt_after: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Machine {
+    state: CircuitState,
+    started: bool,
+    errors: u32,
+    failed_attempts: u32,
+    last_episode: Option<Instant>,
+    generation: u64,
+    trouble_since: Option<Instant>,
+}
+
+impl Machine {
+    pub(crate) fn new() -> Self {
+        Machine {
+            state: CircuitState::Healthy,
+            started: false,
+            errors: 0,
+            failed_attempts: 0,
+            last_episode: None,
+            generation: 0,
+            trouble_since: None,
+        }
+    }
+
+    pub(crate) fn state(&self) -> CircuitState {
+        self.state
+    }
+
+    pub(crate) fn errors(&self) -> u32 {
+        self.errors
+    }
+
+    /// Bumped each time a new upstream service is installed.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The first use connects (lazily, so a gateway starts with its upstream down).
+    pub(crate) fn start(&mut self, now: Instant) -> Effects {
+        if self.started {
+            return Effects::default();
+        }
+        self.started = true;
+        self.trouble_since = Some(now);
+        self.begin_episode(Reason::Started, now)
+    }
+
+    /// A call through the service of `generation` ended with `outcome`.
+    pub(crate) fn on_outcome(&mut self, outcome: &Outcome, generation: u64, now: Instant, config: &Config) -> Effects {
+        if generation != self.generation {
+            // An answer from a service already replaced: says nothing about the new one.
+            return Effects::default();
+        }
+        let failure = match outcome {
+            Outcome::Success => {
+                self.errors = 0;
+                return match self.state {
+                    CircuitState::Degraded => self.become_healthy(Reason::Recovered, now),
+                    CircuitState::HalfOpen => self.become_healthy(Reason::HalfOpenSucceeded, now),
+                    _ => Effects::default(),
+                };
+            }
+            Outcome::Failure(failure) if failure.is_recoverable() => failure,
+            // The upstream's own answer: never counts, never resets.
+            Outcome::Failure(_) => return Effects::default(),
+        };
+        match self.state {
+            CircuitState::Healthy | CircuitState::Degraded => {
+                self.errors = self.errors.saturating_add(1);
+                self.trouble_since.get_or_insert(now);
+                match failure.class() {
+                    FailureClass::Connection => self.begin_episode(Reason::ConnectionLost, now),
+                    FailureClass::SessionLost => self.begin_episode(Reason::SessionLost, now),
+                    _ if self.errors >= config.error_threshold => {
+                        let rested = self
+                            .last_episode
+                            .is_none_or(|last| now.duration_since(last) >= config.min_interval);
+                        if rested {
+                            self.begin_episode(Reason::ThresholdReached, now)
+                        } else {
+                            self.open(Reason::RateLimited, config)
+                        }
+                    }
+                    _ if self.state == CircuitState::Healthy => {
+                        self.go(CircuitState::Degraded, Reason::RecoverableFailure, None)
+                    }
+                    _ => Effects::default(),
+                }
+            }
+            CircuitState::HalfOpen => self.open(Reason::HalfOpenFailed, config),
+            CircuitState::Reconnecting | CircuitState::Open => Effects::default(),
+        }
+    }
+
+    /// A connect attempt (or probe) ended: `Ok` installs the new service.
+    pub(crate) fn on_attempt(&mut self, result: Result<(), &Failure>, now: Instant, config: &Config) -> Effects {
+        match (self.state, result) {
+            (CircuitState::Reconnecting, Ok(())) => {
+                self.generation += 1;
+                self.become_healthy(Reason::Reconnected, now)
+            }
+            (CircuitState::Reconnecting, Err(failure)) => {
+                self.failed_attempts = self.failed_attempts.saturating_add(1);
+                if self.failed_attempts >= config.max_attempts {
+                    self.failed_attempts = 0;
+                    return self.open(Reason::AttemptsExhausted, config);
+                }
+                let backoff = backoff_delay(config, self.failed_attempts);
+                let after = if nothing_listens(failure) {
+                    backoff.min(probe_delay(config, self.failed_attempts - 1))
+                } else {
+                    backoff
+                };
+                Effects {
+                    transition: None,
+                    attempt_after: Some(after),
+                }
+            }
+            (CircuitState::Open, Ok(())) => {
+                self.generation += 1;
+                self.go(CircuitState::HalfOpen, Reason::ProbeSucceeded, None)
+            }
+            (CircuitState::Open, Err(_)) => {
+                self.failed_attempts = self.failed_attempts.saturating_add(1);
+                Effects {
+                    transition: None,
+                    attempt_after: Some(probe_delay(config, self.failed_attempts)),
+                }
+            }
+            // No attempt runs in the other states.
+            _ => Effects::default(),
+        }
+    }
+
+    fn begin_episode(&mut self, reason: Reason, now: Instant) -> Effects {
+        self.last_episode = Some(now);
+        self.failed_attempts = 0;
+        let mut effects = self.go(CircuitState::Reconnecting, reason, None);
+        effects.attempt_after = Some(Duration::ZERO);
+        effects
+    }
+
+    fn open(&mut self, reason: Reason, config: &Config) -> Effects {
+        let mut effects = self.go(CircuitState::Open, reason, None);
+        effects.attempt_after = Some(probe_delay(config, self.failed_attempts));
+        effects
+    }
+
+    fn become_healthy(&mut self, reason: Reason, now: Instant) -> Effects {
+        self.errors = 0;
+        self.failed_attempts = 0;
+        let recovered_after = self.trouble_since.take().map(|since| now.duration_since(since));
+        self.go(CircuitState::Healthy, reason, recovered_after)
+    }
+
+    fn go(&mut self, to: CircuitState, reason: Reason, recovered_after: Option<Duration>) -> Effects {
+        let from = std::mem::replace(&mut self.state, to);
+        Effects {
+            transition: Some(Transition {
+                from,
+                to,
+                reason,
+                recovered_after,
+            }),
+            attempt_after: None,
+        }
+    }
+}
+
+/// Refused or unreachable: nothing listens, so probing costs the upstream nothing.
+fn nothing_listens(failure: &Failure) -> bool {
+    failure.class() == FailureClass::Unavailable && failure.reached() == Reached::No
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

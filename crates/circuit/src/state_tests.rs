@@ -1,0 +1,182 @@
+use std::time::Duration;
+
+use mcp_reconnect_core::{Failure, FailureClass, Reached};
+use tokio::time::Instant;
+
+use super::*;
+
+fn fail(class: FailureClass) -> Outcome {
+    Outcome::Failure(Failure::new(class, Reached::Unknown))
+}
+
+fn gateway() -> Outcome {
+    fail(FailureClass::Gateway)
+}
+
+fn answered_but_failed() -> Failure {
+    Failure::new(FailureClass::Gateway, Reached::Unknown)
+}
+
+fn refused() -> Failure {
+    Failure::new(FailureClass::Unavailable, Reached::No)
+}
+
+/// A machine that has connected once, at `now`.
+fn connected(now: Instant, config: &Config) -> Machine {
+    let mut machine = Machine::new();
+    let effects = machine.start(now);
+    assert_eq!(effects.attempt_after, Some(Duration::ZERO));
+    machine.on_attempt(Ok(()), now, config);
+    assert_eq!(machine.state(), CircuitState::Healthy);
+    machine
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+#[test]
+fn the_threshold_is_exactly_three_consecutive_recoverable_failures() {
+    let config = Config::default();
+    let t0 = Instant::now();
+    let mut machine = connected(t0, &config);
+    let later = t0 + secs(60);
+    let effects = machine.on_outcome(&gateway(), 1, later, &config);
+    assert_eq!(machine.state(), CircuitState::Degraded);
+    assert_eq!(effects.attempt_after, None);
+    assert_eq!(machine.on_outcome(&gateway(), 1, later, &config).attempt_after, None);
+    let effects = machine.on_outcome(&gateway(), 1, later, &config);
+    assert_eq!(machine.state(), CircuitState::Reconnecting);
+    assert_eq!(effects.transition.map(|t| t.reason), Some(Reason::ThresholdReached));
+    assert_eq!(effects.attempt_after, Some(Duration::ZERO));
+}
+
+#[test]
+fn a_success_resets_the_count_and_business_never_counts() {
+    let config = Config::default();
+    let t0 = Instant::now();
+    let mut machine = connected(t0, &config);
+    let later = t0 + secs(60);
+    machine.on_outcome(&gateway(), 1, later, &config);
+    machine.on_outcome(&gateway(), 1, later, &config);
+    let effects = machine.on_outcome(&Outcome::Success, 1, later, &config);
+    assert_eq!(effects.transition.map(|t| t.reason), Some(Reason::Recovered));
+    assert_eq!(machine.errors(), 0);
+    for _ in 0..10 {
+        machine.on_outcome(&fail(FailureClass::Business), 1, later, &config);
+    }
+    assert_eq!(machine.state(), CircuitState::Healthy);
+    assert_eq!(machine.errors(), 0);
+    machine.on_outcome(&gateway(), 1, later, &config);
+    machine.on_outcome(&gateway(), 1, later, &config);
+    assert_eq!(machine.state(), CircuitState::Degraded);
+}
+
+#[test]
+fn a_dead_connection_or_session_reconnects_at_once() {
+    let config = Config::default();
+    let t0 = Instant::now();
+    for (class, reason) in [
+        (FailureClass::Connection, Reason::ConnectionLost),
+        (FailureClass::SessionLost, Reason::SessionLost),
+    ] {
+        let mut machine = connected(t0, &config);
+        // Even right after the first connect: the min interval is for live connections.
+        let effects = machine.on_outcome(&fail(class), 1, t0, &config);
+        assert_eq!(effects.transition.map(|t| t.reason), Some(reason));
+        assert_eq!(effects.attempt_after, Some(Duration::ZERO));
+    }
+}
+
+#[test]
+fn within_the_min_interval_the_threshold_opens_instead_of_reconnecting() {
+    let config = Config::default();
+    let t0 = Instant::now();
+    let mut machine = connected(t0, &config);
+    let soon = t0 + secs(10);
+    for _ in 0..3 {
+        machine.on_outcome(&gateway(), 1, soon, &config);
+    }
+    assert_eq!(machine.state(), CircuitState::Open);
+    // The probe finds the upstream, a half-open call succeeds.
+    machine.on_attempt(Ok(()), soon, &config);
+    assert_eq!(machine.state(), CircuitState::HalfOpen);
+    machine.on_outcome(&Outcome::Success, 2, soon, &config);
+    assert_eq!(machine.state(), CircuitState::Healthy);
+    // 30 s after the last episode, the threshold reconnects again.
+    let rested = t0 + secs(30);
+    for _ in 0..3 {
+        machine.on_outcome(&gateway(), 2, rested, &config);
+    }
+    assert_eq!(machine.state(), CircuitState::Reconnecting);
+}
+
+#[test]
+fn the_backoff_schedule_is_immediate_2s_4s_8s_then_open_after_five_attempts() {
+    let config = Config::default();
+    let t0 = Instant::now();
+    let mut machine = Machine::new();
+    machine.start(t0);
+    let delays: Vec<_> = (0..4)
+        .map(|_| machine.on_attempt(Err(&answered_but_failed()), t0, &config).attempt_after)
+        .collect();
+    assert_eq!(delays, [Some(secs(2)), Some(secs(4)), Some(secs(8)), Some(secs(16))]);
+    let effects = machine.on_attempt(Err(&answered_but_failed()), t0, &config);
+    assert_eq!(machine.state(), CircuitState::Open);
+    assert_eq!(effects.transition.map(|t| t.reason), Some(Reason::AttemptsExhausted));
+    assert_eq!(effects.attempt_after, Some(Duration::from_millis(100)));
+}
+
+#[test]
+fn when_nothing_listens_attempts_follow_the_short_probe_schedule() {
+    let config = Config::default();
+    let t0 = Instant::now();
+    let mut machine = Machine::new();
+    machine.start(t0);
+    let delays: Vec<_> = (0..4)
+        .map(|_| machine.on_attempt(Err(&refused()), t0, &config).attempt_after.map(|d| d.as_millis()))
+        .collect();
+    assert_eq!(delays, [Some(100), Some(200), Some(400), Some(800)]);
+}
+
+#[test]
+fn open_probes_back_off_to_one_second_and_a_good_probe_half_opens() {
+    let config = Config::default().max_attempts(1);
+    let t0 = Instant::now();
+    let mut machine = Machine::new();
+    machine.start(t0);
+    machine.on_attempt(Err(&refused()), t0, &config);
+    assert_eq!(machine.state(), CircuitState::Open);
+    let delays: Vec<_> = (0..5)
+        .map(|_| machine.on_attempt(Err(&refused()), t0, &config).attempt_after.map(|d| d.as_millis()))
+        .collect();
+    assert_eq!(delays, [Some(200), Some(400), Some(800), Some(1000), Some(1000)]);
+    let effects = machine.on_attempt(Ok(()), t0 + secs(3), &config);
+    assert_eq!(machine.state(), CircuitState::HalfOpen);
+    assert_eq!(effects.attempt_after, None);
+    // A half-open failure opens again and probes on.
+    let effects = machine.on_outcome(&gateway(), machine.generation(), t0 + secs(3), &config);
+    assert_eq!(machine.state(), CircuitState::Open);
+    assert_eq!(effects.transition.map(|t| t.reason), Some(Reason::HalfOpenFailed));
+    assert!(effects.attempt_after.is_some());
+    machine.on_attempt(Ok(()), t0 + secs(4), &config);
+    let effects = machine.on_outcome(&Outcome::Success, machine.generation(), t0 + secs(5), &config);
+    let transition = effects.transition.unwrap();
+    assert_eq!((transition.to, transition.reason), (CircuitState::Healthy, Reason::HalfOpenSucceeded));
+    assert_eq!(transition.recovered_after, Some(secs(5)));
+}
+
+#[test]
+fn answers_from_a_replaced_service_are_ignored() {
+    let config = Config::default();
+    let t0 = Instant::now();
+    let mut machine = connected(t0, &config);
+    machine.on_outcome(&fail(FailureClass::Connection), 1, t0, &config);
+    machine.on_attempt(Ok(()), t0, &config);
+    assert_eq!(machine.generation(), 2);
+    for _ in 0..5 {
+        let effects = machine.on_outcome(&fail(FailureClass::Connection), 1, t0, &config);
+        assert_eq!(effects, Effects::default());
+    }
+    assert_eq!(machine.state(), CircuitState::Healthy);
+}

@@ -1,0 +1,214 @@
+//! The status handle: a cheap, lock-free view of one circuit that health
+//! checks, metrics and users read without touching the request path.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mcp_reconnect_core::metrics::{Histogram, HistogramSnapshot};
+use mcp_reconnect_core::{Classification, FailureClass};
+use tokio::time::Instant;
+
+use crate::state::{CircuitState, Reason, Transition};
+
+/// A shared view of one circuit's state and counters; clones are cheap and
+/// see the same circuit.
+#[derive(Clone, Debug)]
+pub struct CircuitStatus {
+    cells: Arc<StatusCells>,
+}
+
+#[derive(Debug)]
+struct StatusCells {
+    name: Arc<str>,
+    epoch: Instant,
+    state: AtomicU8,
+    generation: AtomicU64,
+    error_count: AtomicU32,
+    last_check_micros: AtomicU64,
+    last_failure: AtomicU8,
+    next_attempt_micros: AtomicU64,
+    reconnect_attempts: AtomicU64,
+    reconnects_succeeded: AtomicU64,
+    reconnects_failed: AtomicU64,
+    fail_fast: AtomicU64,
+    requests: [AtomicU64; 1 + FailureClass::ALL.len()],
+    transitions: [AtomicU64; Reason::ALL.len()],
+    recovery: Histogram,
+    attempt_duration: Histogram,
+}
+
+/// One circuit's numbers at one moment.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusSnapshot {
+    /// The upstream's display name (no credentials).
+    pub name: Arc<str>,
+    /// The circuit's state.
+    pub state: CircuitState,
+    /// Consecutive recoverable failures counted now.
+    pub error_count: u32,
+    /// Connect attempts (and probes) made since start.
+    pub reconnect_attempts: u64,
+    /// Attempts that installed a new upstream service.
+    pub reconnects_succeeded: u64,
+    /// Episodes whose every attempt failed (the circuit opened).
+    pub reconnects_failed: u64,
+    /// Calls failed fast while open.
+    pub fail_fast: u64,
+    /// When the circuit last saw an outcome or attempt result.
+    pub last_check: Option<SystemTime>,
+    /// The class of the last failure seen.
+    pub last_failure: Option<FailureClass>,
+    /// Calls by outcome: `None` is success.
+    pub requests: Vec<(Option<FailureClass>, u64)>,
+    /// State changes by reason.
+    pub transitions: Vec<(Reason, u64)>,
+    /// How long each trouble lasted, from the first failure to healthy again.
+    pub recovery: HistogramSnapshot,
+    /// How long each connect attempt took.
+    pub attempt_duration: HistogramSnapshot,
+}
+
+impl CircuitStatus {
+    pub(crate) fn new(name: Arc<str>) -> Self {
+        CircuitStatus {
+            cells: Arc::new(StatusCells {
+                name,
+                epoch: Instant::now(),
+                state: AtomicU8::new(CircuitState::Healthy.to_u8()),
+                generation: AtomicU64::new(0),
+                error_count: AtomicU32::new(0),
+                last_check_micros: AtomicU64::new(0),
+                last_failure: AtomicU8::new(0),
+                next_attempt_micros: AtomicU64::new(0),
+                reconnect_attempts: AtomicU64::new(0),
+                reconnects_succeeded: AtomicU64::new(0),
+                reconnects_failed: AtomicU64::new(0),
+                fail_fast: AtomicU64::new(0),
+                requests: Default::default(),
+                transitions: Default::default(),
+                recovery: Histogram::new(),
+                attempt_duration: Histogram::new(),
+            }),
+        }
+    }
+
+    /// The upstream's display name.
+    pub fn name(&self) -> &str {
+        &self.cells.name
+    }
+
+    /// The circuit's state now.
+    pub fn state(&self) -> CircuitState {
+        CircuitState::from_u8(self.cells.state.load(Relaxed))
+    }
+
+    /// Consecutive recoverable failures counted now.
+    pub fn error_count(&self) -> u32 {
+        self.cells.error_count.load(Relaxed)
+    }
+
+    /// Connect attempts (and probes) made since start.
+    pub fn reconnect_attempts(&self) -> u64 {
+        self.cells.reconnect_attempts.load(Relaxed)
+    }
+
+    /// How long until the next connect attempt or probe (zero if none is waiting).
+    pub fn next_attempt_in(&self) -> Duration {
+        let at = Duration::from_micros(self.cells.next_attempt_micros.load(Relaxed));
+        at.saturating_sub(self.cells.epoch.elapsed())
+    }
+
+    /// Everything at once, for a health check or a scrape.
+    pub fn snapshot(&self) -> StatusSnapshot {
+        let cells = &*self.cells;
+        let last_check = match cells.last_check_micros.load(Relaxed) {
+            0 => None,
+            micros => Some(UNIX_EPOCH + Duration::from_micros(micros)),
+        };
+        let last_failure = match cells.last_failure.load(Relaxed) {
+            0 => None,
+            n => FailureClass::ALL.get(usize::from(n) - 1).copied(),
+        };
+        let classes = std::iter::once(None).chain(FailureClass::ALL.into_iter().map(Some));
+        StatusSnapshot {
+            name: cells.name.clone(),
+            state: self.state(),
+            error_count: self.error_count(),
+            reconnect_attempts: self.reconnect_attempts(),
+            reconnects_succeeded: cells.reconnects_succeeded.load(Relaxed),
+            reconnects_failed: cells.reconnects_failed.load(Relaxed),
+            fail_fast: cells.fail_fast.load(Relaxed),
+            last_check,
+            last_failure,
+            requests: classes.zip(&cells.requests).map(|(c, n)| (c, n.load(Relaxed))).collect(),
+            transitions: Reason::ALL.into_iter().zip(&cells.transitions).map(|(r, n)| (r, n.load(Relaxed))).collect(),
+            recovery: cells.recovery.snapshot(),
+            attempt_duration: cells.attempt_duration.snapshot(),
+        }
+    }
+
+    // === recording (crate-internal) ===
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.cells.generation.load(Relaxed)
+    }
+
+    pub(crate) fn set_generation(&self, generation: u64) {
+        self.cells.generation.store(generation, Relaxed);
+    }
+
+    pub(crate) fn set_state(&self, state: CircuitState, error_count: u32) {
+        self.cells.error_count.store(error_count, Relaxed);
+        self.cells.state.store(state.to_u8(), Relaxed);
+    }
+
+    pub(crate) fn record_transition(&self, transition: &Transition) {
+        self.cells.transitions[transition.reason.index()].fetch_add(1, Relaxed);
+        if transition.reason == Reason::AttemptsExhausted {
+            self.cells.reconnects_failed.fetch_add(1, Relaxed);
+        }
+        if let Some(after) = transition.recovered_after {
+            self.cells.recovery.observe(after);
+        }
+    }
+
+    pub(crate) fn record_outcome(&self, classification: &Classification) {
+        let index = match classification.class() {
+            None => 0,
+            Some(class) => 1 + FailureClass::ALL.iter().position(|&c| c == class).unwrap_or(0),
+        };
+        self.cells.requests[index].fetch_add(1, Relaxed);
+        if index > 0 {
+            self.cells.last_failure.store(index as u8, Relaxed);
+        }
+        self.touch();
+    }
+
+    pub(crate) fn record_attempt(&self, took: Duration, succeeded: bool) {
+        self.cells.reconnect_attempts.fetch_add(1, Relaxed);
+        if succeeded {
+            self.cells.reconnects_succeeded.fetch_add(1, Relaxed);
+        }
+        self.cells.attempt_duration.observe(took);
+        self.touch();
+    }
+
+    pub(crate) fn record_fail_fast(&self) {
+        self.cells.fail_fast.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn set_next_attempt(&self, at: Instant) {
+        let micros = at.saturating_duration_since(self.cells.epoch).as_micros();
+        self.cells
+            .next_attempt_micros
+            .store(u64::try_from(micros).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    fn touch(&self) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let micros = u64::try_from(now.as_micros()).unwrap_or(u64::MAX);
+        self.cells.last_check_micros.store(micros, Relaxed);
+    }
+}
