@@ -10,6 +10,10 @@ use serde::Serialize;
 use crate::class::{Failure, FailureClass};
 use crate::peek::JsonRpcId;
 
+mod layer;
+
+pub use layer::{Respond, RespondBody, RespondLayer, ResponseFuture};
+
 /// JSON-RPC error codes used by the layers.
 pub mod codes {
     /// Invalid JSON was received.

@@ -43,6 +43,7 @@ pub struct SseDecoder {
     current_len: usize,
     overflowed: bool,
     line_overflowed: bool,
+    at_start: bool,
     max_event_len: usize,
     dropped: u64,
 }
@@ -58,6 +59,7 @@ impl SseDecoder {
             current_len: 0,
             overflowed: false,
             line_overflowed: false,
+            at_start: true,
             max_event_len,
             dropped: 0,
         }
@@ -93,7 +95,11 @@ impl SseDecoder {
                 self.overflowed = true;
             } else {
                 let line = std::mem::take(&mut self.line);
-                self.line_done(&line, on_event);
+                // A byte order mark may open the stream; it is not part of the first field.
+                let first = std::mem::replace(&mut self.at_start, false);
+                let bom = "\u{feff}".as_bytes();
+                let text = if first { line.strip_prefix(bom).unwrap_or(&line) } else { &line };
+                self.line_done(text, on_event);
                 self.line = line;
             }
             self.line.clear();
@@ -186,6 +192,12 @@ mod tests {
             assert_eq!(events[1].data, " c");
             assert_eq!(events[1].id.as_deref(), Some("7"));
         }
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_skipped() {
+        let events = decode_in_pieces("\u{feff}data: x\n\n".as_bytes(), 64);
+        assert_eq!(events[0].data, "x");
     }
 
     #[test]

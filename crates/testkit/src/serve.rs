@@ -15,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 /// …) before it accepts again, so such an error cannot spin a core.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(10);
 
-/// How many times [`bind_again`] tries to rebind a port before giving up.
+/// How many times a restart tries to rebind its port before giving up.
 pub const REBIND_ATTEMPTS: u32 = 100;
 
-/// The pause between two of [`bind_again`]'s attempts (at most about 2 s in all).
+/// The pause between two rebind attempts (at most about 2 s in all).
 pub const REBIND_PAUSE: Duration = Duration::from_millis(20);
 
 /// A running accept loop and its connections.

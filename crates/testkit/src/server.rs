@@ -188,8 +188,8 @@ impl McpServer {
             let service = service.clone();
             async move {
                 let route = hyper::service::service_fn(move |request| route(service.clone(), request));
-                let connection = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), route);
+                let connection =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), route);
                 if let Err(error) = connection.await {
                     tracing::debug!(%peer, %error, "connection ended with an error");
                 }
