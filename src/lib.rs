@@ -9,6 +9,8 @@
 //! |---|---|---|
 //! | (always) | [`core`] | failure classes, classification, JSON-RPC peek, `Attempt`, the responder |
 //! | `classify` (default) | [`classify`] | [`ClassifyLayer`]: which failures are recoverable, and did the request reach the server? |
+//! | `circuit` (default) | [`circuit`] | [`CircuitReconnectLayer`]: threshold, backoff, single-flight reconnect, open/half-open |
+//! | `retry` (default) | [`retry`] | [`ToolRetryLayer`]: replays calls after a reconnect when safe; never runs a non-idempotent tool twice |
 //!
 //! # Example
 //!
@@ -37,3 +39,13 @@ pub use mcp_reconnect_core as core;
 pub use mcp_reconnect_classify as classify;
 #[cfg(feature = "classify")]
 pub use mcp_reconnect_classify::{ClassifiedError, ClassifyLayer};
+
+#[cfg(feature = "circuit")]
+pub use mcp_reconnect_circuit as circuit;
+#[cfg(feature = "circuit")]
+pub use mcp_reconnect_circuit::{CircuitReconnectLayer, CircuitStatus};
+
+#[cfg(feature = "retry")]
+pub use mcp_reconnect_retry as retry;
+#[cfg(feature = "retry")]
+pub use mcp_reconnect_retry::ToolRetryLayer;

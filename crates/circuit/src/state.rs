@@ -218,7 +218,7 @@ impl Machine {
             return Effects::default();
         }
         self.started = true;
-        self.trouble_since = Some(now);
+        // The first connect is not a recovery: `trouble_since` stays unset.
         self.begin_episode(Reason::Started, now)
     }
 
@@ -246,7 +246,7 @@ impl Machine {
                 self.errors = self.errors.saturating_add(1);
                 self.trouble_since.get_or_insert(now);
                 match failure.class() {
-                    FailureClass::Connection => self.begin_episode(Reason::ConnectionLost, now),
+                    _ if failure.proves_connection_dead() => self.begin_episode(Reason::ConnectionLost, now),
                     FailureClass::SessionLost => self.begin_episode(Reason::SessionLost, now),
                     _ if self.errors >= config.error_threshold => {
                         let rested = self
@@ -345,8 +345,9 @@ impl Machine {
 }
 
 /// Refused or unreachable: nothing listens, so probing costs the upstream nothing.
+/// (A `503` is an answer from something that listens: it gets the full backoff.)
 fn nothing_listens(failure: &Failure) -> bool {
-    failure.class() == FailureClass::Unavailable && failure.reached() == Reached::No
+    failure.proves_connection_dead() && failure.class() == FailureClass::Unavailable && failure.reached() == Reached::No
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use tokio::time::Instant;
 use super::*;
 
 fn fail(class: FailureClass) -> Outcome {
-    Outcome::Failure(Failure::new(class, Reached::Unknown))
+    let transport = class == FailureClass::Connection;
+    Outcome::Failure(Failure::new(class, Reached::Unknown).with_transport(transport))
 }
 
 fn gateway() -> Outcome {
@@ -18,7 +19,7 @@ fn answered_but_failed() -> Failure {
 }
 
 fn refused() -> Failure {
-    Failure::new(FailureClass::Unavailable, Reached::No)
+    Failure::new(FailureClass::Unavailable, Reached::No).with_transport(true)
 }
 
 /// A machine that has connected once, at `now`.
@@ -89,6 +90,28 @@ fn a_dead_connection_or_session_reconnects_at_once() {
 }
 
 #[test]
+fn a_refused_connection_reconnects_at_once_but_a_503_counts() {
+    let config = Config::default();
+    let t0 = Instant::now();
+    let mut machine = connected(t0, &config);
+    let answered_503 = Outcome::Failure(Failure::new(FailureClass::Unavailable, Reached::No));
+    assert_eq!(machine.on_outcome(&answered_503, 1, t0, &config).attempt_after, None);
+    assert_eq!(machine.state(), CircuitState::Degraded);
+    let effects = machine.on_outcome(&Outcome::Failure(refused()), 1, t0, &config);
+    assert_eq!(effects.transition.map(|t| t.reason), Some(Reason::ConnectionLost));
+}
+
+#[test]
+fn a_503_during_an_attempt_gets_the_full_backoff() {
+    let config = Config::default();
+    let t0 = Instant::now();
+    let mut machine = Machine::new();
+    machine.start(t0);
+    let answered_503 = Failure::new(FailureClass::Unavailable, Reached::No);
+    assert_eq!(machine.on_attempt(Err(&answered_503), t0, &config).attempt_after, Some(secs(2)));
+}
+
+#[test]
 fn within_the_min_interval_the_threshold_opens_instead_of_reconnecting() {
     let config = Config::default();
     let t0 = Instant::now();
@@ -101,8 +124,9 @@ fn within_the_min_interval_the_threshold_opens_instead_of_reconnecting() {
     // The probe finds the upstream, a half-open call succeeds.
     machine.on_attempt(Ok(()), soon, &config);
     assert_eq!(machine.state(), CircuitState::HalfOpen);
-    machine.on_outcome(&Outcome::Success, 2, soon, &config);
+    let effects = machine.on_outcome(&Outcome::Success, 2, soon, &config);
     assert_eq!(machine.state(), CircuitState::Healthy);
+    assert_eq!(effects.transition.and_then(|t| t.recovered_after), Some(Duration::ZERO));
     // 30 s after the last episode, the threshold reconnects again.
     let rested = t0 + secs(30);
     for _ in 0..3 {
@@ -163,7 +187,8 @@ fn open_probes_back_off_to_one_second_and_a_good_probe_half_opens() {
     let effects = machine.on_outcome(&Outcome::Success, machine.generation(), t0 + secs(5), &config);
     let transition = effects.transition.unwrap();
     assert_eq!((transition.to, transition.reason), (CircuitState::Healthy, Reason::HalfOpenSucceeded));
-    assert_eq!(transition.recovered_after, Some(secs(5)));
+    // Never healthy before: the first connection is not counted as a recovery.
+    assert_eq!(transition.recovered_after, None);
 }
 
 #[test]

@@ -179,8 +179,11 @@ async fn after_the_last_attempt_the_circuit_opens_and_fails_fast() {
 #[tokio::test(start_paused = true)]
 async fn a_returning_upstream_is_noticed_within_a_second_and_closes_the_circuit() {
     let script = Script::default();
-    script.fail_connects(&[io::ErrorKind::ConnectionRefused; 30]);
     let service = circuit(Config::default(), &script);
+    send(&service).await.unwrap();
+    // The upstream dies: its connection resets, and 30 connects are refused.
+    script.kill_connections();
+    script.fail_connects(&[io::ErrorKind::ConnectionRefused; 30]);
     assert!(send(&service).await.is_err());
     // The upstream is back after the 30th refused attempt; the next probe finds it.
     while script.connect_failures.lock().unwrap().len() > 0 {

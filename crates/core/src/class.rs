@@ -107,6 +107,7 @@ pub struct Failure {
     class: FailureClass,
     reached: Reached,
     retry_after: Option<Duration>,
+    transport: bool,
 }
 
 impl Failure {
@@ -116,7 +117,28 @@ impl Failure {
             class,
             reached,
             retry_after: None,
+            transport: false,
         }
+    }
+
+    /// The same failure, marked as the transport's own (no HTTP answer came:
+    /// refused, reset, closed, timed out) or not.
+    pub const fn with_transport(mut self, transport: bool) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Whether no HTTP answer came: the transport failed (refused, reset,
+    /// closed, timed out). A `503` or `502` is an answer, so not this.
+    pub const fn is_transport(&self) -> bool {
+        self.transport
+    }
+
+    /// Whether the failure proves the connection dead: the transport was
+    /// refused, unreachable, reset or closed (a timeout proves nothing: the
+    /// server may just be slow). Such failures reconnect at once.
+    pub const fn proves_connection_dead(&self) -> bool {
+        self.transport && matches!(self.class, FailureClass::Unavailable | FailureClass::Connection)
     }
 
     /// The same failure with the delay the upstream asked for.

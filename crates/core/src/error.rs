@@ -81,6 +81,9 @@ pub fn cause_ref<'a, T: Error + 'static>(error: &'a (dyn Error + 'static)) -> Op
 /// | `io::ErrorKind::TimedOut`, tokio or tower `Elapsed`, hyper timeout | `Timeout` | unknown |
 /// | anything else | `Business` | unknown |
 ///
+/// Every recognised failure is marked [`is_transport`](Failure::is_transport):
+/// no HTTP answer came.
+///
 /// An error nobody recognises is not recoverable: retrying blindly could run
 /// a tool twice for an error that was never about the connection.
 ///
@@ -131,7 +134,7 @@ pub fn classify_error(error: &(dyn Error + 'static)) -> Failure {
     } else {
         Reached::Unknown
     };
-    Failure::new(class, reached)
+    Failure::new(class, reached).with_transport(true)
 }
 
 /// The class of an `io::ErrorKind`, when it says something about the connection.
@@ -170,17 +173,24 @@ mod tests {
         classify_error(&Wrapper(Box::new(io::Error::from(kind))))
     }
 
+    fn transport(class: FailureClass, reached: Reached) -> Failure {
+        Failure::new(class, reached).with_transport(true)
+    }
+
     #[test]
     fn io_kinds_follow_the_seed_table() {
         use io::ErrorKind::*;
-        assert_eq!(of(ConnectionRefused), Failure::new(FailureClass::Unavailable, Reached::No));
-        assert_eq!(of(NetworkUnreachable), Failure::new(FailureClass::Unavailable, Reached::No));
-        assert_eq!(of(HostUnreachable), Failure::new(FailureClass::Unavailable, Reached::No));
-        assert_eq!(of(ConnectionReset), Failure::new(FailureClass::Connection, Reached::Unknown));
+        assert_eq!(of(ConnectionRefused), transport(FailureClass::Unavailable, Reached::No));
+        assert_eq!(of(NetworkUnreachable), transport(FailureClass::Unavailable, Reached::No));
+        assert_eq!(of(HostUnreachable), transport(FailureClass::Unavailable, Reached::No));
+        assert_eq!(of(ConnectionReset), transport(FailureClass::Connection, Reached::Unknown));
+        assert!(of(ConnectionRefused).proves_connection_dead());
+        assert!(of(ConnectionReset).proves_connection_dead());
+        assert!(!of(TimedOut).proves_connection_dead());
         assert_eq!(of(ConnectionAborted).class(), FailureClass::Connection);
         assert_eq!(of(BrokenPipe).class(), FailureClass::Connection);
         assert_eq!(of(NotConnected).class(), FailureClass::Connection);
-        assert_eq!(of(TimedOut), Failure::new(FailureClass::Timeout, Reached::Unknown));
+        assert_eq!(of(TimedOut), transport(FailureClass::Timeout, Reached::Unknown));
         assert_eq!(of(PermissionDenied), Failure::new(FailureClass::Business, Reached::Unknown));
     }
 

@@ -46,6 +46,7 @@
 //! - [`Attempt`]: which try of a request this is, so retry layers never stack;
 //! - [`respond`]: the one JSON-RPC error responder;
 //! - [`sse`]: a bounded, incremental `text/event-stream` decoder;
+//! - [`redact_url`]: an upstream's address without userinfo, query or fragment;
 //! - [`metrics`]: a lock-free duration histogram for `_seconds` metrics;
 //! - [`config`]: reading `MCPO_*` settings with errors that name the variable.
 #![forbid(unsafe_code)]
@@ -58,11 +59,13 @@ pub mod error;
 pub mod headers;
 pub mod metrics;
 pub mod peek;
+pub mod redact;
 pub mod respond;
 pub mod response;
 pub mod sse;
 
 pub use attempt::Attempt;
 pub use class::{Classification, Failure, FailureClass, Reached};
+pub use redact::redact_url;
 pub use error::{BoxError, ClassifiedError, cause_ref, classify_error, classify_io_kind};
 pub use response::{RequestFacts, body_can_refine, classify_response, classify_status, refine_with_body, retry_after};

@@ -1,0 +1,146 @@
+//! [`ToolRetryLayer`]: configuration and the state every service it makes shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower::retry::budget::TpsBudget;
+use tower_layer::Layer;
+
+use crate::config::{Config, MAX_RETRIES_LIMIT, RetryBudget};
+use crate::safety::ToolSafety;
+use crate::service::ToolRetry;
+use crate::stats::{RetryStats, Stats};
+
+/// Replays JSON-RPC calls after a reconnect when that is safe, and never runs
+/// a call that is not safe to repeat twice.
+///
+/// Every clone of the layer, and every service it makes, shares one
+/// configuration, one retry budget, one [`ToolSafety`] map and one set of
+/// counters ([`stats`](Self::stats)). See the [crate docs](crate).
+#[derive(Clone, Debug)]
+pub struct ToolRetryLayer {
+    shared: Arc<Shared>,
+}
+
+/// What every service of one layer shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) budget: TpsBudget,
+    pub(crate) safety: ToolSafety,
+    pub(crate) stats: Arc<Stats>,
+}
+
+impl ToolRetryLayer {
+    /// A layer with the defaults of [`Config`].
+    pub fn new() -> Self {
+        Self::from_config(Config::default())
+    }
+
+    /// A layer with `config` (for instance from [`Config::from_env`]).
+    pub fn from_config(config: Config) -> Self {
+        let shared = Shared {
+            budget: config.budget.build(),
+            config,
+            safety: ToolSafety::new(),
+            stats: Arc::new(Stats::default()),
+        };
+        ToolRetryLayer {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// The same layer (same counters and tool map) with a changed configuration
+    /// and a fresh budget. Meant for building, before the layer is used.
+    fn with(self, change: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.shared.config.clone();
+        change(&mut config);
+        let shared = Shared {
+            budget: config.budget.build(),
+            config,
+            safety: self.shared.safety.clone(),
+            stats: Arc::clone(&self.shared.stats),
+        };
+        ToolRetryLayer {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// How many times a failed call may be sent again, at most
+    /// [`MAX_RETRIES_LIMIT`]. Default is 2 (`MCPO_TOOL_MAX_RETRIES`).
+    pub fn max_retries(self, retries: u32) -> Self {
+        self.with(|config| config.max_retries = retries.min(MAX_RETRIES_LIMIT))
+    }
+
+    /// The deadline of a whole call, retries and waits included; when it
+    /// passes the call ends with a `Timeout` error. Default is 30 s
+    /// (`MCPO_CONNECTION_TIMEOUT`).
+    pub fn connection_timeout(self, timeout: Duration) -> Self {
+        self.with(|config| config.connection_timeout = timeout)
+    }
+
+    /// The largest request body buffered; a larger one is answered `413`
+    /// without being forwarded. Default is 4 MiB.
+    pub fn max_body(self, bytes: usize) -> Self {
+        self.with(|config| config.max_body = bytes)
+    }
+
+    /// How many bytes of a `tools/list` answer are copied to learn tool
+    /// annotations; a longer answer teaches nothing. Default is 1 MiB.
+    pub fn tools_list_capture(self, bytes: usize) -> Self {
+        self.with(|config| config.tools_list_capture = bytes)
+    }
+
+    /// The retry budget. Default is 10 retries per second plus 20% of the
+    /// requests of the last 10 s.
+    pub fn retry_budget(self, budget: RetryBudget) -> Self {
+        self.with(|config| config.budget = budget)
+    }
+
+    /// Lets `tool` be repeated after an ambiguous failure whatever its
+    /// annotations say. Default: no tool (`MCPO_TOOL_RETRY_ALLOW`).
+    pub fn allow_tool(self, tool: impl Into<String>) -> Self {
+        let tool = tool.into();
+        self.with(|config| {
+            config.allow_tools.insert(tool);
+        })
+    }
+
+    /// Never repeats `tool` after an ambiguous failure, whatever its
+    /// annotations or the allow list say. Default: no tool (`MCPO_TOOL_RETRY_DENY`).
+    pub fn deny_tool(self, tool: impl Into<String>) -> Self {
+        let tool = tool.into();
+        self.with(|config| {
+            config.deny_tools.insert(tool);
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// A snapshot of the retry counters.
+    pub fn stats(&self) -> RetryStats {
+        self.shared.stats.snapshot()
+    }
+
+    /// The tool annotations learned so far (a handle; cheap to clone).
+    pub fn tool_safety(&self) -> ToolSafety {
+        self.shared.safety.clone()
+    }
+}
+
+impl Default for ToolRetryLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> Layer<S> for ToolRetryLayer {
+    type Service = ToolRetry<S>;
+
+    fn layer(&self, inner: S) -> ToolRetry<S> {
+        ToolRetry::new(inner, Arc::clone(&self.shared))
+    }
+}

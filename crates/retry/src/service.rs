@@ -1,0 +1,131 @@
+//! [`ToolRetry`]: the service, and the adapter tower's `Retry` drives.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes};
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::Full;
+use mcp_reconnect_core::BoxError;
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use crate::body::RetryBody;
+use crate::future::ResponseFuture;
+use crate::layer::Shared;
+use crate::stats::RetryStats;
+
+/// The service made by [`ToolRetryLayer`](crate::ToolRetryLayer).
+///
+/// `poll_ready` is the inner service's readiness; `call` takes the ready
+/// inner service into the response future (leaving a clone behind), so the
+/// first try uses the readiness the caller waited for.
+#[derive(Clone, Debug)]
+pub struct ToolRetry<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> ToolRetry<S> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        ToolRetry { inner, shared }
+    }
+
+    /// A snapshot of the retry counters (shared with the layer).
+    pub fn stats(&self) -> RetryStats {
+        self.shared.stats.snapshot()
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqB, B> Service<Request<ReqB>> for ToolRetry<S>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
+    S::Error: Into<BoxError>,
+    ReqB: Body,
+    ReqB::Error: Into<BoxError>,
+    B: Body,
+    B::Data: Buf + From<Bytes>,
+{
+    type Response = Response<RetryBody<B>>;
+    type Error = BoxError;
+    type Future = ResponseFuture<S, ReqB, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+        let clone = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::new(request, ready, Arc::clone(&self.shared))
+    }
+}
+
+/// The inner service as tower's `Retry` sees it: errors boxed, bodies wrapped,
+/// so the policy can answer a refused retry with a body of its own.
+#[derive(Clone, Debug)]
+pub(crate) struct Forward<S>(pub(crate) S);
+
+impl<S, B> Service<Request<Full<Bytes>>> for Forward<S>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>>,
+    S::Error: Into<BoxError>,
+{
+    type Response = Response<RetryBody<B>>;
+    type Error = BoxError;
+    type Future = ForwardFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.0.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: Request<Full<Bytes>>) -> Self::Future {
+        ForwardFuture {
+            inner: self.0.call(request),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of one try.
+    #[derive(Debug)]
+    pub(crate) struct ForwardFuture<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F, B, E> Future for ForwardFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<Response<RetryBody<B>>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let result = ready!(self.project().inner.poll(cx));
+        Poll::Ready(
+            result
+                .map(|response| response.map(RetryBody::upstream))
+                .map_err(Into::into),
+        )
+    }
+}
