@@ -172,7 +172,7 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} (reached server: {})", self.class, self.reached)?;
         if let Some(after) = self.retry_after {
-            write!(f, ", retry after {}s", after.as_secs())?;
+            write!(f, ", retry after {} ms", after.as_millis())?;
         }
         Ok(())
     }
