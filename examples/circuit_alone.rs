@@ -34,7 +34,9 @@ async fn main() -> Result<(), BoxError> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
-    let options = ServerOptions::default().with_sessions(false).with_json_response(true);
+    let options = ServerOptions::default()
+        .with_sessions(false)
+        .with_json_response(true);
     let mut server = McpServer::start(options).await?;
     let url = server.url();
 
@@ -62,11 +64,19 @@ async fn main() -> Result<(), BoxError> {
     println!("call -> {:?} (circuit {})", call().await, status.state());
     server.stop().await;
     for _ in 0..4 {
-        println!("upstream down: call -> {:?} (circuit {})", call().await.map_err(|e| e.to_string()), status.state());
+        println!(
+            "upstream down: call -> {:?} (circuit {})",
+            call().await.map_err(|e| e.to_string()),
+            status.state()
+        );
     }
     server.start_again().await?;
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    println!("upstream back: call -> {:?} (circuit {})", call().await, status.state());
+    println!(
+        "upstream back: call -> {:?} (circuit {})",
+        call().await,
+        status.state()
+    );
 
     // 2. Inside an axum Router: errors become JSON-RPC answers.
     let upstream_url: http::Uri = url.parse()?;
@@ -87,14 +97,21 @@ async fn main() -> Result<(), BoxError> {
     let circuit = CircuitReconnectLayer::new(server.addr())
         .name("testkit-axum")
         .with_config(Config::default().max_attempts(1))?;
-    let mcp = ServiceBuilder::new().layer(RespondLayer::new()).layer(circuit).service(axum_connector);
+    let mcp = ServiceBuilder::new()
+        .layer(RespondLayer::new())
+        .layer(circuit)
+        .service(axum_connector);
     let app = Router::new().route_service("/mcp", mcp);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let gateway = format!("http://{}/mcp", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
     let raw: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let through_axum = || async {
-        let request = jsonrpc_request(&gateway, None, &tools_call(7, "echo", json!({"text": "via axum"})))?;
+        let request = jsonrpc_request(
+            &gateway,
+            None,
+            &tools_call(7, "echo", json!({"text": "via axum"})),
+        )?;
         let response = raw.request(request).await?;
         let retry_after = response.headers().get(http::header::RETRY_AFTER).cloned();
         Ok::<_, BoxError>((response.status(), retry_after))

@@ -53,8 +53,13 @@ async fn main() -> Result<(), BoxError> {
     client.initialize().await?;
     let answer = client.call_tool("echo", json!({"text": "hi"})).await?;
     println!("echo -> {} {:?}", answer.status, answer.text());
-    upstream.proxy.push(Rule::any(Fault::status(http::StatusCode::BAD_GATEWAY)).once());
+    upstream
+        .proxy
+        .push(Rule::any(Fault::status(http::StatusCode::BAD_GATEWAY)).once());
     let answer = client.call_tool("echo", json!({"text": "again"})).await?;
-    println!("echo with an injected 502 -> {} (TraceLayer logged the gateway class above)", answer.status);
+    println!(
+        "echo with an injected 502 -> {} (TraceLayer logged the gateway class above)",
+        answer.status
+    );
     Ok(())
 }

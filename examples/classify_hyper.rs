@@ -60,12 +60,25 @@ async fn main() -> Result<(), BoxError> {
 
     let mut client = RawClient::new(proxy_url);
     client.initialize().await?;
-    println!("client: echo -> {:?}", client.call_tool("echo", json!({"text": "hi"})).await?.text());
-    upstream.proxy.push(Rule::any(Fault::status(http::StatusCode::BAD_GATEWAY)).once());
+    println!(
+        "client: echo -> {:?}",
+        client.call_tool("echo", json!({"text": "hi"})).await?.text()
+    );
+    upstream
+        .proxy
+        .push(Rule::any(Fault::status(http::StatusCode::BAD_GATEWAY)).once());
     let answer = client.call_tool("echo", json!({"text": "again"})).await?;
-    println!("client: echo -> {} {}", answer.status, String::from_utf8_lossy(&answer.body));
+    println!(
+        "client: echo -> {} {}",
+        answer.status,
+        String::from_utf8_lossy(&answer.body)
+    );
     upstream.proxy.refuse().await;
     let answer = client.call_tool("echo", json!({"text": "refused"})).await?;
-    println!("client: echo -> {} {}", answer.status, String::from_utf8_lossy(&answer.body));
+    println!(
+        "client: echo -> {} {}",
+        answer.status,
+        String::from_utf8_lossy(&answer.body)
+    );
     Ok(())
 }

@@ -26,7 +26,10 @@ async fn main() -> Result<(), BoxError> {
     let mut upstream = TestUpstream::start().await?;
     let url = upstream.url();
     println!("MCP server {} behind fault proxy {url}\n", upstream.server.url());
-    println!("{:<34} {:<26} {:<13} {:<8} recoverable", "fault", "client saw", "class", "reached");
+    println!(
+        "{:<34} {:<26} {:<13} {:<8} recoverable",
+        "fault", "client saw", "class", "reached"
+    );
 
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let service = ServiceBuilder::new()
@@ -41,10 +44,19 @@ async fn main() -> Result<(), BoxError> {
     let faults: Vec<(&str, Option<Fault>)> = vec![
         ("none", None),
         ("502 from the proxy", Some(Fault::status(StatusCode::BAD_GATEWAY))),
-        ("503 from the proxy", Some(Fault::status(StatusCode::SERVICE_UNAVAILABLE))),
-        ("504 from the proxy", Some(Fault::status(StatusCode::GATEWAY_TIMEOUT))),
+        (
+            "503 from the proxy",
+            Some(Fault::status(StatusCode::SERVICE_UNAVAILABLE)),
+        ),
+        (
+            "504 from the proxy",
+            Some(Fault::status(StatusCode::GATEWAY_TIMEOUT)),
+        ),
         ("403 from the proxy", Some(Fault::status(StatusCode::FORBIDDEN))),
-        ("forwarded, then 502", Some(Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY))),
+        (
+            "forwarded, then 502",
+            Some(Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY)),
+        ),
         ("connection reset", Some(Fault::Reset)),
         ("hang (client timeout 500 ms)", Some(Fault::Hang)),
     ];
@@ -57,7 +69,10 @@ async fn main() -> Result<(), BoxError> {
     }
 
     upstream.proxy.refuse().await;
-    print_row("connection refused", send(&service, &url, session.as_deref()).await);
+    print_row(
+        "connection refused",
+        send(&service, &url, session.as_deref()).await,
+    );
     upstream.proxy.accept().await?;
 
     let body = tools_call(1, "fail_business", json!({}));
@@ -65,7 +80,10 @@ async fn main() -> Result<(), BoxError> {
     print_row("tool returned isError (SSE)", call(&service, request).await);
 
     upstream.server.restart().await?;
-    print_row("server restarted (old session)", send(&service, &url, session.as_deref()).await);
+    print_row(
+        "server restarted (old session)",
+        send(&service, &url, session.as_deref()).await,
+    );
 
     println!("\nAn SSE answer is never buffered to classify it: an isError result inside a stream is");
     println!("classified by its status (success); the same result as a small JSON body is business.");
@@ -76,7 +94,11 @@ type Outcome = Result<(StatusCode, Classification), BoxError>;
 
 async fn send<S>(service: &S, url: &str, session: Option<&str>) -> Outcome
 where
-    S: Service<http::Request<Full<Bytes>>, Response = http::Response<mcp_reconnect::classify::ClassifyBody<hyper::body::Incoming>>, Error = BoxError> + Clone,
+    S: Service<
+            http::Request<Full<Bytes>>,
+            Response = http::Response<mcp_reconnect::classify::ClassifyBody<hyper::body::Incoming>>,
+            Error = BoxError,
+        > + Clone,
 {
     let request = jsonrpc_request(url, session, &tools_call(1, "echo", json!({"text": "hi"})))?;
     call(service, request).await
@@ -84,10 +106,18 @@ where
 
 async fn call<S>(service: &S, request: http::Request<Full<Bytes>>) -> Outcome
 where
-    S: Service<http::Request<Full<Bytes>>, Response = http::Response<mcp_reconnect::classify::ClassifyBody<hyper::body::Incoming>>, Error = BoxError> + Clone,
+    S: Service<
+            http::Request<Full<Bytes>>,
+            Response = http::Response<mcp_reconnect::classify::ClassifyBody<hyper::body::Incoming>>,
+            Error = BoxError,
+        > + Clone,
 {
     let response = service.clone().oneshot(request).await?;
-    let class = response.extensions().get::<Classification>().cloned().ok_or("not classified")?;
+    let class = response
+        .extensions()
+        .get::<Classification>()
+        .cloned()
+        .ok_or("not classified")?;
     Ok((response.status(), class))
 }
 
@@ -95,10 +125,17 @@ fn print_row(fault: &str, outcome: Outcome) {
     let (saw, class) = match outcome {
         Ok((status, class)) => (status.to_string(), class),
         Err(error) => match error.downcast_ref::<ClassifiedError>() {
-            Some(classified) => ("error".to_string(), Classification::Failure(classified.failure().clone())),
+            Some(classified) => (
+                "error".to_string(),
+                Classification::Failure(classified.failure().clone()),
+            ),
             None => (format!("error: {error}"), Classification::Success),
         },
     };
     let reached = class.failure().map_or("yes", |f| f.reached().as_str());
-    println!("{fault:<34} {saw:<26} {:<13} {reached:<8} {}", class.as_str(), class.is_recoverable());
+    println!(
+        "{fault:<34} {saw:<26} {:<13} {reached:<8} {}",
+        class.as_str(),
+        class.is_recoverable()
+    );
 }

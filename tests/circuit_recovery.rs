@@ -49,12 +49,18 @@ where
 {
     let request = jsonrpc_request(url, None, &tools_call(1, "echo", json!({"text": "hi"})))?;
     let response = service.clone().oneshot(request).await?;
-    Ok(response.extensions().get::<Classification>().cloned().unwrap_or(Classification::Success))
+    Ok(response
+        .extensions()
+        .get::<Classification>()
+        .cloned()
+        .unwrap_or(Classification::Success))
 }
 
 #[tokio::test]
 async fn a_killed_and_restarted_upstream_is_found_again_within_seconds() {
-    let options = ServerOptions::default().with_sessions(false).with_json_response(true);
+    let options = ServerOptions::default()
+        .with_sessions(false)
+        .with_json_response(true);
     let mut server = McpServer::start(options).await.unwrap();
     let url = server.url();
     let client = Client::builder(TokioExecutor::new()).build_http();
@@ -86,14 +92,19 @@ async fn a_killed_and_restarted_upstream_is_found_again_within_seconds() {
         if matches!(echo(&service, &url).await, Ok(class) if class.is_success()) {
             break;
         }
-        assert!(back.elapsed() < Duration::from_secs(20), "the upstream was never found again");
+        assert!(
+            back.elapsed() < Duration::from_secs(20),
+            "the upstream was never found again"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    println!("first successful call {:?} after the upstream was back", back.elapsed());
+    println!(
+        "first successful call {:?} after the upstream was back",
+        back.elapsed()
+    );
     let snapshot = status.snapshot();
     assert_eq!(snapshot.state, CircuitState::Healthy);
     assert!(snapshot.reconnects_failed >= 1);
     assert!(snapshot.fail_fast >= 1);
     assert_eq!(snapshot.recovery.count, 1);
 }
-

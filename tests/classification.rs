@@ -22,7 +22,12 @@ async fn classify(url: &str, session: Option<&str>, body: Value) -> Classificati
     classify_with_timeout(url, session, body, Duration::from_secs(30)).await
 }
 
-async fn classify_with_timeout(url: &str, session: Option<&str>, body: Value, timeout: Duration) -> Classification {
+async fn classify_with_timeout(
+    url: &str,
+    session: Option<&str>,
+    body: Value,
+    timeout: Duration,
+) -> Classification {
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut service = ServiceBuilder::new()
         .layer(ClassifyLayer::new())
@@ -31,7 +36,11 @@ async fn classify_with_timeout(url: &str, session: Option<&str>, body: Value, ti
     let request = jsonrpc_request(url, session, &body).expect("request");
     let service = service.ready().await.expect("ready");
     match service.call(request).await {
-        Ok(response) => response.extensions().get::<Classification>().expect("classified").clone(),
+        Ok(response) => response
+            .extensions()
+            .get::<Classification>()
+            .expect("classified")
+            .clone(),
         Err(error) => Classification::Failure(classified(&error)),
     }
 }
@@ -57,13 +66,19 @@ fn echo() -> Value {
 
 fn assert_class(classification: &Classification, class: FailureClass, reached: Reached) {
     let failure = classification.failure().expect("a failure");
-    assert_eq!((failure.class(), failure.reached()), (class, reached), "{failure}");
+    assert_eq!(
+        (failure.class(), failure.reached()),
+        (class, reached),
+        "{failure}"
+    );
     assert_eq!(failure.is_recoverable(), class != FailureClass::Business);
 }
 
 /// A stateless JSON server, so that answers are small complete JSON bodies.
 async fn json_upstream() -> TestUpstream {
-    let options = ServerOptions::default().with_sessions(false).with_json_response(true);
+    let options = ServerOptions::default()
+        .with_sessions(false)
+        .with_json_response(true);
     TestUpstream::start_with(options).await.expect("upstream")
 }
 
@@ -72,14 +87,30 @@ async fn gateway_statuses_from_the_proxy_are_recoverable() {
     let upstream = TestUpstream::start().await.unwrap();
     for (status, class, reached) in [
         (StatusCode::BAD_GATEWAY, FailureClass::Gateway, Reached::Unknown),
-        (StatusCode::SERVICE_UNAVAILABLE, FailureClass::Unavailable, Reached::No),
-        (StatusCode::GATEWAY_TIMEOUT, FailureClass::Gateway, Reached::Unknown),
-        (StatusCode::TOO_MANY_REQUESTS, FailureClass::Unavailable, Reached::No),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            FailureClass::Unavailable,
+            Reached::No,
+        ),
+        (
+            StatusCode::GATEWAY_TIMEOUT,
+            FailureClass::Gateway,
+            Reached::Unknown,
+        ),
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            FailureClass::Unavailable,
+            Reached::No,
+        ),
     ] {
         upstream.proxy.push(Rule::any(Fault::status(status)).once());
         assert_class(&classify(&upstream.url(), None, echo()).await, class, reached);
     }
-    assert_eq!(upstream.counters().total_calls(), 0, "the proxy answered without forwarding");
+    assert_eq!(
+        upstream.counters().total_calls(),
+        0,
+        "the proxy answered without forwarding"
+    );
 }
 
 #[tokio::test]
@@ -158,7 +189,11 @@ async fn a_restarted_server_has_lost_the_session() {
     let mut client = RawClient::new(upstream.url());
     client.initialize().await.unwrap();
     let session = client.session().expect("a session").to_string();
-    assert!(classify(&upstream.url(), Some(&session), echo()).await.is_success());
+    assert!(
+        classify(&upstream.url(), Some(&session), echo())
+            .await
+            .is_success()
+    );
 
     upstream.server.restart().await.unwrap();
     let failure = classify(&upstream.url(), Some(&session), echo()).await;

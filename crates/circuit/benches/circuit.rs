@@ -17,7 +17,9 @@ use tower::{Layer, Service, ServiceExt, service_fn};
 type Upstream = BoxCloneSyncService<Request<()>, Response<()>, Infallible>;
 
 fn upstream() -> Upstream {
-    BoxCloneSyncService::new(service_fn(|_: Request<()>| async { Ok::<_, Infallible>(Response::new(())) }))
+    BoxCloneSyncService::new(service_fn(|_: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(()))
+    }))
 }
 
 /// Sends `per_task` calls from each of `tasks` tasks; returns the time per call.
@@ -51,7 +53,8 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("circuit_healthy_path");
     for tasks in [1u64, 64] {
         group.bench_function(format!("bare_service_fn/{tasks}_tasks"), |b| {
-            b.to_async(&runtime).iter_custom(|iters| run(upstream(), tasks, iters.div_ceil(tasks)))
+            b.to_async(&runtime)
+                .iter_custom(|iters| run(upstream(), tasks, iters.div_ceil(tasks)))
         });
         let connector = service_fn(|_: u16| async { Ok::<_, Infallible>(upstream()) });
         let circuit = runtime.block_on(async {
@@ -61,7 +64,8 @@ fn bench(c: &mut Criterion) {
             circuit
         });
         group.bench_function(format!("circuit_reconnect/{tasks}_tasks"), |b| {
-            b.to_async(&runtime).iter_custom(|iters| run(circuit.clone(), tasks, iters.div_ceil(tasks)))
+            b.to_async(&runtime)
+                .iter_custom(|iters| run(circuit.clone(), tasks, iters.div_ceil(tasks)))
         });
     }
     group.finish();

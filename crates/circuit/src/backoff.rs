@@ -72,13 +72,18 @@ mod tests {
         let config = Config::default();
         let delays: Vec<_> = (0..7).map(|failed| backoff_delay(&config, failed)).collect();
         let secs = |s| Duration::from_secs(s);
-        assert_eq!(delays, [secs(0), secs(2), secs(4), secs(8), secs(16), secs(30), secs(30)]);
+        assert_eq!(
+            delays,
+            [secs(0), secs(2), secs(4), secs(8), secs(16), secs(30), secs(30)]
+        );
     }
 
     #[test]
     fn probes_are_short_and_capped() {
         let config = Config::default();
-        let ms: Vec<_> = (0..6).map(|failed| probe_delay(&config, failed).as_millis()).collect();
+        let ms: Vec<_> = (0..6)
+            .map(|failed| probe_delay(&config, failed).as_millis())
+            .collect();
         assert_eq!(ms, [100, 200, 400, 800, 1000, 1000]);
         assert_eq!(probe_delay(&config, u32::MAX), Duration::from_secs(1));
     }
@@ -90,6 +95,9 @@ mod tests {
             let d = jittered(Duration::from_secs(2), 0.2, &mut rng);
             assert!(d <= Duration::from_secs(2) && d >= Duration::from_millis(1600));
         }
-        assert_eq!(jittered(Duration::from_secs(2), 0.0, &mut rng), Duration::from_secs(2));
+        assert_eq!(
+            jittered(Duration::from_secs(2), 0.0, &mut rng),
+            Duration::from_secs(2)
+        );
     }
 }

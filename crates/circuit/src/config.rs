@@ -113,16 +113,25 @@ impl Config {
             if (1..=MAX_COUNT).contains(&n) {
                 Ok(())
             } else {
-                Err(ConfigError::new(name, n.to_string(), format!("a whole number from 1 to {MAX_COUNT}")))
+                Err(ConfigError::new(
+                    name,
+                    n.to_string(),
+                    format!("a whole number from 1 to {MAX_COUNT}"),
+                ))
             }
         };
         count("error_threshold", self.error_threshold)?;
         count("max_attempts", self.max_attempts)?;
         count("half_open_permits", self.half_open_permits)?;
         if !(0.0..=1.0).contains(&self.jitter) {
-            return Err(ConfigError::new("jitter", self.jitter.to_string(), "a share from 0.0 to 1.0"));
+            return Err(ConfigError::new(
+                "jitter",
+                self.jitter.to_string(),
+                "a share from 0.0 to 1.0",
+            ));
         }
-        if self.backoff_base > self.backoff_max || self.probe_min > self.probe_max || self.probe_min.is_zero() {
+        if self.backoff_base > self.backoff_max || self.probe_min > self.probe_max || self.probe_min.is_zero()
+        {
             return Err(ConfigError::new(
                 "backoff",
                 format!("{self:?}"),

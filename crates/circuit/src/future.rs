@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::Response;
-use mcp_reconnect_core::{BoxError, Classification, ClassifiedError, RequestFacts, classify_error, classify_status};
+use mcp_reconnect_core::{
+    BoxError, Classification, ClassifiedError, RequestFacts, classify_error, classify_status,
+};
 use pin_project_lite::pin_project;
 
 use crate::service::Permit;
@@ -75,9 +77,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Failed { error } => {
-                Poll::Ready(Err(error.take().unwrap_or_else(|| "circuit future polled after completion".into())))
-            }
+            KindProj::Failed { error } => Poll::Ready(Err(error
+                .take()
+                .unwrap_or_else(|| "circuit future polled after completion".into()))),
             KindProj::Upstream {
                 future,
                 reporter,

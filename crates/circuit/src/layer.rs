@@ -65,6 +65,11 @@ where
     type Service = CircuitReconnect<M, T>;
 
     fn layer(&self, connector: M) -> CircuitReconnect<M, T> {
-        CircuitReconnect::new(connector, self.target.clone(), self.config.clone(), self.status.clone())
+        CircuitReconnect::new(
+            connector,
+            self.target.clone(),
+            self.config.clone(),
+            self.status.clone(),
+        )
     }
 }

@@ -147,7 +147,11 @@ where
                 },
             };
             let generation = status.generation();
-            if self.cached.as_ref().is_none_or(|(cached, _)| *cached != generation) {
+            if self
+                .cached
+                .as_ref()
+                .is_none_or(|(cached, _)| *cached != generation)
+            {
                 self.cached = self.shared.current();
             }
             let Some((generation, service)) = self.cached.as_mut() else {
@@ -182,7 +186,14 @@ where
                     let facts = RequestFacts::from_request(&request);
                     let reporter: Arc<dyn Report> = self.shared.clone();
                     let status = self.shared.status.clone();
-                    ResponseFuture::upstream(service.call(request), reporter, status, *generation, facts, permit)
+                    ResponseFuture::upstream(
+                        service.call(request),
+                        reporter,
+                        status,
+                        *generation,
+                        facts,
+                        permit,
+                    )
                 }
                 None => ResponseFuture::failed(NotReady.into()),
             },
@@ -192,7 +203,8 @@ where
                     upstream: Arc::from(self.shared.status.name()),
                     retry_after,
                 };
-                let failure = Failure::new(FailureClass::Unavailable, Reached::No).with_retry_after(Some(retry_after));
+                let failure =
+                    Failure::new(FailureClass::Unavailable, Reached::No).with_retry_after(Some(retry_after));
                 ResponseFuture::failed(ClassifiedError::new(failure, open).into())
             }
             Some(Ready::Failed(error)) => ResponseFuture::failed(error),
@@ -226,7 +238,9 @@ where
         let limit = self.shared.config.half_open_permits;
         let in_flight = &self.shared.half_open;
         in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < limit).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
             .ok()
             .map(|_| Permit(in_flight.clone()))
     }

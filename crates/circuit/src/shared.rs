@@ -94,16 +94,18 @@ where
         if let Some(transition) = &effects.transition {
             self.publish(inner, transition);
         } else {
-            self.status.set_state(inner.machine.state(), inner.machine.errors());
+            self.status
+                .set_state(inner.machine.state(), inner.machine.errors());
         }
-        if let Some(after) = effects.attempt_after {
-            if let Some(connector) = inner.connector.take() {
-                let delay = jittered(after, self.config.jitter, &mut inner.rng);
-                self.status.set_next_attempt(Instant::now() + delay);
-                let span = tracing::info_span!("mcp.reconnect", upstream = %self.status.name());
-                let driver = drive(Arc::downgrade(self), connector, delay).instrument(span);
-                inner.driver = Some(tokio::spawn(driver));
-            }
+        // No connector here means the driver holds it: it goes on by itself.
+        if let Some(after) = effects.attempt_after
+            && let Some(connector) = inner.connector.take()
+        {
+            let delay = jittered(after, self.config.jitter, &mut inner.rng);
+            self.status.set_next_attempt(Instant::now() + delay);
+            let span = tracing::info_span!("mcp.reconnect", upstream = %self.status.name());
+            let driver = drive(Arc::downgrade(self), connector, delay).instrument(span);
+            inner.driver = Some(tokio::spawn(driver));
         }
     }
 
@@ -148,20 +150,25 @@ where
             Outcome::Failure(failure) => Classification::Failure(failure.clone()),
         };
         self.status.record_outcome(&classification);
-        if let Outcome::Failure(failure) = &outcome {
-            if failure.is_recoverable() {
-                tracing::info!(upstream = %self.status.name(), class = %failure.class(), "recoverable error detected");
-            }
+        if let Outcome::Failure(failure) = &outcome
+            && failure.is_recoverable()
+        {
+            tracing::info!(upstream = %self.status.name(), class = %failure.class(), "recoverable error detected");
         }
         let mut inner = self.lock();
-        let effects = inner.machine.on_outcome(&outcome, generation, Instant::now(), &self.config);
+        let effects = inner
+            .machine
+            .on_outcome(&outcome, generation, Instant::now(), &self.config);
         self.apply(&mut inner, &effects);
     }
 }
 
 impl<M, T, S> Drop for Shared<M, T, S> {
     fn drop(&mut self) {
-        let inner = self.inner.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let inner = self
+            .inner
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(driver) = inner.driver.take() {
             driver.abort();
         }
@@ -180,7 +187,10 @@ where
 {
     loop {
         if !delay.is_zero() {
-            tracing::debug!(backoff_ms = delay.as_millis() as u64, "waiting before the next attempt");
+            tracing::debug!(
+                backoff_ms = delay.as_millis() as u64,
+                "waiting before the next attempt"
+            );
             tokio::time::sleep(delay).await;
         }
         let Some(shared) = shared.upgrade() else { return };
@@ -189,11 +199,13 @@ where
         let now = Instant::now();
         shared.status.record_attempt(now - started, result.is_ok());
         let mut inner = shared.lock();
-        let effects = inner.machine.on_attempt(result.as_ref().map(|_| ()), now, &shared.config);
-        if let Ok(service) = result {
-            if effects.transition.is_some() {
-                inner.service = Some(service);
-            }
+        let effects = inner
+            .machine
+            .on_attempt(result.as_ref().map(|_| ()), now, &shared.config);
+        if let Ok(service) = result
+            && effects.transition.is_some()
+        {
+            inner.service = Some(service);
         }
         if let Some(transition) = &effects.transition {
             shared.publish(&inner, transition);

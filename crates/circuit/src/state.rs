@@ -50,7 +50,10 @@ impl CircuitState {
 
     /// Whether calls go through to the upstream in this state.
     pub const fn is_serving(self) -> bool {
-        matches!(self, CircuitState::Healthy | CircuitState::Degraded | CircuitState::HalfOpen)
+        matches!(
+            self,
+            CircuitState::Healthy | CircuitState::Degraded | CircuitState::HalfOpen
+        )
     }
 
     pub(crate) const fn to_u8(self) -> u8 {
@@ -223,7 +226,13 @@ impl Machine {
     }
 
     /// A call through the service of `generation` ended with `outcome`.
-    pub(crate) fn on_outcome(&mut self, outcome: &Outcome, generation: u64, now: Instant, config: &Config) -> Effects {
+    pub(crate) fn on_outcome(
+        &mut self,
+        outcome: &Outcome,
+        generation: u64,
+        now: Instant,
+        config: &Config,
+    ) -> Effects {
         if generation != self.generation {
             // An answer from a service already replaced: says nothing about the new one.
             return Effects::default();
@@ -270,7 +279,12 @@ impl Machine {
     }
 
     /// A connect attempt (or probe) ended: `Ok` installs the new service.
-    pub(crate) fn on_attempt(&mut self, result: Result<(), &Failure>, now: Instant, config: &Config) -> Effects {
+    pub(crate) fn on_attempt(
+        &mut self,
+        result: Result<(), &Failure>,
+        now: Instant,
+        config: &Config,
+    ) -> Effects {
         match (self.state, result) {
             (CircuitState::Reconnecting, Ok(())) => {
                 self.generation += 1;
@@ -347,7 +361,9 @@ impl Machine {
 /// Refused or unreachable: nothing listens, so probing costs the upstream nothing.
 /// (A `503` is an answer from something that listens: it gets the full backoff.)
 fn nothing_listens(failure: &Failure) -> bool {
-    failure.proves_connection_dead() && failure.class() == FailureClass::Unavailable && failure.reached() == Reached::No
+    failure.proves_connection_dead()
+        && failure.class() == FailureClass::Unavailable
+        && failure.reached() == Reached::No
 }
 
 #[cfg(test)]

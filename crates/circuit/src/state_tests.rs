@@ -45,10 +45,16 @@ fn the_threshold_is_exactly_three_consecutive_recoverable_failures() {
     let effects = machine.on_outcome(&gateway(), 1, later, &config);
     assert_eq!(machine.state(), CircuitState::Degraded);
     assert_eq!(effects.attempt_after, None);
-    assert_eq!(machine.on_outcome(&gateway(), 1, later, &config).attempt_after, None);
+    assert_eq!(
+        machine.on_outcome(&gateway(), 1, later, &config).attempt_after,
+        None
+    );
     let effects = machine.on_outcome(&gateway(), 1, later, &config);
     assert_eq!(machine.state(), CircuitState::Reconnecting);
-    assert_eq!(effects.transition.map(|t| t.reason), Some(Reason::ThresholdReached));
+    assert_eq!(
+        effects.transition.map(|t| t.reason),
+        Some(Reason::ThresholdReached)
+    );
     assert_eq!(effects.attempt_after, Some(Duration::ZERO));
 }
 
@@ -95,7 +101,10 @@ fn a_refused_connection_reconnects_at_once_but_a_503_counts() {
     let t0 = Instant::now();
     let mut machine = connected(t0, &config);
     let answered_503 = Outcome::Failure(Failure::new(FailureClass::Unavailable, Reached::No));
-    assert_eq!(machine.on_outcome(&answered_503, 1, t0, &config).attempt_after, None);
+    assert_eq!(
+        machine.on_outcome(&answered_503, 1, t0, &config).attempt_after,
+        None
+    );
     assert_eq!(machine.state(), CircuitState::Degraded);
     let effects = machine.on_outcome(&Outcome::Failure(refused()), 1, t0, &config);
     assert_eq!(effects.transition.map(|t| t.reason), Some(Reason::ConnectionLost));
@@ -108,7 +117,10 @@ fn a_503_during_an_attempt_gets_the_full_backoff() {
     let mut machine = Machine::new();
     machine.start(t0);
     let answered_503 = Failure::new(FailureClass::Unavailable, Reached::No);
-    assert_eq!(machine.on_attempt(Err(&answered_503), t0, &config).attempt_after, Some(secs(2)));
+    assert_eq!(
+        machine.on_attempt(Err(&answered_503), t0, &config).attempt_after,
+        Some(secs(2))
+    );
 }
 
 #[test]
@@ -126,7 +138,10 @@ fn within_the_min_interval_the_threshold_opens_instead_of_reconnecting() {
     assert_eq!(machine.state(), CircuitState::HalfOpen);
     let effects = machine.on_outcome(&Outcome::Success, 2, soon, &config);
     assert_eq!(machine.state(), CircuitState::Healthy);
-    assert_eq!(effects.transition.and_then(|t| t.recovered_after), Some(Duration::ZERO));
+    assert_eq!(
+        effects.transition.and_then(|t| t.recovered_after),
+        Some(Duration::ZERO)
+    );
     // 30 s after the last episode, the threshold reconnects again.
     let rested = t0 + secs(30);
     for _ in 0..3 {
@@ -142,12 +157,22 @@ fn the_backoff_schedule_is_immediate_2s_4s_8s_then_open_after_five_attempts() {
     let mut machine = Machine::new();
     machine.start(t0);
     let delays: Vec<_> = (0..4)
-        .map(|_| machine.on_attempt(Err(&answered_but_failed()), t0, &config).attempt_after)
+        .map(|_| {
+            machine
+                .on_attempt(Err(&answered_but_failed()), t0, &config)
+                .attempt_after
+        })
         .collect();
-    assert_eq!(delays, [Some(secs(2)), Some(secs(4)), Some(secs(8)), Some(secs(16))]);
+    assert_eq!(
+        delays,
+        [Some(secs(2)), Some(secs(4)), Some(secs(8)), Some(secs(16))]
+    );
     let effects = machine.on_attempt(Err(&answered_but_failed()), t0, &config);
     assert_eq!(machine.state(), CircuitState::Open);
-    assert_eq!(effects.transition.map(|t| t.reason), Some(Reason::AttemptsExhausted));
+    assert_eq!(
+        effects.transition.map(|t| t.reason),
+        Some(Reason::AttemptsExhausted)
+    );
     assert_eq!(effects.attempt_after, Some(Duration::from_millis(100)));
 }
 
@@ -158,7 +183,12 @@ fn when_nothing_listens_attempts_follow_the_short_probe_schedule() {
     let mut machine = Machine::new();
     machine.start(t0);
     let delays: Vec<_> = (0..4)
-        .map(|_| machine.on_attempt(Err(&refused()), t0, &config).attempt_after.map(|d| d.as_millis()))
+        .map(|_| {
+            machine
+                .on_attempt(Err(&refused()), t0, &config)
+                .attempt_after
+                .map(|d| d.as_millis())
+        })
         .collect();
     assert_eq!(delays, [Some(100), Some(200), Some(400), Some(800)]);
 }
@@ -172,7 +202,12 @@ fn open_probes_back_off_to_one_second_and_a_good_probe_half_opens() {
     machine.on_attempt(Err(&refused()), t0, &config);
     assert_eq!(machine.state(), CircuitState::Open);
     let delays: Vec<_> = (0..5)
-        .map(|_| machine.on_attempt(Err(&refused()), t0, &config).attempt_after.map(|d| d.as_millis()))
+        .map(|_| {
+            machine
+                .on_attempt(Err(&refused()), t0, &config)
+                .attempt_after
+                .map(|d| d.as_millis())
+        })
         .collect();
     assert_eq!(delays, [Some(200), Some(400), Some(800), Some(1000), Some(1000)]);
     let effects = machine.on_attempt(Ok(()), t0 + secs(3), &config);
@@ -186,7 +221,10 @@ fn open_probes_back_off_to_one_second_and_a_good_probe_half_opens() {
     machine.on_attempt(Ok(()), t0 + secs(4), &config);
     let effects = machine.on_outcome(&Outcome::Success, machine.generation(), t0 + secs(5), &config);
     let transition = effects.transition.unwrap();
-    assert_eq!((transition.to, transition.reason), (CircuitState::Healthy, Reason::HalfOpenSucceeded));
+    assert_eq!(
+        (transition.to, transition.reason),
+        (CircuitState::Healthy, Reason::HalfOpenSucceeded)
+    );
     // Never healthy before: the first connection is not counted as a recovery.
     assert_eq!(transition.recovered_after, None);
 }

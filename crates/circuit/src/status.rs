@@ -142,8 +142,15 @@ impl CircuitStatus {
             fail_fast: cells.fail_fast.load(Relaxed),
             last_check,
             last_failure,
-            requests: classes.zip(&cells.requests).map(|(c, n)| (c, n.load(Relaxed))).collect(),
-            transitions: Reason::ALL.into_iter().zip(&cells.transitions).map(|(r, n)| (r, n.load(Relaxed))).collect(),
+            requests: classes
+                .zip(&cells.requests)
+                .map(|(c, n)| (c, n.load(Relaxed)))
+                .collect(),
+            transitions: Reason::ALL
+                .into_iter()
+                .zip(&cells.transitions)
+                .map(|(r, n)| (r, n.load(Relaxed)))
+                .collect(),
             recovery: cells.recovery.snapshot(),
             attempt_duration: cells.attempt_duration.snapshot(),
         }

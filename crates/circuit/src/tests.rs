@@ -48,7 +48,11 @@ type Upstream = tower::util::BoxCloneSyncService<Request<()>, Response<()>, io::
 fn upstream(script: Script, number: usize) -> Upstream {
     tower::util::BoxCloneSyncService::new(service_fn(move |_: Request<()>| {
         let dead = number < script.dead_below.load(Ordering::SeqCst);
-        let answer = if dead { 1 } else { script.answers.lock().unwrap().pop_front().unwrap_or(200) };
+        let answer = if dead {
+            1
+        } else {
+            script.answers.lock().unwrap().pop_front().unwrap_or(200)
+        };
         async move {
             match answer {
                 0 => std::future::pending().await,
@@ -84,7 +88,8 @@ fn circuit(config: Config, script: &Script) -> Circuit {
 type Circuit = CircuitReconnect<ConnectorFn, u16>;
 
 fn make_circuit(config: Config, script: Script) -> Circuit {
-    CircuitReconnectLayer::new(8080u16).name("test")
+    CircuitReconnectLayer::new(8080u16)
+        .name("test")
         .with_config(config.jitter(0.0))
         .unwrap()
         .layer(connector(script))
@@ -186,7 +191,7 @@ async fn a_returning_upstream_is_noticed_within_a_second_and_closes_the_circuit(
     script.fail_connects(&[io::ErrorKind::ConnectionRefused; 30]);
     assert!(send(&service).await.is_err());
     // The upstream is back after the 30th refused attempt; the next probe finds it.
-    while script.connect_failures.lock().unwrap().len() > 0 {
+    while !script.connect_failures.lock().unwrap().is_empty() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let back = Instant::now();
@@ -196,7 +201,11 @@ async fn a_returning_upstream_is_noticed_within_a_second_and_closes_the_circuit(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(back.elapsed() <= Duration::from_secs(1), "noticed after {:?}", back.elapsed());
+    assert!(
+        back.elapsed() <= Duration::from_secs(1),
+        "noticed after {:?}",
+        back.elapsed()
+    );
     assert_eq!(service.status().state(), CircuitState::Healthy);
     assert_eq!(service.status().snapshot().recovery.count, 1);
 }
@@ -244,8 +253,10 @@ async fn business_failures_never_reconnect() {
 }
 
 fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-    let map: std::collections::HashMap<String, String> =
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     move |name: &str| map.get(name).cloned()
 }
 
@@ -274,5 +285,9 @@ fn env_variables_override_defaults_and_bad_values_are_named() {
     );
     assert!(Config::default().error_threshold(0).validate().is_err());
     assert!(Config::default().jitter(1.5).validate().is_err());
-    assert!(CircuitReconnectLayer::new(1u16).with_config(Config::default().max_attempts(0)).is_err());
+    assert!(
+        CircuitReconnectLayer::new(1u16)
+            .with_config(Config::default().max_attempts(0))
+            .is_err()
+    );
 }

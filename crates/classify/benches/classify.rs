@@ -23,15 +23,18 @@ fn upstream(
 ) -> impl Service<Request<()>, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send> + Clone {
     service_fn(move |_: Request<()>| async move {
         let mut response = Response::new(Full::new(Bytes::from_static(RESULT)));
-        response
-            .headers_mut()
-            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(content_type),
+        );
         Ok::<_, Infallible>(response)
     })
 }
 
 fn bench_layer(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let mut group = c.benchmark_group("classify_layer");
     for content_type in ["text/event-stream", "application/json"] {
         let bare = upstream(content_type);
@@ -53,7 +56,9 @@ fn bench_layer(c: &mut Criterion) {
 }
 
 fn bench_peek(c: &mut Criterion) {
-    c.bench_function("peek/tools_call", |b| b.iter(|| black_box(peek(black_box(TOOLS_CALL)))));
+    c.bench_function("peek/tools_call", |b| {
+        b.iter(|| black_box(peek(black_box(TOOLS_CALL))))
+    });
     c.bench_function("peek/result", |b| b.iter(|| black_box(peek(black_box(RESULT)))));
 }
 

@@ -12,7 +12,8 @@ use pin_project_lite::pin_project;
 
 use mcp_reconnect_core::headers::is_json;
 use mcp_reconnect_core::{
-    BoxError, Classification, ClassifiedError, RequestFacts, body_can_refine, classify_response, refine_with_body,
+    BoxError, Classification, ClassifiedError, RequestFacts, body_can_refine, classify_response,
+    refine_with_body,
 };
 
 use crate::body::ClassifyBody;

@@ -19,7 +19,10 @@ pub struct Classify<S> {
 
 impl<S> Classify<S> {
     pub(crate) fn new(inner: S, body_peek_limit: usize) -> Self {
-        Classify { inner, body_peek_limit }
+        Classify {
+            inner,
+            body_peek_limit,
+        }
     }
 
     /// The wrapped service.

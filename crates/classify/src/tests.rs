@@ -60,9 +60,12 @@ async fn a_200_with_an_is_error_result_is_business() {
 #[tokio::test]
 async fn with_peeking_off_only_the_status_decides() {
     let answer = r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}"#;
-    let service = ClassifyLayer::new()
-        .body_peek_limit(0)
-        .layer(service_fn(move |_: Request<()>| async move { Ok::<_, io::Error>(json(404, answer)) }));
+    let service =
+        ClassifyLayer::new()
+            .body_peek_limit(0)
+            .layer(service_fn(move |_: Request<()>| async move {
+                Ok::<_, io::Error>(json(404, answer))
+            }));
     let response = service.oneshot(with_session()).await.unwrap();
     let class = response.extensions().get::<Classification>().unwrap();
     assert_eq!(class.class(), Some(FailureClass::SessionLost));
@@ -94,7 +97,13 @@ async fn a_streaming_body_is_never_buffered() {
         Ok::<_, io::Error>(response)
     }));
     let response = service.oneshot(Request::new(())).await.unwrap();
-    assert!(response.extensions().get::<Classification>().unwrap().is_success());
+    assert!(
+        response
+            .extensions()
+            .get::<Classification>()
+            .unwrap()
+            .is_success()
+    );
 }
 
 #[tokio::test]

@@ -6,7 +6,9 @@ use std::fmt;
 use http::{Request, Response};
 use tower_http::classify::{ClassifiedResponse, ClassifyResponse, MakeClassifier, NeverClassifyEos};
 
-use mcp_reconnect_core::{BoxError, Classification, ClassifiedError, Failure, RequestFacts, classify_error, classify_status};
+use mcp_reconnect_core::{
+    BoxError, Classification, ClassifiedError, Failure, RequestFacts, classify_error, classify_status,
+};
 
 /// Makes an [`McpClassifier`] per request, remembering whether it named a session.
 ///

@@ -86,14 +86,21 @@ pub fn parse_u32(
 
 /// Reads `name` as seconds (fractions allowed) above zero and at most a day;
 /// `Ok(None)` when unset or blank.
-pub fn parse_secs(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<Duration>, ConfigError> {
+pub fn parse_secs(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> Result<Option<Duration>, ConfigError> {
     let Some(value) = lookup(name).filter(|v| !v.trim().is_empty()) else {
         return Ok(None);
     };
     let seconds = value.trim().parse::<f64>().ok().filter(|s| s.is_finite());
     match seconds.and_then(|s| Duration::try_from_secs_f64(s).ok()) {
         Some(duration) if !duration.is_zero() && duration <= MAX_SETTING_DURATION => Ok(Some(duration)),
-        _ => Err(ConfigError::new(name, value, "seconds, above 0 and at most 86400")),
+        _ => Err(ConfigError::new(
+            name,
+            value,
+            "seconds, above 0 and at most 86400",
+        )),
     }
 }
 
@@ -135,7 +142,10 @@ mod tests {
     #[test]
     fn durations_are_seconds_above_zero() {
         assert_eq!(parse_secs(&one("30"), "T"), Ok(Some(Duration::from_secs(30))));
-        assert_eq!(parse_secs(&one("0.25"), "T"), Ok(Some(Duration::from_millis(250))));
+        assert_eq!(
+            parse_secs(&one("0.25"), "T"),
+            Ok(Some(Duration::from_millis(250)))
+        );
         for value in ["0", "-3", "NaN", "inf", "1e300", "ten", "86401"] {
             assert!(parse_secs(&one(value), "T").is_err(), "{value}");
         }

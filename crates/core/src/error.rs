@@ -180,10 +180,22 @@ mod tests {
     #[test]
     fn io_kinds_follow_the_seed_table() {
         use io::ErrorKind::*;
-        assert_eq!(of(ConnectionRefused), transport(FailureClass::Unavailable, Reached::No));
-        assert_eq!(of(NetworkUnreachable), transport(FailureClass::Unavailable, Reached::No));
-        assert_eq!(of(HostUnreachable), transport(FailureClass::Unavailable, Reached::No));
-        assert_eq!(of(ConnectionReset), transport(FailureClass::Connection, Reached::Unknown));
+        assert_eq!(
+            of(ConnectionRefused),
+            transport(FailureClass::Unavailable, Reached::No)
+        );
+        assert_eq!(
+            of(NetworkUnreachable),
+            transport(FailureClass::Unavailable, Reached::No)
+        );
+        assert_eq!(
+            of(HostUnreachable),
+            transport(FailureClass::Unavailable, Reached::No)
+        );
+        assert_eq!(
+            of(ConnectionReset),
+            transport(FailureClass::Connection, Reached::Unknown)
+        );
         assert!(of(ConnectionRefused).proves_connection_dead());
         assert!(of(ConnectionReset).proves_connection_dead());
         assert!(!of(TimedOut).proves_connection_dead());
@@ -191,7 +203,10 @@ mod tests {
         assert_eq!(of(BrokenPipe).class(), FailureClass::Connection);
         assert_eq!(of(NotConnected).class(), FailureClass::Connection);
         assert_eq!(of(TimedOut), transport(FailureClass::Timeout, Reached::Unknown));
-        assert_eq!(of(PermissionDenied), Failure::new(FailureClass::Business, Reached::Unknown));
+        assert_eq!(
+            of(PermissionDenied),
+            Failure::new(FailureClass::Business, Reached::Unknown)
+        );
     }
 
     #[test]
@@ -206,12 +221,16 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn timeouts_from_tokio_and_tower_are_timeouts() {
-        let tokio_elapsed = tokio::time::timeout(std::time::Duration::from_millis(1), std::future::pending::<()>())
-            .await
-            .unwrap_err();
+        let tokio_elapsed =
+            tokio::time::timeout(std::time::Duration::from_millis(1), std::future::pending::<()>())
+                .await
+                .unwrap_err();
         assert_eq!(classify_error(&tokio_elapsed).class(), FailureClass::Timeout);
         let tower_elapsed = tower::timeout::error::Elapsed::new();
-        assert_eq!(classify_error(&Wrapper(Box::new(tower_elapsed))).class(), FailureClass::Timeout);
+        assert_eq!(
+            classify_error(&Wrapper(Box::new(tower_elapsed))).class(),
+            FailureClass::Timeout
+        );
     }
 
     #[test]
@@ -223,7 +242,9 @@ mod tests {
 
     #[test]
     fn cause_ref_finds_a_type_deep_in_the_chain() {
-        let error = Wrapper(Box::new(Wrapper(Box::new(io::Error::from(io::ErrorKind::BrokenPipe)))));
+        let error = Wrapper(Box::new(Wrapper(Box::new(io::Error::from(
+            io::ErrorKind::BrokenPipe,
+        )))));
         let io = cause_ref::<io::Error>(&error).unwrap();
         assert_eq!(io.kind(), io::ErrorKind::BrokenPipe);
         assert_eq!(chain(&error).count(), 3);

@@ -66,6 +66,8 @@ pub mod sse;
 
 pub use attempt::Attempt;
 pub use class::{Classification, Failure, FailureClass, Reached};
-pub use redact::redact_url;
 pub use error::{BoxError, ClassifiedError, cause_ref, classify_error, classify_io_kind};
-pub use response::{RequestFacts, body_can_refine, classify_response, classify_status, refine_with_body, retry_after};
+pub use redact::redact_url;
+pub use response::{
+    RequestFacts, body_can_refine, classify_response, classify_status, refine_with_body, retry_after,
+};

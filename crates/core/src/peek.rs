@@ -65,7 +65,10 @@ pub fn peek_with_limit(body: &[u8], limit: usize) -> Result<Peek, PeekError> {
 /// assert_eq!(of_request(&request).and_then(Peek::single).and_then(|m| m.method()), Some("ping"));
 /// ```
 pub fn of_request<B>(request: &http::Request<B>) -> Option<&Peek> {
-    request.extensions().get::<std::sync::Arc<Peek>>().map(|peek| &**peek)
+    request
+        .extensions()
+        .get::<std::sync::Arc<Peek>>()
+        .map(|peek| &**peek)
 }
 
 /// One JSON-RPC message, or a batch of them.

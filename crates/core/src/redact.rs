@@ -75,8 +75,14 @@ mod tests {
             ("https://host/mcp/", "https://host/mcp/"),
             ("https://host?token=abc", "https://host"),
             ("https://host#frag", "https://host"),
-            ("StreamableHTTP-https://u:p@your-server.com/", "StreamableHTTP-https://your-server.com/"),
-            ("a https://u:p@h1/x b https://u2:p2@h2", "a https://h1/x b https://h2"),
+            (
+                "StreamableHTTP-https://u:p@your-server.com/",
+                "StreamableHTTP-https://your-server.com/",
+            ),
+            (
+                "a https://u:p@h1/x b https://u2:p2@h2",
+                "a https://h1/x b https://h2",
+            ),
             ("user:pass@host/mcp?x=1", "host/mcp"),
             ("server-a", "server-a"),
             ("", ""),

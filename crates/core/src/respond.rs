@@ -146,7 +146,9 @@ impl JsonRpcError {
         };
         // Serialising these plain structs cannot fail; fall back to a fixed body anyway.
         serde_json::to_vec(&body).map(Bytes::from).unwrap_or_else(|_| {
-            Bytes::from_static(br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error"}}"#)
+            Bytes::from_static(
+                br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error"}}"#,
+            )
         })
     }
 
@@ -155,7 +157,10 @@ impl JsonRpcError {
         let mut response = Response::new(self.body());
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if let Some(after) = self.retry_after {
             let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
             headers.insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));

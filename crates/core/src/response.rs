@@ -122,7 +122,11 @@ pub fn refine_with_body(
         };
     };
     let messages = peek.messages();
-    let error_codes = || messages.iter().filter_map(|m| m.error().map(|e| (e.code(), e.message())));
+    let error_codes = || {
+        messages
+            .iter()
+            .filter_map(|m| m.error().map(|e| (e.code(), e.message())))
+    };
     match classification.class() {
         Some(FailureClass::SessionLost) => {
             if error_codes().any(|(code, _)| code == Some(codes::METHOD_NOT_FOUND)) {
@@ -140,9 +144,9 @@ pub fn refine_with_body(
             }
         }
         None => {
-            let failed = messages.iter().any(|m| {
-                m.kind() == MessageKind::Response && (m.error().is_some() || m.is_error_result())
-            });
+            let failed = messages
+                .iter()
+                .any(|m| m.kind() == MessageKind::Response && (m.error().is_some() || m.is_error_result()));
             if failed { business() } else { classification }
         }
         Some(_) => classification,
@@ -213,7 +217,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("7"));
         let class = classify_status(StatusCode::SERVICE_UNAVAILABLE, &headers, RequestFacts::default());
-        assert_eq!(class.failure().unwrap().retry_after(), Some(Duration::from_secs(7)));
+        assert_eq!(
+            class.failure().unwrap().retry_after(),
+            Some(Duration::from_secs(7))
+        );
         headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("99999999999"));
         assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
         headers.insert(

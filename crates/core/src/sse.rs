@@ -98,7 +98,11 @@ impl SseDecoder {
                 // A byte order mark may open the stream; it is not part of the first field.
                 let first = std::mem::replace(&mut self.at_start, false);
                 let bom = "\u{feff}".as_bytes();
-                let text = if first { line.strip_prefix(bom).unwrap_or(&line) } else { &line };
+                let text = if first {
+                    line.strip_prefix(bom).unwrap_or(&line)
+                } else {
+                    &line
+                };
                 self.line_done(text, on_event);
                 self.line = line;
             }
@@ -214,11 +218,14 @@ mod tests {
         decoder.push(long.as_bytes(), &mut |e| events.push(e));
         // The same, with the long line arriving alone in one chunk.
         decoder.push(&[b'y'; 100], &mut |e| events.push(e));
-        decoder.push(b"
+        decoder.push(
+            b"
 
 data: ok2
 
-", &mut |e| events.push(e));
+",
+            &mut |e| events.push(e),
+        );
         assert_eq!(decoder.dropped(), 2);
         let data: Vec<_> = events.iter().map(|e| e.data.as_str()).collect();
         assert_eq!(data, ["ok", "ok2"]);

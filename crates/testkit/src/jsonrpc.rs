@@ -10,7 +10,6 @@ use mcp_reconnect_core::headers;
 use mcp_reconnect_core::sse::{DEFAULT_MAX_EVENT_LEN, SseDecoder};
 use serde_json::{Value, json};
 
-
 /// The legacy protocol version the raw helpers speak: `2025-06-18`.
 pub const LEGACY_PROTOCOL_VERSION: &str = "2025-06-18";
 

@@ -21,15 +21,24 @@ fn notifications_responses_and_batches_are_told_apart() {
     assert_eq!(response.kind(), MessageKind::Response);
     assert!(response.is_error_result());
 
-    let error = peek(br#"{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"nope","data":[1]}}"#).unwrap();
+    let error =
+        peek(br#"{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"nope","data":[1]}}"#).unwrap();
     let error = error.single().unwrap().error().unwrap();
     assert_eq!(error.code(), Some(-32601));
     assert_eq!(error.message(), Some("nope"));
 
-    let batch = peek(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"x"},7]"#).unwrap();
+    let batch =
+        peek(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"x"},7]"#).unwrap();
     assert!(batch.is_batch());
     let kinds: Vec<_> = batch.messages().iter().map(MessagePeek::kind).collect();
-    assert_eq!(kinds, [MessageKind::Request, MessageKind::Notification, MessageKind::Invalid]);
+    assert_eq!(
+        kinds,
+        [
+            MessageKind::Request,
+            MessageKind::Notification,
+            MessageKind::Invalid
+        ]
+    );
 }
 
 #[test]
@@ -50,7 +59,12 @@ fn members_of_the_wrong_type_make_the_message_invalid_not_an_error() {
         br#"{"jsonrpc":"2.0","id":1,"result":1,"error":{}}"#,
     ] {
         let peek = peek(body).unwrap();
-        assert_eq!(peek.single().unwrap().kind(), MessageKind::Invalid, "{}", String::from_utf8_lossy(body));
+        assert_eq!(
+            peek.single().unwrap().kind(),
+            MessageKind::Invalid,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
     }
     let odd_params = peek(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":[1,2]}"#).unwrap();
     assert_eq!(odd_params.single().unwrap().tool_name(), None);
@@ -62,9 +76,15 @@ fn bodies_that_are_not_json_rpc_get_clear_errors() {
     assert!(matches!(peek(b"\"hello\""), Err(PeekError::NotJsonRpc)));
     assert!(matches!(peek(b"[]"), Err(PeekError::EmptyBatch)));
     assert!(matches!(peek(b""), Err(PeekError::Json(_))));
-    assert!(matches!(peek_with_limit(&[b' '; 10], 9), Err(PeekError::TooLarge { len: 10, limit: 9 })));
+    assert!(matches!(
+        peek_with_limit(&[b' '; 10], 9),
+        Err(PeekError::TooLarge { len: 10, limit: 9 })
+    ));
     let huge_batch = format!("[{}{{}}]", "{},".repeat(MAX_BATCH_LEN));
-    assert!(matches!(peek(huge_batch.as_bytes()), Err(PeekError::BatchTooLarge)));
+    assert!(matches!(
+        peek(huge_batch.as_bytes()),
+        Err(PeekError::BatchTooLarge)
+    ));
     assert_eq!(peek(b"{oops").unwrap_err().jsonrpc_code(), -32700);
     assert_eq!(peek(b"1").unwrap_err().jsonrpc_code(), -32600);
 }
@@ -73,11 +93,20 @@ fn bodies_that_are_not_json_rpc_get_clear_errors() {
 fn deep_nesting_never_overflows_the_stack() {
     let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
     // Skipped members are drained without recursion: the message is still read.
-    let deep_params = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"m","params":{}}}"#, nest(100_000));
-    assert_eq!(peek(deep_params.as_bytes()).unwrap().single().unwrap().method(), Some("m"));
+    let deep_params = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"m","params":{}}}"#,
+        nest(100_000)
+    );
+    assert_eq!(
+        peek(deep_params.as_bytes()).unwrap().single().unwrap().method(),
+        Some("m")
+    );
     // A nested id is drained the same way, and makes the message invalid.
     let deep_id = format!(r#"{{"jsonrpc":"2.0","id":{},"method":"m"}}"#, nest(100_000));
-    assert_eq!(peek(deep_id.as_bytes()).unwrap().single().unwrap().kind(), MessageKind::Invalid);
+    assert_eq!(
+        peek(deep_id.as_bytes()).unwrap().single().unwrap().kind(),
+        MessageKind::Invalid
+    );
     // A deep batch is a batch of one invalid message.
     let batch = peek(nest(100_000).as_bytes()).unwrap();
     assert_eq!(batch.messages()[0].kind(), MessageKind::Invalid);

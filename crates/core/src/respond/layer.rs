@@ -94,10 +94,10 @@ where
     type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        if self.ready_error.is_none() {
-            if let Err(error) = ready!(self.inner.poll_ready(cx)) {
-                self.ready_error = Some(error.into());
-            }
+        if self.ready_error.is_none()
+            && let Err(error) = ready!(self.inner.poll_ready(cx))
+        {
+            self.ready_error = Some(error.into());
         }
         Poll::Ready(Ok(()))
     }
@@ -150,7 +150,8 @@ where
                 Err(error) => local(error_response(&error.into(), id.take())),
             },
             StateProj::Failed { response } => local(response.take().unwrap_or_else(|| {
-                JsonRpcError::new(codes::INTERNAL_ERROR, "response future polled after completion").into_response()
+                JsonRpcError::new(codes::INTERNAL_ERROR, "response future polled after completion")
+                    .into_response()
             })),
         };
         Poll::Ready(Ok(response))
@@ -190,7 +191,9 @@ mod tests {
             Err::<Response<Empty<Bytes>>, _>(ClassifiedError::new(failure, "circuit open"))
         });
         let mut request = Request::new(());
-        let found = peek(br#"{"jsonrpc":"2.0","id":"call-9","method":"tools/call","params":{"name":"echo"}}"#).unwrap();
+        let found =
+            peek(br#"{"jsonrpc":"2.0","id":"call-9","method":"tools/call","params":{"name":"echo"}}"#)
+                .unwrap();
         request.extensions_mut().insert(Arc::new(found));
         let response = RespondLayer::new().layer(open).oneshot(request).await.unwrap();
         assert_eq!(response.status(), 503);
@@ -205,9 +208,18 @@ mod tests {
     #[tokio::test]
     async fn answers_pass_through_untouched() {
         let ok = service_fn(|_: Request<()>| async {
-            Ok::<_, io::Error>(Response::builder().status(418).body(Empty::<Bytes>::new()).unwrap())
+            Ok::<_, io::Error>(
+                Response::builder()
+                    .status(418)
+                    .body(Empty::<Bytes>::new())
+                    .unwrap(),
+            )
         });
-        let response = RespondLayer::new().layer(ok).oneshot(Request::new(())).await.unwrap();
+        let response = RespondLayer::new()
+            .layer(ok)
+            .oneshot(Request::new(()))
+            .await
+            .unwrap();
         assert_eq!(response.status(), 418);
         assert!(matches!(response.into_body(), Either::Left(_)));
     }
@@ -217,7 +229,11 @@ mod tests {
         let reset = service_fn(|_: Request<()>| async {
             Err::<Response<Empty<Bytes>>, _>(io::Error::from(io::ErrorKind::ConnectionReset))
         });
-        let response = RespondLayer::new().layer(reset).oneshot(Request::new(())).await.unwrap();
+        let response = RespondLayer::new()
+            .layer(reset)
+            .oneshot(Request::new(()))
+            .await
+            .unwrap();
         assert_eq!(response.status(), 502);
     }
 }
