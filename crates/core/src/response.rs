@@ -269,4 +269,31 @@ mod tests {
         assert_eq!(refine(fine), None);
         assert_eq!(refine(b""), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn classifiers_never_panic_on_arbitrary_answers(
+            status in 100u16..1000,
+            headers in proptest::collection::vec(("[a-zA-Z-]{1,20}", proptest::collection::vec(0x20u8..0x7f, 0..40)), 0..8),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            session in proptest::prelude::any::<bool>(),
+        ) {
+            let Ok(status) = StatusCode::from_u16(status) else { return Ok(()) };
+            let mut map = HeaderMap::new();
+            for (name, value) in headers {
+                if let (Ok(name), Ok(value)) = (
+                    http::header::HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_bytes(&value),
+                ) {
+                    map.append(name, value);
+                }
+            }
+            let facts = RequestFacts::default().with_session(session);
+            let class = classify_status(status, &map, facts);
+            if body_can_refine(&class, status, facts) {
+                let _ = refine_with_body(class, status, facts, &body);
+            }
+            let _ = retry_after(&map);
+        }
+    }
 }
