@@ -1,0 +1,201 @@
+//! `mcp-bench`: measures `mcp-gateway` against the testkit upstream directly,
+//! a bare hyper proxy (the ceiling for any proxy) and, with `--with-mcpo`,
+//! Python `mcpo`, side by side in one run on one machine; then the recovery
+//! time after an upstream restart and the fail-fast latency while open.
+//!
+//! ```text
+//! cargo build --release -p mcp-reconnect-gateway -p mcp-reconnect-bench
+//! target/release/mcp-bench run --seconds 5
+//! ```
+//!
+//! Everything listens on 127.0.0.1 and stops by itself.
+
+mod bare_proxy;
+mod load;
+mod process;
+mod recovery;
+mod report;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use http_body_util::Full;
+use mcp_reconnect_core::BoxError;
+use mcp_reconnect_testkit::jsonrpc::{jsonrpc_request, tools_call};
+use mcp_reconnect_testkit::{McpServer, ServerOptions};
+use serde_json::json;
+
+use crate::load::MakeRequest;
+use crate::process::{Proc, free_addr, sibling};
+use crate::report::Row;
+
+#[derive(Parser)]
+#[command(name = "mcp-bench", about = "Load and recovery measurements of mcp-gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs every measurement and prints the table.
+    Run {
+        /// Seconds per load run.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Concurrency levels, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+        concurrency: Vec<usize>,
+        /// Recovery rounds (upstream killed and restarted under load).
+        #[arg(long, default_value_t = 5)]
+        recovery_rounds: usize,
+        /// Also measure Python mcpo (installs it in a private venv).
+        #[arg(long)]
+        with_mcpo: bool,
+    },
+    /// Internal: the bare hyper proxy, in its own process.
+    BareProxy {
+        #[arg(long)]
+        listen: SocketAddr,
+        #[arg(long)]
+        upstream: SocketAddr,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    match Cli::parse().command {
+        Command::BareProxy { listen, upstream } => bare_proxy::run(listen, upstream).await,
+        Command::Run {
+            seconds,
+            concurrency,
+            recovery_rounds,
+            with_mcpo,
+        } => {
+            run(
+                Duration::from_secs_f64(seconds),
+                &concurrency,
+                recovery_rounds,
+                with_mcpo,
+            )
+            .await
+        }
+    }
+}
+
+fn mcp_call(url: String) -> MakeRequest {
+    Arc::new(move || {
+        jsonrpc_request(&url, None, &tools_call(1, "echo", json!({"text": "hello"}))).unwrap_or_default()
+    })
+}
+
+fn rest_call(url: String) -> MakeRequest {
+    Arc::new(move || {
+        http::Request::post(&url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from_static(br#"{"text":"hello"}"#)))
+            .unwrap_or_default()
+    })
+}
+
+async fn run(seconds: Duration, levels: &[usize], rounds: usize, with_mcpo: bool) -> Result<(), BoxError> {
+    let options = ServerOptions::default()
+        .with_sessions(false)
+        .with_json_response(true);
+    let mut upstream = McpServer::start(options).await?;
+    let upstream_url = upstream.url();
+
+    let bare_addr = free_addr()?;
+    let args = [
+        "bare-proxy",
+        "--listen",
+        &bare_addr.to_string(),
+        "--upstream",
+        &upstream.addr().to_string(),
+    ];
+    let bare = Proc::spawn("bare proxy", &std::env::current_exe()?, &owned(&args), bare_addr).await?;
+
+    let gateway_addr = free_addr()?;
+    let port = gateway_addr.port().to_string();
+    let args = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "streamablehttp",
+        &upstream_url,
+    ];
+    let gateway = Proc::spawn(
+        "mcp-gateway",
+        &sibling("mcp-gateway")?,
+        &owned(&args),
+        gateway_addr,
+    )
+    .await?;
+    report::wait_ready(rest_call(format!("http://{gateway_addr}/echo"))).await?;
+
+    let mcpo = if with_mcpo {
+        Some(report::start_mcpo(&upstream_url).await?)
+    } else {
+        None
+    };
+
+    let mut targets: Vec<(&str, Option<&Proc>, MakeRequest)> = vec![
+        ("upstream direct", None, mcp_call(upstream_url.clone())),
+        (
+            "bare hyper proxy",
+            Some(&bare),
+            mcp_call(format!("http://{bare_addr}/mcp")),
+        ),
+        (
+            "mcp-gateway /mcp",
+            Some(&gateway),
+            mcp_call(format!("http://{gateway_addr}/mcp")),
+        ),
+        (
+            "mcp-gateway REST",
+            Some(&gateway),
+            rest_call(format!("http://{gateway_addr}/echo")),
+        ),
+    ];
+    if let Some(mcpo) = &mcpo {
+        targets.push((
+            "python mcpo REST",
+            Some(mcpo),
+            rest_call(format!("http://{}/echo", mcpo.addr)),
+        ));
+    }
+
+    let mut rows = Vec::new();
+    for (name, proc, make) in &targets {
+        for &concurrency in levels {
+            // Warm the pools up, then measure.
+            load::run(make.clone(), concurrency, Duration::from_millis(300)).await;
+            let idle = proc.and_then(Proc::rss_mib);
+            let sampler = proc.map(report::RssSampler::start);
+            let result = load::run(make.clone(), concurrency, seconds).await;
+            let loaded = sampler.and_then(report::RssSampler::stop);
+            rows.push(Row {
+                target: name,
+                concurrency,
+                result,
+                rss_idle: idle,
+                rss_loaded: loaded,
+            });
+        }
+    }
+    report::print_table(&rows);
+    report::print_ratios(&rows, levels);
+
+    let gateway_mcp = mcp_call(format!("http://{gateway_addr}/mcp"));
+    let recovery = recovery::measure(&mut upstream, gateway_mcp, rounds).await?;
+    recovery.print();
+    Ok(())
+}
+
+fn owned(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}

@@ -1,0 +1,75 @@
+//! Child processes under test, and their memory.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use mcp_reconnect_core::BoxError;
+use tokio::process::{Child, Command};
+
+/// A child process killed on drop.
+pub struct Proc {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Proc {
+    /// Starts `program args`, then waits until `addr` accepts connections.
+    pub async fn spawn(
+        name: &'static str,
+        program: &PathBuf,
+        args: &[String],
+        addr: SocketAddr,
+    ) -> Result<Proc, BoxError> {
+        let child = Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {name} ({}): {e}", program.display()))?;
+        let proc = Proc { child, addr };
+        for _ in 0..600 {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Ok(proc);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!("{name} did not listen on {addr} within 30 s").into())
+    }
+
+    /// Resident memory in MiB, from `/proc/<pid>/status` (Linux).
+    pub fn rss_mib(&self) -> Option<f64> {
+        rss_mib(self.child.id()?)
+    }
+}
+
+/// A free port on 127.0.0.1 (bound and released: good enough for a bench).
+pub fn free_addr() -> Result<SocketAddr, BoxError> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// A binary built next to this one (same target dir and profile).
+pub fn sibling(name: &str) -> Result<PathBuf, BoxError> {
+    let me = std::env::current_exe()?;
+    let dir = me.parent().ok_or("no parent dir")?;
+    let path = dir.join(name);
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} not found: build it first (cargo build --release -p mcp-reconnect-gateway)",
+            path.display()
+        )
+        .into())
+    }
+}
+
+/// Resident memory of `pid` in MiB, from `/proc/<pid>/status` (Linux).
+pub fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
