@@ -11,6 +11,7 @@
 //! | `classify` (default) | [`classify`] | [`ClassifyLayer`]: which failures are recoverable, and did the request reach the server? |
 //! | `circuit` (default) | [`circuit`] | [`CircuitReconnectLayer`]: threshold, backoff, single-flight reconnect, open/half-open |
 //! | `retry` (default) | [`retry`] | [`ToolRetryLayer`]: replays calls after a reconnect when safe; never runs a non-idempotent tool twice |
+//! | `health` (default) | [`health`] | [`HealthLayer`]: `/health` (the seed's JSON, `503` when open) and `/metrics` (JSON, Prometheus, OpenMetrics) |
 //!
 //! # Example
 //!
@@ -49,3 +50,8 @@ pub use mcp_reconnect_circuit::{CircuitReconnectLayer, CircuitStatus};
 pub use mcp_reconnect_retry as retry;
 #[cfg(feature = "retry")]
 pub use mcp_reconnect_retry::ToolRetryLayer;
+
+#[cfg(feature = "health")]
+pub use mcp_reconnect_health as health;
+#[cfg(feature = "health")]
+pub use mcp_reconnect_health::HealthLayer;

@@ -37,6 +37,16 @@ struct HealthEntry<'a> {
     current_status: CurrentStatus,
 }
 
+impl<'a> HealthEntry<'a> {
+    fn of(reading: &Reading<'a>, watched_since: SystemTime) -> Self {
+        HealthEntry {
+            status: reading.verdict.as_str(),
+            connection_name: reading.name,
+            current_status: CurrentStatus::of(&reading.snapshot, watched_since),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct CurrentStatus {
     status: &'static str,
@@ -77,12 +87,10 @@ pub(crate) fn health(readings: &[Reading<'_>], overall: Verdict, watched_since: 
             },
         },
         upstreams: (readings.len() > 1).then(|| {
-            let entry = |reading: &Reading<'_>| HealthEntry {
-                status: reading.verdict.as_str(),
-                connection_name: reading.name,
-                current_status: CurrentStatus::of(&reading.snapshot, watched_since),
-            };
-            readings.iter().map(entry).collect()
+            readings
+                .iter()
+                .map(|r| HealthEntry::of(r, watched_since))
+                .collect()
         }),
     };
     // These types always serialize (a non-finite float becomes `null`).
@@ -144,7 +152,11 @@ impl Histogram {
             count: snapshot.count,
             sum: snapshot.sum_seconds,
             mean: snapshot.mean_seconds(),
-            buckets: snapshot.buckets.iter().map(|&(le, count)| Bucket { le, count }).collect(),
+            buckets: snapshot
+                .buckets
+                .iter()
+                .map(|&(le, count)| Bucket { le, count })
+                .collect(),
         }
     }
 }
@@ -165,8 +177,14 @@ impl Serialize for Counts {
 impl<'a> Connection<'a> {
     fn of(reading: &'a Reading<'a>, watched_since: SystemTime) -> Self {
         let snapshot = &reading.snapshot;
-        let requests = snapshot.requests.iter().map(|&(class, n)| (class.map_or("success", |c| c.as_str()), n));
-        let transitions = snapshot.transitions.iter().map(|&(reason, n)| (reason.as_str(), n));
+        let requests = snapshot
+            .requests
+            .iter()
+            .map(|&(class, n)| (class.map_or("success", |c| c.as_str()), n));
+        let transitions = snapshot
+            .transitions
+            .iter()
+            .map(|&(reason, n)| (reason.as_str(), n));
         Connection {
             name: reading.name,
             health: reading.verdict.as_str(),
@@ -179,7 +197,9 @@ impl<'a> Connection<'a> {
             reconnects: Reconnects {
                 attempted: snapshot.reconnect_attempts,
                 succeeded: snapshot.reconnects_succeeded,
-                failed: snapshot.reconnect_attempts.saturating_sub(snapshot.reconnects_succeeded),
+                failed: snapshot
+                    .reconnect_attempts
+                    .saturating_sub(snapshot.reconnects_succeeded),
                 episodes_failed: snapshot.reconnects_failed,
             },
             requests: Counts(requests.collect()),
@@ -195,8 +215,13 @@ impl<'a> Connection<'a> {
 pub(crate) fn metrics(readings: &[Reading<'_>], overall: Verdict, watched_since: SystemTime) -> Vec<u8> {
     let document = MetricsDocument {
         status: overall.as_str(),
-        connection: readings.first().map(|reading| Connection::of(reading, watched_since)),
-        upstreams: readings.iter().map(|reading| Connection::of(reading, watched_since)).collect(),
+        connection: readings
+            .first()
+            .map(|reading| Connection::of(reading, watched_since)),
+        upstreams: readings
+            .iter()
+            .map(|reading| Connection::of(reading, watched_since))
+            .collect(),
     };
     serde_json::to_vec(&document).unwrap_or_default()
 }

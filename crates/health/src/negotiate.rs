@@ -155,7 +155,9 @@ impl<'a> MediaRange<'a> {
         }
         let mut q = Q_MAX;
         for parameter in parts {
-            let Some((name, value)) = parameter.split_once('=') else { continue };
+            let Some((name, value)) = parameter.split_once('=') else {
+                continue;
+            };
             if name.trim().eq_ignore_ascii_case("q") {
                 q = parse_q(value.trim())?;
             }
