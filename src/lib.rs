@@ -12,6 +12,7 @@
 //! | `circuit` (default) | [`circuit`] | [`CircuitReconnectLayer`]: threshold, backoff, single-flight reconnect, open/half-open |
 //! | `retry` (default) | [`retry`] | [`ToolRetryLayer`]: replays calls after a reconnect when safe; never runs a non-idempotent tool twice |
 //! | `health` (default) | [`health`] | [`HealthLayer`]: `/health` (the seed's JSON, `503` when open) and `/metrics` (JSON, Prometheus, OpenMetrics) |
+//! | `upstream` (default) | [`upstream`] | [`UpstreamConnector`] (pooled HTTP/1.1 + HTTP/2 client to the MCP server, rustls TLS, streaming SSE) and [`SessionLayer`]: clients keep their session across upstream restarts |
 //!
 //! # Example
 //!
@@ -55,3 +56,8 @@ pub use mcp_reconnect_retry::ToolRetryLayer;
 pub use mcp_reconnect_health as health;
 #[cfg(feature = "health")]
 pub use mcp_reconnect_health::HealthLayer;
+
+#[cfg(feature = "upstream")]
+pub use mcp_reconnect_upstream as upstream;
+#[cfg(feature = "upstream")]
+pub use mcp_reconnect_upstream::{SessionLayer, UpstreamConnector, UpstreamTarget};

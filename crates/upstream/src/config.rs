@@ -1,0 +1,243 @@
+//! Settings of the connector ([`Config`]) and of the session layer
+//! ([`SessionConfig`]): named defaults, each overridable by a builder method
+//! or an `MCPO_*` environment variable (builder beats env beats default).
+
+use std::time::Duration;
+
+use mcp_reconnect_core::config::{ConfigError, env_lookup, parse_secs, parse_u32};
+
+/// How long opening a connection (TCP, then TLS) may take: 30 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an idle pooled connection is kept: 90 s.
+pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Idle pooled connections kept to the upstream: 32.
+pub const DEFAULT_POOL_MAX_IDLE: usize = 32;
+
+/// Client sessions the in-memory store keeps before evicting the least recently used: 10 000.
+pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+/// A client session unused this long is forgotten (the client then gets `404`
+/// and initializes again, as the spec says): 1 hour.
+pub const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// The largest request body the session layer reads (over it: `413`): 4 MiB.
+pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
+/// The largest `initialize` body kept per session for re-initializing: 16 KiB
+/// (so the store holds at most `max_sessions` × 16 KiB of them).
+pub const DEFAULT_MAX_INITIALIZE_BODY: usize = 16 * 1024;
+/// How long re-initializing a lost upstream session may take: 30 s.
+pub const DEFAULT_REINIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `MCPO_CONNECTION_TIMEOUT`: seconds to connect (connector), and to re-initialize a session.
+pub const ENV_CONNECTION_TIMEOUT: &str = "MCPO_CONNECTION_TIMEOUT";
+/// `MCPO_SESSION_MAX`: client sessions kept by the in-memory store.
+pub const ENV_SESSION_MAX: &str = "MCPO_SESSION_MAX";
+/// `MCPO_SESSION_IDLE_TIMEOUT`: seconds after which an unused client session is forgotten.
+pub const ENV_SESSION_IDLE_TIMEOUT: &str = "MCPO_SESSION_IDLE_TIMEOUT";
+
+/// The most sessions a setting may ask the in-memory store to keep.
+const MAX_SESSIONS_SETTING: u32 = 10_000_000;
+
+/// How the [`UpstreamConnector`](crate::UpstreamConnector) connects.
+///
+/// ```
+/// use std::time::Duration;
+/// use mcp_reconnect_upstream::Config;
+///
+/// let env = |name: &str| (name == "MCPO_CONNECTION_TIMEOUT").then(|| "5".to_string());
+/// let config = Config::from_lookup(env)?.http2_only(true);
+/// assert_eq!(config.get_connect_timeout(), Duration::from_secs(5));
+/// assert!(Config::from_lookup(|_| Some("soon".into())).is_err());
+/// # Ok::<(), mcp_reconnect_core::config::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) pool_idle_timeout: Duration,
+    pub(crate) pool_max_idle: usize,
+    pub(crate) http2_only: bool,
+    pub(crate) forward_client_credentials: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            pool_idle_timeout: DEFAULT_POOL_IDLE_TIMEOUT,
+            pool_max_idle: DEFAULT_POOL_MAX_IDLE,
+            http2_only: false,
+            forward_client_credentials: false,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults overridden by the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env_lookup)
+    }
+
+    /// Defaults overridden by `lookup` (a map in tests, the environment in `from_env`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = Config::default();
+        if let Some(timeout) = parse_secs(&lookup, ENV_CONNECTION_TIMEOUT)? {
+            config.connect_timeout = timeout;
+        }
+        Ok(config)
+    }
+
+    /// How long opening a connection may take. Default is 30 s (`MCPO_CONNECTION_TIMEOUT`).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long idle pooled connections are kept. Default is 90 s.
+    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// Idle pooled connections kept. Default is 32.
+    pub fn pool_max_idle(mut self, max: usize) -> Self {
+        self.pool_max_idle = max;
+        self
+    }
+
+    /// Speak HTTP/2 only: prior knowledge (h2c) to `http://` upstreams, and
+    /// only `h2` offered in TLS. Default is off: HTTP/1.1 to `http://`, and
+    /// HTTP/2 or HTTP/1.1 by ALPN to `https://`.
+    pub fn http2_only(mut self, on: bool) -> Self {
+        self.http2_only = on;
+        self
+    }
+
+    /// Forward the client's `Authorization`, `Proxy-Authorization` and
+    /// `Cookie` headers. Default is off: a client's credentials are usually
+    /// for the gateway, and the upstream's own go in the target's headers.
+    pub fn forward_client_credentials(mut self, on: bool) -> Self {
+        self.forward_client_credentials = on;
+        self
+    }
+
+    /// The connect timeout.
+    pub fn get_connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+}
+
+/// How the [`SessionLayer`](crate::SessionLayer) keeps client sessions.
+///
+/// ```
+/// use std::time::Duration;
+/// use mcp_reconnect_upstream::SessionConfig;
+///
+/// let env = |name: &str| match name {
+///     "MCPO_SESSION_MAX" => Some("500".to_string()),
+///     "MCPO_SESSION_IDLE_TIMEOUT" => Some("600".to_string()),
+///     _ => None,
+/// };
+/// let config = SessionConfig::from_lookup(env)?;
+/// assert_eq!(config.get_max_sessions(), 500);
+/// assert_eq!(config.get_idle_timeout(), Duration::from_secs(600));
+/// # Ok::<(), mcp_reconnect_core::config::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    pub(crate) max_sessions: usize,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_body: usize,
+    pub(crate) max_initialize_body: usize,
+    pub(crate) reinit_timeout: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+            max_initialize_body: DEFAULT_MAX_INITIALIZE_BODY,
+            reinit_timeout: DEFAULT_REINIT_TIMEOUT,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Defaults overridden by the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env_lookup)
+    }
+
+    /// Defaults overridden by `lookup` (a map in tests, the environment in `from_env`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = SessionConfig::default();
+        if let Some(max) = parse_u32(&lookup, ENV_SESSION_MAX, 1..=MAX_SESSIONS_SETTING)? {
+            config.max_sessions = max as usize;
+        }
+        if let Some(idle) = parse_secs(&lookup, ENV_SESSION_IDLE_TIMEOUT)? {
+            config.idle_timeout = idle;
+        }
+        if let Some(timeout) = parse_secs(&lookup, ENV_CONNECTION_TIMEOUT)? {
+            config.reinit_timeout = timeout;
+        }
+        Ok(config)
+    }
+
+    /// Client sessions kept by the in-memory store (the least recently used
+    /// goes first). Default is 10 000 (`MCPO_SESSION_MAX`); at least 1.
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max.max(1);
+        self
+    }
+
+    /// How long an unused client session is kept. Default is 1 hour
+    /// (`MCPO_SESSION_IDLE_TIMEOUT`).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The largest request body read. Default is 4 MiB.
+    pub fn max_body(mut self, max: usize) -> Self {
+        self.max_body = max;
+        self
+    }
+
+    /// The largest `initialize` body kept for re-initializing. Default is 16 KiB.
+    pub fn max_initialize_body(mut self, max: usize) -> Self {
+        self.max_initialize_body = max;
+        self
+    }
+
+    /// How long re-initializing a lost session may take. Default is 30 s
+    /// (`MCPO_CONNECTION_TIMEOUT`).
+    pub fn reinit_timeout(mut self, timeout: Duration) -> Self {
+        self.reinit_timeout = timeout;
+        self
+    }
+
+    /// Client sessions kept by the in-memory store.
+    pub fn get_max_sessions(&self) -> usize {
+        self.max_sessions
+    }
+
+    /// How long an unused client session is kept.
+    pub fn get_idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let error =
+            SessionConfig::from_lookup(|name| (name == ENV_SESSION_MAX).then(|| "0".into())).unwrap_err();
+        assert_eq!(error.name(), ENV_SESSION_MAX);
+        let error = Config::from_lookup(|_| Some("-1".into())).unwrap_err();
+        assert_eq!(error.name(), ENV_CONNECTION_TIMEOUT);
+        assert_eq!(Config::from_lookup(|_| None).unwrap(), Config::default());
+        assert_eq!(SessionConfig::default().max_sessions(0).get_max_sessions(), 1);
+    }
+}

@@ -1,0 +1,269 @@
+//! [`UpstreamService`]: a pooled client bound to one MCP endpoint.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{HeaderMap, Method, Request, Response, Uri, Version};
+use http_body::Body;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use mcp_reconnect_core::BoxError;
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use crate::connector::UpstreamConnection;
+use crate::target::{UpstreamTarget, build_uri};
+
+/// What a Streamable HTTP client must accept: `application/json, text/event-stream`.
+pub const ACCEPT_MCP: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
+
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1): about one connection, never forwarded.
+const HOP_BY_HOP: [HeaderName; 7] = [
+    header::CONNECTION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+/// A client's credentials, not forwarded unless configured.
+const CREDENTIALS: [HeaderName; 3] = [header::AUTHORIZATION, header::PROXY_AUTHORIZATION, header::COOKIE];
+
+/// A pooled HTTP/1.1 and HTTP/2 client bound to one MCP endpoint, made by
+/// [`UpstreamConnector`](crate::UpstreamConnector).
+///
+/// Each request goes to the endpoint whatever its own URI said (the client's
+/// query is appended to the endpoint's), with `Host` set for the endpoint,
+/// `Accept: application/json, text/event-stream` on `POST` (and when missing),
+/// the target's headers, and without hop-by-hop headers. Everything else —
+/// `Mcp-Session-Id`, `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
+/// `Last-Event-ID`, the method (`POST`, `GET`, `DELETE`) — passes as sent.
+/// Answers stream back frame by frame (`hyper::body::Incoming`): an SSE
+/// stream is never buffered. Clones share the pool.
+pub struct UpstreamService<B = Full<Bytes>> {
+    client: Client<UpstreamConnection, B>,
+    bound: Arc<Bound>,
+}
+
+/// The endpoint, prepared once so that a request costs no allocation of ours.
+struct Bound {
+    uri: Uri,
+    host: HeaderValue,
+    headers: HeaderMap,
+    forward_credentials: bool,
+    display: String,
+}
+
+impl<B> UpstreamService<B> {
+    pub(crate) fn new(
+        client: Client<UpstreamConnection, B>,
+        target: &UpstreamTarget,
+        forward_credentials: bool,
+    ) -> Self {
+        let (_, authority) = target.scheme_and_authority();
+        let host = HeaderValue::from_str(authority.as_str()).unwrap_or(HeaderValue::from_static("localhost"));
+        UpstreamService {
+            client,
+            bound: Arc::new(Bound {
+                uri: target.url().clone(),
+                host,
+                headers: target.headers().clone(),
+                forward_credentials,
+                display: target.display(),
+            }),
+        }
+    }
+
+    /// The endpoint, without query (safe to log).
+    pub fn upstream(&self) -> &str {
+        &self.bound.display
+    }
+}
+
+impl Bound {
+    /// The endpoint's URI, with the client's query appended to the endpoint's own.
+    fn uri_for(&self, client_query: Option<&str>) -> Uri {
+        let Some(client_query) = client_query.filter(|q| !q.is_empty()) else {
+            return self.uri.clone();
+        };
+        let path = self.uri.path();
+        let joined = match self.uri.query() {
+            Some(own) => format!("{path}?{own}&{client_query}"),
+            None => format!("{path}?{client_query}"),
+        };
+        let (Some(scheme), Some(authority)) = (self.uri.scheme(), self.uri.authority()) else {
+            return self.uri.clone();
+        };
+        PathAndQuery::try_from(joined)
+            .ok()
+            .and_then(|pq| build_uri(scheme.clone(), authority.clone(), pq).ok())
+            .unwrap_or_else(|| self.uri.clone())
+    }
+
+    fn prepare(&self, method: &Method, headers: &mut HeaderMap) {
+        strip_hop_by_hop(headers);
+        if !self.forward_credentials {
+            for name in CREDENTIALS {
+                headers.remove(name);
+            }
+        }
+        headers.insert(header::HOST, self.host.clone());
+        if method == Method::POST || !headers.contains_key(header::ACCEPT) {
+            headers.insert(header::ACCEPT, ACCEPT_MCP);
+        }
+        for (name, value) in &self.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+    }
+}
+
+/// Removes the hop-by-hop headers, and those the `Connection` header names.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+impl<B> Clone for UpstreamService<B> {
+    fn clone(&self) -> Self {
+        UpstreamService {
+            client: self.client.clone(),
+            bound: Arc::clone(&self.bound),
+        }
+    }
+}
+
+impl<B> fmt::Debug for UpstreamService<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamService")
+            .field("upstream", &self.bound.display)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B> Service<Request<B>> for UpstreamService<B>
+where
+    B: Body + Send + 'static + Unpin,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response<Incoming>;
+    type Error = BoxError;
+    type Future = UpstreamFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        // hyper-util's client is always ready: it queues for a pooled connection.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> UpstreamFuture {
+        let (mut parts, body) = request.into_parts();
+        parts.uri = self.bound.uri_for(parts.uri.query());
+        // The version to the upstream is the client's choice (ALPN, `http2_only`), not the caller's.
+        parts.version = Version::HTTP_11;
+        self.bound.prepare(&parts.method, &mut parts.headers);
+        UpstreamFuture {
+            inner: self.client.request(Request::from_parts(parts, body)),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`UpstreamService`]: hyper-util's, with the answer's
+    /// hop-by-hop headers removed.
+    pub struct UpstreamFuture {
+        #[pin]
+        inner: hyper_util::client::legacy::ResponseFuture,
+    }
+}
+
+impl Future for UpstreamFuture {
+    type Output = Result<Response<Incoming>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut response = ready!(self.project().inner.poll(cx))?;
+        let headers = response.headers_mut();
+        strip_hop_by_hop(headers);
+        headers.remove(header::PROXY_AUTHENTICATE);
+        Poll::Ready(Ok(response))
+    }
+}
+
+impl fmt::Debug for UpstreamFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamFuture").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bound(url: &str) -> Bound {
+        let target = UpstreamTarget::new(url).unwrap();
+        Bound {
+            uri: target.url().clone(),
+            host: HeaderValue::from_static("h"),
+            headers: HeaderMap::new(),
+            forward_credentials: false,
+            display: target.display(),
+        }
+    }
+
+    #[test]
+    fn the_client_query_is_appended_to_the_endpoint_query() {
+        let plain = bound("http://127.0.0.1:1/mcp");
+        assert_eq!(plain.uri_for(None).to_string(), "http://127.0.0.1:1/mcp");
+        assert_eq!(
+            plain.uri_for(Some("a=1")).to_string(),
+            "http://127.0.0.1:1/mcp?a=1"
+        );
+        let own = bound("http://127.0.0.1:1/mcp?k=v");
+        assert_eq!(own.uri_for(Some("")).to_string(), "http://127.0.0.1:1/mcp?k=v");
+        assert_eq!(
+            own.uri_for(Some("a=1")).to_string(),
+            "http://127.0.0.1:1/mcp?k=v&a=1"
+        );
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_go() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-private"),
+        );
+        headers.insert("x-private", HeaderValue::from_static("1"));
+        headers.insert(KEEP_ALIVE, HeaderValue::from_static("timeout=5"));
+        headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        headers.insert(header::UPGRADE, HeaderValue::from_static("h2c"));
+        headers.insert("mcp-session-id", HeaderValue::from_static("s"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.len(), 1);
+        assert!(headers.contains_key("mcp-session-id"));
+    }
+}

@@ -1,0 +1,280 @@
+//! One request's way through the session layer.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use http::request::Parts;
+use http::{Method, Request, Response};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use mcp_reconnect_core::headers::{LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, header_method};
+use mcp_reconnect_core::peek::{MessageKind, Peek, peek};
+use mcp_reconnect_core::{
+    Attempt, BoxError, Classification, ClassifiedError, Failure, FailureClass, Reached, RequestFacts,
+    classify_status,
+};
+use tower_service::Service;
+
+use crate::error::{InvalidUpstreamSession, ReinitFailed, StoreError};
+use crate::session::flights::Recovery;
+use crate::session::future::SessionBody;
+use crate::session::id::SessionId;
+use crate::session::layer::Shared;
+use crate::session::local;
+use crate::session::reinit::recover;
+use crate::session::stats::Counters;
+use crate::session::store::{SessionRecord, SessionStore};
+
+/// The method that opens a legacy session.
+const INITIALIZE: &str = "initialize";
+
+type Answer<B> = Result<Response<SessionBody<B>>, BoxError>;
+
+pub(crate) async fn handle<S, St, ReqB, RB>(
+    shared: Arc<Shared<St>>,
+    inner: S,
+    request: Request<ReqB>,
+    session: Option<SessionId>,
+) -> Answer<RB>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+    St: SessionStore,
+    ReqB: Body,
+    ReqB::Error: Into<BoxError>,
+    RB: Body + Send,
+    RB::Data: Buf + Send,
+    RB::Error: Into<BoxError>,
+{
+    let (parts, body) = request.into_parts();
+    let bytes = match Limited::new(body, shared.config.max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<LengthLimitError>() => {
+            let id = local::request_id(&parts.extensions, None);
+            return Ok(local::too_large("the request body", shared.config.max_body, id));
+        }
+        Err(error) => return Err(error),
+    };
+    match session {
+        None => without_session(&shared, inner, parts, bytes).await,
+        Some(id) => with_session(&shared, inner, parts, bytes, id).await,
+    }
+}
+
+/// No session: an `initialize` opens one; anything else (2026-07-28
+/// stateless traffic) passes straight through.
+async fn without_session<S, St, RB>(
+    shared: &Shared<St>,
+    mut inner: S,
+    parts: Parts,
+    bytes: Bytes,
+) -> Answer<RB>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<RB>>,
+    S::Error: Into<BoxError>,
+    St: SessionStore,
+{
+    if !is_initialize(&parts, &bytes) {
+        let response = inner.call(Request::from_parts(parts, Full::new(bytes))).await;
+        return Ok(response.map_err(Into::into)?.map(SessionBody::upstream));
+    }
+    if bytes.len() > shared.config.max_initialize_body {
+        let id = local::request_id(&parts.extensions, Some(&bytes));
+        let limit = shared.config.max_initialize_body;
+        return Ok(local::too_large("the initialize request", limit, id));
+    }
+    let version = parts.headers.get(MCP_PROTOCOL_VERSION).cloned();
+    let request = Request::from_parts(parts, Full::new(bytes.clone()));
+    let mut response = inner.call(request).await.map_err(Into::into)?;
+    let Some(upstream) = response.headers().get(MCP_SESSION_ID) else {
+        // A server without sessions: nothing to map.
+        return Ok(response.map(SessionBody::upstream));
+    };
+    if !response.status().is_success() {
+        return Ok(response.map(SessionBody::upstream));
+    }
+    let Ok(upstream) = SessionId::parse_upstream(upstream) else {
+        let failure = Failure::new(FailureClass::Business, Reached::Yes);
+        return Err(ClassifiedError::new(failure, InvalidUpstreamSession::new()).into());
+    };
+    let client = SessionId::generate().map_err(|error| BoxError::from(error.to_string()))?;
+    let record = SessionRecord::new(bytes, upstream).with_protocol_version(version);
+    shared
+        .store
+        .store(&client, record, shared.config.idle_timeout)
+        .await
+        .map_err(store_failed)?;
+    Counters::count(&shared.counters.opened);
+    tracing::debug!(session = %client, "session opened");
+    response
+        .headers_mut()
+        .insert(MCP_SESSION_ID, client.header_value().clone());
+    Ok(response.map(SessionBody::upstream))
+}
+
+/// A request in a client session: mapped to the upstream session; a lost
+/// upstream session is re-initialized (once for all its requests), then the
+/// request is sent again — unless an outer retry loop owns that.
+async fn with_session<S, St, RB>(
+    shared: &Arc<Shared<St>>,
+    mut inner: S,
+    parts: Parts,
+    bytes: Bytes,
+    id: SessionId,
+) -> Answer<RB>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+    St: SessionStore,
+    RB: Body + Send,
+    RB::Data: Buf + Send,
+    RB::Error: Into<BoxError>,
+{
+    let store = &shared.store;
+    let Some(record) = store.load(&id).await.map_err(store_failed)? else {
+        Counters::count(&shared.counters.unknown);
+        tracing::debug!(session = %id, "unknown or expired session");
+        let request_id = local::request_id(&parts.extensions, Some(&bytes));
+        return Ok(local::session_not_found(request_id));
+    };
+    if let Err(error) = store.touch(&id, shared.config.idle_timeout).await {
+        tracing::warn!(session = %id, %error, "could not mark the session used");
+    }
+    let request = mapped(parts.clone(), bytes.clone(), record.upstream());
+    let result = inner.call(request).await.map_err(Into::into);
+    if parts.method == Method::DELETE {
+        // The client ends its session: forget it whatever the upstream said.
+        if let Err(error) = store.delete(&id).await {
+            tracing::warn!(session = %id, %error, "could not delete the session");
+        }
+        shared.flights.forget(&id);
+        Counters::count(&shared.counters.closed);
+        tracing::debug!(session = %id, "session closed by the client");
+        return result.map(|response| to_client(response, &id));
+    }
+    let response = result?;
+    if !is_session_lost(&response) {
+        return Ok(to_client(response, &id));
+    }
+    tracing::info!(session = %id, generation = record.generation(), "upstream lost the session");
+    let fresh = recover(
+        shared,
+        inner.clone(),
+        &id,
+        record.generation(),
+        &parts.headers,
+        &parts.uri,
+    )
+    .await;
+    match fresh {
+        Ok(fresh) if outer_loop_retries(&parts, &bytes) => {
+            // The outer retry loop sends it again; it will find the new mapping.
+            tracing::debug!(session = %id, generation = fresh.generation(), "left the retry to the outer loop");
+            Ok(to_client(response, &id))
+        }
+        Ok(fresh) => {
+            drop(response);
+            let mut parts = parts;
+            // Event ids belong to the lost session's streams.
+            parts.headers.remove(LAST_EVENT_ID);
+            poll_fn(|cx| inner.poll_ready(cx)).await.map_err(Into::into)?;
+            let retried = inner.call(mapped(parts, bytes, fresh.upstream())).await;
+            Ok(to_client(retried.map_err(Into::into)?, &id))
+        }
+        Err(Recovery::Gone(reason)) => {
+            Counters::count(&shared.counters.dropped);
+            tracing::warn!(session = %id, %reason, "session cannot be restored; the client must initialize again");
+            if let Err(error) = store.delete(&id).await {
+                tracing::warn!(session = %id, %error, "could not delete the session");
+            }
+            shared.flights.forget(&id);
+            Ok(to_client(response, &id))
+        }
+        Err(Recovery::Failed(failure, reason)) => {
+            Counters::count(&shared.counters.reinit_failed);
+            tracing::warn!(session = %id, class = %failure.class(), %reason, "re-initialize failed; session kept");
+            // The request itself never ran (the upstream answered 404). A new
+            // session lost at once is an upstream going away again: unavailable
+            // (a `SessionLost` here would tell the client to initialize).
+            let class = match failure.class() {
+                FailureClass::SessionLost => FailureClass::Unavailable,
+                class => class,
+            };
+            let failure = Failure::new(class, Reached::No)
+                .with_retry_after(failure.retry_after())
+                .with_transport(failure.is_transport());
+            Err(ClassifiedError::new(failure, ReinitFailed { reason }).into())
+        }
+    }
+}
+
+/// The request as the upstream must see it: its session header names `upstream`.
+fn mapped(mut parts: Parts, bytes: Bytes, upstream: &SessionId) -> Request<Full<Bytes>> {
+    parts
+        .headers
+        .insert(MCP_SESSION_ID, upstream.header_value().clone());
+    Request::from_parts(parts, Full::new(bytes))
+}
+
+/// The answer as the client must see it: a session header names the client's id.
+fn to_client<B>(mut response: Response<B>, id: &SessionId) -> Response<SessionBody<B>> {
+    if let Some(value) = response.headers_mut().get_mut(MCP_SESSION_ID) {
+        *value = id.header_value().clone();
+    }
+    response.map(SessionBody::upstream)
+}
+
+/// Whether the upstream forgot the session: the class `ClassifyLayer` left
+/// (which reads a small JSON body: a `404` with `-32601` is not session
+/// loss), or, alone, the status (`404` to a request with a session).
+fn is_session_lost<B>(response: &Response<B>) -> bool {
+    let class = match response.extensions().get::<Classification>() {
+        Some(classification) => classification.class(),
+        None => {
+            let facts = RequestFacts::default().with_session(true);
+            classify_status(response.status(), response.headers(), facts).class()
+        }
+    };
+    class == Some(FailureClass::SessionLost)
+}
+
+/// Whether a POST without a session is an `initialize`: the `Mcp-Method`
+/// header (2026-07-28 clients) or the peek a layer above left rules out most
+/// requests without parsing; otherwise the body is peeked.
+fn is_initialize(parts: &Parts, bytes: &Bytes) -> bool {
+    if parts.method != Method::POST || header_method(&parts.headers).is_some_and(|m| m != INITIALIZE) {
+        return false;
+    }
+    let opens = |found: &Peek| {
+        found
+            .single()
+            .is_some_and(|m| m.kind() == MessageKind::Request && m.method() == Some(INITIALIZE))
+    };
+    match parts.extensions.get::<Arc<Peek>>() {
+        Some(found) => opens(found),
+        None => peek(bytes).is_ok_and(|found| opens(&found)),
+    }
+}
+
+/// Whether an outer retry layer owns this request's retries: it set an
+/// [`Attempt`], and the body holds a JSON-RPC request (retry layers never
+/// resend notifications, responses or bodiless `GET`s — for those, resending
+/// after the re-initialize is this layer's job, and it never multiplies).
+fn outer_loop_retries(parts: &Parts, bytes: &Bytes) -> bool {
+    if parts.extensions.get::<Attempt>().is_none() {
+        return false;
+    }
+    let has_request = |found: &Peek| found.messages().iter().any(|m| m.kind() == MessageKind::Request);
+    match parts.extensions.get::<Arc<Peek>>() {
+        Some(found) => has_request(found),
+        None => peek(bytes).is_ok_and(|found| has_request(&found)),
+    }
+}
+
+fn store_failed(error: StoreError) -> BoxError {
+    let failure = Failure::new(FailureClass::Unavailable, Reached::No);
+    ClassifiedError::new(failure, error).into()
+}

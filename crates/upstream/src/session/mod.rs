@@ -1,0 +1,104 @@
+//! Session virtualization: clients keep their MCP session across upstream
+//! restarts.
+//!
+//! Servers of the legacy protocol era (2025-03-26 … 2025-11-25) hand out an
+//! `Mcp-Session-Id` at `initialize` and forget it when they restart: every
+//! later request of that session gets `404`, and most clients then fail or
+//! stay broken. [`SessionLayer`] sits between the clients and the upstream
+//! and gives each client a session of its own:
+//!
+//! - **`initialize`** (a `POST` without a session): forwarded; when the upstream
+//!   answers with a session, the layer issues its own client-facing id (128
+//!   random bits, [`SessionId::generate`]), stores a [`SessionRecord`] — the
+//!   client's `initialize` body, the upstream's session id, a generation,
+//!   timestamps, the negotiated version — and rewrites the answer's
+//!   `Mcp-Session-Id` to the client-facing id.
+//! - **A request with a session**: the id is validated (visible ASCII, at
+//!   most 128 bytes: otherwise `400`), looked up (unknown or expired: `404`
+//!   with a JSON-RPC error, so the client initializes again, as the spec
+//!   says), replaced by the upstream's id, and forwarded. The answer streams
+//!   back untouched (SSE included).
+//! - **Session lost** (the upstream answered `404`, or the TypeScript SDK's
+//!   `400` session error: the `SessionLost` class `ClassifyLayer` attached):
+//!   the layer runs the stored `initialize` and `notifications/initialized`
+//!   upstream **once** — concurrent requests of the same session that hit the
+//!   loss wait for that one re-initialize — maps the client's id to the new
+//!   upstream session, and sends the request again, so the client never sees
+//!   the restart. If an outer retry layer owns the request's retries (it set
+//!   [`Attempt`](mcp_reconnect_core::Attempt) and the body is a JSON-RPC
+//!   request), the layer only re-initializes and hands the `404` up: the
+//!   outer loop resends, and the resend finds the new mapping. Retries never
+//!   multiply.
+//! - **Re-initialize fails**: while the upstream is unavailable the client's
+//!   session is kept and the request fails with a `ClassifiedError` that never
+//!   reached the server (the circuit's `503` is what the client sees); if the
+//!   upstream refuses the stored `initialize`, the session is dropped and the
+//!   client gets the `404` (it must initialize again).
+//! - **`DELETE`** ends both: forwarded with the upstream id, then forgotten.
+//! - **No session** (2026-07-28 stateless traffic, `server/discover`, or a
+//!   server without sessions): passes straight through, nothing to map.
+//!
+//! Session ids are bearer credentials: they are never logged (logs show a
+//! short hash, [`SessionId::short`]).
+//!
+//! # Where sessions live
+//!
+//! [`SessionStore`] (load / store / delete / touch with an idle TTL, by
+//! client session id) keeps the records. [`MemoryStore`], the default, is
+//! bounded (`MCPO_SESSION_MAX`, 10 000: then the least recently used go) and
+//! forgets sessions idle for `MCPO_SESSION_IDLE_TIMEOUT` (1 hour). A shared
+//! store lets several gateway replicas serve the same client sessions.
+//!
+//! # Why `getrandom`
+//!
+//! A client-facing session id is all a caller needs to act in that session,
+//! so it must be unguessable: 128 bits from the operating system's CSPRNG
+//! (`getrandom`, already in the dependency tree through `rand`). Hashes of
+//! time, counters or addresses are predictable; a user-space PRNG would add
+//! seeding and reseeding concerns for one syscall per `initialize`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use mcp_reconnect_upstream::{SessionLayer, UpstreamConnector, UpstreamTarget};
+//! use tower::{Layer, ServiceExt};
+//!
+//! # async fn example() -> Result<(), tower::BoxError> {
+//! // A la carte: the session layer over one upstream service (in a full
+//! // stack, over CircuitReconnectLayer and ClassifyLayer).
+//! let connector = UpstreamConnector::default();
+//! let upstream = connector.oneshot(UpstreamTarget::new("http://127.0.0.1:8080/mcp")?).await?;
+//! let layer = SessionLayer::new();
+//! let service = layer.layer(upstream);
+//! # let _ = service;
+//! # Ok(())
+//! # }
+//! ```
+
+mod flights;
+mod flow;
+mod future;
+mod id;
+mod layer;
+mod local;
+mod memory;
+mod reinit;
+mod service;
+mod stats;
+mod store;
+
+pub use future::{ResponseFuture, SessionBody};
+pub use id::{
+    InvalidSessionId, MAX_SESSION_ID_LEN, MAX_UPSTREAM_SESSION_ID_LEN, SESSION_ID_RANDOM_BYTES, SessionId,
+    ShortHash,
+};
+pub use layer::SessionLayer;
+pub use local::SESSION_NOT_FOUND;
+pub use memory::{MemoryStore, SWEEP_INTERVAL};
+pub use reinit::MAX_HANDSHAKE_ANSWER;
+pub use service::Session;
+pub use stats::SessionStats;
+pub use store::{SessionRecord, SessionStore};
+
+#[cfg(test)]
+mod tests;
