@@ -135,13 +135,13 @@ where
                     continue;
                 }
                 CircuitState::Open => {
-                    self.ready = Some(Ready::FailFast(status.next_attempt_in()));
+                    self.ready = Some(Ready::FailFast(self.retry_after()));
                     return Poll::Ready(Ok(()));
                 }
                 CircuitState::HalfOpen => match self.try_permit() {
                     Some(permit) => Some(permit),
                     None => {
-                        self.ready = Some(Ready::FailFast(status.next_attempt_in()));
+                        self.ready = Some(Ready::FailFast(self.retry_after()));
                         return Poll::Ready(Ok(()));
                     }
                 },
@@ -232,6 +232,12 @@ where
         ready!(waiting.as_mut().poll(cx));
         self.waiting = None;
         Poll::Ready(())
+    }
+
+    /// When to try again: the next probe, but never "now" (a probe in flight
+    /// says 0), so a retry loop above waits instead of spinning through its tries.
+    fn retry_after(&self) -> Duration {
+        self.shared.status.next_attempt_in().max(self.shared.config.probe_min)
     }
 
     fn try_permit(&self) -> Option<Permit> {

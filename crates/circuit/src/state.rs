@@ -262,6 +262,8 @@ impl Machine {
                             .last_episode
                             .is_none_or(|last| now.duration_since(last) >= config.min_interval);
                         if rested {
+                            // Rate control counts only these: reconnects of a connection that still answers.
+                            self.last_episode = Some(now);
                             self.begin_episode(Reason::ThresholdReached, now)
                         } else {
                             self.open(Reason::RateLimited, config)
@@ -272,6 +274,11 @@ impl Machine {
                     }
                     _ => Effects::default(),
                 }
+            }
+            // A lost session is the server's own answer: it is back. (With a
+            // session layer above, re-initializing is that layer's job.)
+            CircuitState::HalfOpen if failure.class() == FailureClass::SessionLost => {
+                self.become_healthy(Reason::HalfOpenSucceeded, now)
             }
             CircuitState::HalfOpen => self.open(Reason::HalfOpenFailed, config),
             CircuitState::Reconnecting | CircuitState::Open => Effects::default(),
@@ -323,8 +330,7 @@ impl Machine {
         }
     }
 
-    fn begin_episode(&mut self, reason: Reason, now: Instant) -> Effects {
-        self.last_episode = Some(now);
+    fn begin_episode(&mut self, reason: Reason, _now: Instant) -> Effects {
         self.failed_attempts = 0;
         let mut effects = self.go(CircuitState::Reconnecting, reason, None);
         effects.attempt_after = Some(Duration::ZERO);

@@ -124,19 +124,49 @@ fn a_503_during_an_attempt_gets_the_full_backoff() {
 }
 
 #[test]
+fn the_first_connect_does_not_start_the_min_interval() {
+    let config = Config::default();
+    let t0 = Instant::now();
+    let mut machine = connected(t0, &config);
+    for _ in 0..3 {
+        machine.on_outcome(&gateway(), 1, t0 + secs(1), &config);
+    }
+    assert_eq!(machine.state(), CircuitState::Reconnecting, "a 502 burst right after start reconnects");
+}
+
+#[test]
+fn a_lost_session_while_half_open_proves_the_server_is_back() {
+    let config = Config::default().max_attempts(1);
+    let t0 = Instant::now();
+    let mut machine = Machine::new();
+    machine.start(t0);
+    machine.on_attempt(Err(&refused()), t0, &config);
+    machine.on_attempt(Ok(()), t0, &config);
+    assert_eq!(machine.state(), CircuitState::HalfOpen);
+    let lost = Outcome::Failure(Failure::new(FailureClass::SessionLost, Reached::No));
+    machine.on_outcome(&lost, machine.generation(), t0, &config);
+    assert_eq!(machine.state(), CircuitState::Healthy);
+}
+
+#[test]
 fn within_the_min_interval_the_threshold_opens_instead_of_reconnecting() {
     let config = Config::default();
     let t0 = Instant::now();
     let mut machine = connected(t0, &config);
+    // A first threshold episode at t0, and a reconnect.
+    for _ in 0..3 {
+        machine.on_outcome(&gateway(), 1, t0, &config);
+    }
+    machine.on_attempt(Ok(()), t0, &config);
     let soon = t0 + secs(10);
     for _ in 0..3 {
-        machine.on_outcome(&gateway(), 1, soon, &config);
+        machine.on_outcome(&gateway(), 2, soon, &config);
     }
     assert_eq!(machine.state(), CircuitState::Open);
     // The probe finds the upstream, a half-open call succeeds.
     machine.on_attempt(Ok(()), soon, &config);
     assert_eq!(machine.state(), CircuitState::HalfOpen);
-    let effects = machine.on_outcome(&Outcome::Success, 2, soon, &config);
+    let effects = machine.on_outcome(&Outcome::Success, 3, soon, &config);
     assert_eq!(machine.state(), CircuitState::Healthy);
     assert_eq!(
         effects.transition.and_then(|t| t.recovered_after),
@@ -145,7 +175,7 @@ fn within_the_min_interval_the_threshold_opens_instead_of_reconnecting() {
     // 30 s after the last episode, the threshold reconnects again.
     let rested = t0 + secs(30);
     for _ in 0..3 {
-        machine.on_outcome(&gateway(), 2, rested, &config);
+        machine.on_outcome(&gateway(), 3, rested, &config);
     }
     assert_eq!(machine.state(), CircuitState::Reconnecting);
 }

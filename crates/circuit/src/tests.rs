@@ -213,13 +213,13 @@ async fn a_returning_upstream_is_noticed_within_a_second_and_closes_the_circuit(
 #[tokio::test(start_paused = true)]
 async fn a_dropped_half_open_call_gives_its_permit_back() {
     let script = Script::default();
-    let service = circuit(Config::default(), &script);
+    let service = circuit(Config::default().max_attempts(1), &script);
     send(&service).await.unwrap();
-    // Three 502s right after connecting: rate control opens the circuit.
-    script.answer(&[502, 502, 502]);
-    for _ in 0..3 {
-        send(&service).await.unwrap();
-    }
+    // The connection dies and the one reconnect attempt is refused: open.
+    script.kill_connections();
+    script.fail_connects(&[io::ErrorKind::ConnectionRefused]);
+    assert!(send(&service).await.is_err());
+    tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(service.status().state(), CircuitState::Open);
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert_eq!(service.status().state(), CircuitState::HalfOpen);

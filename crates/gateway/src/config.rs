@@ -1,0 +1,243 @@
+//! From the command line, the environment and an mcpo config file to one
+//! checked [`GatewayConfig`]. Every error here is reported before anything
+//! starts, and the binary exits with code 2.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, Uri};
+use mcp_reconnect_core::redact_url;
+
+use crate::cli::ServeArgs;
+
+mod parse;
+mod servers;
+
+pub(crate) use parse::{check_type, insert_header, parse_url};
+use parse::{
+    command_line_server, non_empty, parse_cors, parse_headers, path_prefix, read_servers_file, root_path,
+};
+pub use servers::{parse_servers_file, validate_server_name};
+
+/// Server types accepted for a Streamable HTTP server (mcpo's spellings).
+pub const STREAMABLE_HTTP_TYPES: [&str; 3] = ["streamable-http", "streamablehttp", "streamable_http"];
+
+/// A configuration that cannot be served, with a message naming what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    message: String,
+}
+
+impl ConfigError {
+    /// An error with `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConfigError {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<mcp_reconnect_core::config::ConfigError> for ConfigError {
+    fn from(error: mcp_reconnect_core::config::ConfigError) -> Self {
+        ConfigError::new(error.to_string())
+    }
+}
+
+/// The API key clients must present. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// A key; empty keys are refused by the config (an empty key guards nothing).
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    /// The key's bytes, for the constant-time comparison.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// Which origins may call the gateway from a browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cors {
+    /// Any origin (`*`, mcpo's default).
+    Any,
+    /// These origins.
+    List(Vec<HeaderValue>),
+}
+
+/// The OpenAPI document's `info`, when given on the command line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApiInfo {
+    /// `--name`.
+    pub title: Option<String>,
+    /// `--description`.
+    pub description: Option<String>,
+    /// `--version`.
+    pub version: Option<String>,
+}
+
+/// One upstream MCP server and where the gateway serves it.
+#[derive(Clone, Debug)]
+pub struct ServerSpec {
+    /// The entry's name (`mcpServers` key), or `"mcp"` for a server given on the command line.
+    pub name: String,
+    /// Where its routes live: `""` for a command-line server, `/<prefix>/<name>` for a config entry.
+    pub mount: String,
+    /// The upstream MCP endpoint.
+    pub url: Uri,
+    /// The name shown in logs, `/health` and metrics (no credentials).
+    pub display: String,
+    /// Headers sent with every upstream request (values never logged).
+    pub headers: HeaderMap,
+    /// Tools not served (`disabledTools`).
+    pub disabled_tools: BTreeSet<String>,
+}
+
+impl ServerSpec {
+    /// A server at `url` named `name`, served under `mount`.
+    pub fn new(name: impl Into<String>, mount: impl Into<String>, url: Uri) -> Self {
+        let name = name.into();
+        let mount = mount.into();
+        let display = if mount.is_empty() {
+            format!("StreamableHTTP-{}", redact_url(&url.to_string()))
+        } else {
+            name.clone()
+        };
+        ServerSpec {
+            name,
+            mount,
+            url,
+            display,
+            headers: HeaderMap::new(),
+            disabled_tools: BTreeSet::new(),
+        }
+    }
+}
+
+/// Bounds that protect the gateway and its upstreams.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Calls in flight per upstream before new ones are shed with `503`.
+    pub max_concurrent_calls: u32,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: u64,
+    /// Time a client has to send a request's headers.
+    pub header_read_timeout: Duration,
+    /// Time in-flight calls get to finish at shutdown.
+    pub shutdown_timeout: Duration,
+    /// Time a REST tool call may take, answer included.
+    pub tool_timeout: Duration,
+}
+
+/// Everything the gateway needs to serve, checked.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Host to listen on.
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    pub port: u16,
+    /// The API key, if any.
+    pub api_key: Option<ApiKey>,
+    /// Whether the key also guards docs, OpenAPI and metrics.
+    pub strict_auth: bool,
+    /// CORS policy.
+    pub cors: Cors,
+    /// OpenAPI `info` overrides.
+    pub info: ApiInfo,
+    /// Prefix a reverse proxy strips before the gateway (`""` or `/x`), used in links.
+    pub root_path: String,
+    /// The upstream servers.
+    pub servers: Vec<ServerSpec>,
+    /// Bounds.
+    pub limits: Limits,
+    /// The reconnect policy (`MCPO_RECONNECT_*`, `MCPO_CONNECTION_TIMEOUT`).
+    pub circuit: mcp_reconnect_circuit::Config,
+    /// The retry policy (`MCPO_TOOL_*`, `MCPO_CONNECTION_TIMEOUT`).
+    pub retry: mcp_reconnect_retry::Config,
+    /// The upstream connector (`MCPO_CONNECTION_TIMEOUT`).
+    pub upstream: mcp_reconnect_upstream::Config,
+    /// Client sessions kept across upstream restarts (`MCPO_SESSION_*`).
+    pub session: mcp_reconnect_upstream::SessionConfig,
+}
+
+impl GatewayConfig {
+    /// Checks `args` and reads the `MCPO_*` settings through `lookup` (the
+    /// environment in the binary, a map in tests).
+    pub fn from_args(args: &ServeArgs, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let circuit = mcp_reconnect_circuit::Config::from_lookup(&lookup)?;
+        let mut retry = mcp_reconnect_retry::Config::from_lookup(&lookup)?;
+        // The retry and session layers buffer `/mcp` bodies: never more than the gateway accepts.
+        let max_body = usize::try_from(args.max_body_bytes).unwrap_or(usize::MAX);
+        retry.max_body = retry.max_body.min(max_body);
+        let upstream = mcp_reconnect_upstream::Config::from_lookup(&lookup)?;
+        let session = mcp_reconnect_upstream::SessionConfig::from_lookup(&lookup)?;
+        let session = session.max_body(max_body);
+        let api_key = match &args.api_key {
+            Some(key) if key.is_empty() => return Err(ConfigError::new("--api-key: the key is empty")),
+            Some(key) => Some(ApiKey::new(key.clone())),
+            None => None,
+        };
+        let headers = parse_headers(&args.headers)?;
+        let servers = match (&args.config, args.target.as_slice()) {
+            (Some(_), [_, ..]) => {
+                return Err(ConfigError::new("give either --config or a server URL, not both"));
+            }
+            (Some(path), []) => {
+                let prefix = path_prefix(args.path_prefix.as_deref())?;
+                read_servers_file(path, &prefix, &headers)?
+            }
+            (None, target) => vec![command_line_server(args.server_type.as_deref(), target, headers)?],
+        };
+        Ok(GatewayConfig {
+            host: non_empty("--host", &args.host)?,
+            port: args.port,
+            api_key,
+            strict_auth: args.strict_auth,
+            cors: parse_cors(&args.cors_allow_origins)?,
+            info: ApiInfo {
+                title: args.name.clone(),
+                description: args.description.clone(),
+                version: args.api_version.clone(),
+            },
+            root_path: root_path(&args.root_path)?,
+            servers,
+            limits: Limits {
+                max_concurrent_calls: args.max_concurrent_calls,
+                max_body_bytes: args.max_body_bytes,
+                header_read_timeout: args.header_read_timeout,
+                shutdown_timeout: args.shutdown_timeout,
+                tool_timeout: args.tool_timeout,
+            },
+            circuit,
+            retry,
+            upstream,
+            session,
+        })
+    }
+
+    /// Whether the one server was given on the command line (served at `/`).
+    pub fn is_single(&self) -> bool {
+        matches!(self.servers.as_slice(), [server] if server.mount.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,195 @@
+use clap::Parser;
+use serde_json::json;
+
+use super::*;
+use crate::cli::Cli;
+
+fn parse(args: &[&str]) -> Result<GatewayConfig, ConfigError> {
+    let mut argv = vec!["mcp-gateway"];
+    argv.extend_from_slice(args);
+    let cli = Cli::try_parse_from(argv).expect("arguments parse");
+    GatewayConfig::from_args(&cli.serve, |_| None)
+}
+
+#[test]
+fn the_seed_form_and_the_mcpo_form_give_one_server_at_the_root() {
+    for args in [
+        &[
+            "--port",
+            "8000",
+            "--api-key",
+            "secret",
+            "streamablehttp",
+            "http://server/mcp",
+        ][..],
+        &[
+            "--port",
+            "8000",
+            "--api-key",
+            "secret",
+            "--server-type",
+            "streamable-http",
+            "--",
+            "http://server/mcp",
+        ][..],
+        &[
+            "--port",
+            "8000",
+            "--api-key",
+            "secret",
+            "--type",
+            "streamable_http",
+            "--",
+            "http://server/mcp",
+        ][..],
+        &["--port", "8000", "--api-key", "secret", "http://server/mcp"][..],
+    ] {
+        let config = parse(args).unwrap();
+        assert!(config.is_single(), "{args:?}");
+        let server = &config.servers[0];
+        assert_eq!(server.url, "http://server/mcp");
+        assert_eq!(server.mount, "");
+        assert_eq!(server.display, "StreamableHTTP-http://server/mcp");
+        assert_eq!(config.port, 8000);
+        assert_eq!(config.api_key, Some(ApiKey::new("secret")));
+        assert_eq!(config.host, "0.0.0.0", "mcpo's default host");
+    }
+}
+
+#[test]
+fn what_cannot_be_served_is_refused_with_a_reason() {
+    let cases: [(&[&str], &str); 7] = [
+        (&[], "no server"),
+        (&["sse", "http://server/sse"], "SSE"),
+        (&["--server-type", "stdio", "--", "http://server/mcp"], "stdio"),
+        (&["--", "uvx", "mcp-server-time"], "stdio"),
+        (&["streamablehttp", "ftp://server/mcp"], "http:// or https://"),
+        (&["--api-key", "", "streamablehttp", "http://server/mcp"], "empty"),
+        (
+            &["--header", "not a header", "streamablehttp", "http://server/mcp"],
+            "--header",
+        ),
+    ];
+    for (args, expected) in cases {
+        let error = parse(args).unwrap_err().to_string();
+        assert!(error.contains(expected), "{args:?}: {error}");
+    }
+}
+
+#[test]
+fn the_display_name_and_errors_never_show_credentials() {
+    let config = parse(&["streamablehttp", "http://user:pw@server/mcp?token=abc"]).unwrap();
+    assert_eq!(config.servers[0].display, "StreamableHTTP-http://server/mcp");
+    let error = parse(&["streamablehttp", "ftp://user:pw@server/?token=abc"])
+        .unwrap_err()
+        .to_string();
+    assert!(!error.contains("pw") && !error.contains("abc"), "{error}");
+}
+
+#[test]
+fn headers_come_as_json_or_name_value_and_cors_and_paths_are_normalized() {
+    let config = parse(&[
+        "-H",
+        r#"{"Authorization": "Bearer upstream-token"}"#,
+        "-H",
+        "X-Team: a",
+        "--cors-allow-origins",
+        "https://a.example,https://b.example",
+        "--root-path",
+        "tools/",
+        "streamablehttp",
+        "http://server/mcp",
+    ])
+    .unwrap();
+    let headers = &config.servers[0].headers;
+    assert_eq!(headers["authorization"], "Bearer upstream-token");
+    assert_eq!(headers["x-team"], "a");
+    assert!(matches!(&config.cors, Cors::List(origins) if origins.len() == 2));
+    assert_eq!(config.root_path, "/tools");
+    assert_eq!(parse(&["http://server/mcp"]).unwrap().cors, Cors::Any);
+}
+
+#[test]
+fn env_settings_go_through_the_layers_parsers() {
+    let cli = Cli::try_parse_from(["mcp-gateway", "streamablehttp", "http://server/mcp"]).unwrap();
+    let env = |name: &str| match name {
+        "MCPO_RECONNECT_MAX_ATTEMPTS" => Some("7".to_owned()),
+        "MCPO_TOOL_MAX_RETRIES" => Some("1".to_owned()),
+        _ => None,
+    };
+    let config = GatewayConfig::from_args(&cli.serve, env).unwrap();
+    assert_eq!(config.circuit.get_max_attempts(), 7);
+    assert_eq!(config.retry.max_retries, 1);
+    let bad = GatewayConfig::from_args(&cli.serve, |name| {
+        (name == "MCPO_RECONNECT_ERROR_THRESHOLD").then(|| "x".to_owned())
+    });
+    assert!(
+        bad.unwrap_err()
+            .to_string()
+            .contains("MCPO_RECONNECT_ERROR_THRESHOLD")
+    );
+}
+
+#[test]
+fn a_config_file_mounts_each_server_under_its_name() {
+    let text = json!({"mcpServers": {
+        "time": {"type": "streamable-http", "url": "http://a/mcp", "headers": {"X-Key": "k"}, "disabledTools": ["slow"]},
+        "notes": {"type": "streamablehttp", "url": "https://b/mcp"},
+    }})
+    .to_string();
+    let servers = parse_servers_file(&text, "/api/", &HeaderMap::new()).unwrap();
+    let time = servers.iter().find(|s| s.name == "time").unwrap();
+    assert_eq!(time.mount, "/api/time");
+    assert_eq!(time.headers["x-key"], "k");
+    assert!(time.disabled_tools.contains("slow"));
+    assert_eq!(
+        servers.iter().find(|s| s.name == "notes").unwrap().display,
+        "notes"
+    );
+}
+
+#[test]
+fn config_file_entries_that_cannot_be_served_are_named() {
+    let cases = [
+        (
+            json!({"mcpServers": {"local": {"command": "npx", "args": ["x"]}}}),
+            "`local`",
+        ),
+        (json!({"mcpServers": {"old": {"url": "http://a/sse"}}}), "`old`"),
+        (
+            json!({"mcpServers": {"legacy": {"type": "sse", "url": "http://a/sse"}}}),
+            "`legacy`",
+        ),
+        (
+            json!({"mcpServers": {"o": {"type": "streamable-http", "url": "http://a/mcp", "oauth": {}}}}),
+            "OAuth",
+        ),
+        (
+            json!({"mcpServers": {"docs": {"type": "streamable-http", "url": "http://a/mcp"}}}),
+            "gateway's own routes",
+        ),
+        (
+            json!({"mcpServers": {"a b": {"type": "streamable-http", "url": "http://a/mcp"}}}),
+            "path segment",
+        ),
+        (
+            json!({"mcpServers": {"t": {"type": "streamable-http", "url": "http://a/mcp", "disabledTools": "x"}}}),
+            "disabledTools",
+        ),
+        (json!({"mcpServers": {}}), "empty"),
+        (json!({"servers": {}}), "mcpServers"),
+    ];
+    for (file, expected) in cases {
+        let error = parse_servers_file(&file.to_string(), "/", &HeaderMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{file}: {error}");
+    }
+    assert!(parse_servers_file("{not json", "/", &HeaderMap::new()).is_err());
+}
+
+#[test]
+fn the_api_key_never_shows_in_debug_output() {
+    let config = parse(&["--api-key", "hunter2", "streamablehttp", "http://server/mcp"]).unwrap();
+    assert!(!format!("{config:?}").contains("hunter2"));
+}

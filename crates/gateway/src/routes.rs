@@ -1,0 +1,279 @@
+//! The router: per upstream `<mount>/mcp`, `<mount>/<tool>`,
+//! `<mount>/openapi.json` and `<mount>/docs`; top-level `/health`,
+//! `/metrics`, Swagger UI assets (and, with a config file, a combined
+//! `/openapi.json` and `/docs`); then the edge layers.
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, any, any_service, get, post};
+use http::{Method, StatusCode};
+use http_body_util::BodyExt;
+use mcp_reconnect_core::headers::MCP_SESSION_ID;
+use mcp_reconnect_core::respond::{JsonRpcError, codes};
+use mcp_reconnect_health::HealthLayer;
+use serde_json::json;
+use tower::{Layer, ServiceExt, service_fn};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::auth::{self, Auth};
+use crate::config::{Cors, GatewayConfig};
+use crate::openapi::{self, DocInfo, ToolGroup};
+use crate::rest::{self, DEFAULT_RETRY_AFTER, RestState, detail};
+use crate::tools::{Catalog, McpClient};
+use crate::{docs, trace};
+
+/// How long `/openapi.json` waits for a stale tool list to be fetched before
+/// it answers with the cached one (the fetch goes on in the background).
+pub const OPENAPI_REFRESH_WAIT: Duration = Duration::from_secs(2);
+
+/// What the OpenAPI and docs routes need.
+#[derive(Clone, Debug)]
+struct Docs {
+    config: Arc<GatewayConfig>,
+    /// The servers the document shows (one, or all for the combined one).
+    clients: Arc<[Arc<McpClient>]>,
+    /// Path of the document, for the docs page.
+    openapi_path: String,
+    /// Whether this is the combined document of a config file's servers.
+    combined: bool,
+}
+
+/// The gateway's whole HTTP service.
+pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> Router {
+    let shared = Arc::new(config.clone());
+    let mut router = Router::new();
+    let mut open = BTreeSet::from(["/metrics".to_owned()]);
+    let mut mount_docs = |router: Router, mount: &str, clients: Arc<[Arc<McpClient>]>, combined: bool| {
+        let state = Docs {
+            config: Arc::clone(&shared),
+            clients,
+            openapi_path: format!("{mount}/openapi.json"),
+            combined,
+        };
+        open.insert(format!("{mount}/openapi.json"));
+        open.insert(format!("{mount}/docs"));
+        router
+            .route(
+                &format!("{mount}/openapi.json"),
+                get(openapi_json).with_state(state.clone()),
+            )
+            .route(&format!("{mount}/docs"), get(docs_page).with_state(state))
+    };
+    for client in clients {
+        let mount = client.upstream().spec.mount.clone();
+        let rest = RestState {
+            client: Arc::clone(client),
+            limits: config.limits.clone(),
+        };
+        router = router
+            .route(&format!("{mount}/mcp"), any(mcp).with_state(Arc::clone(client)))
+            .route(
+                &format!("{mount}/{{tool}}"),
+                post(rest::call_tool).with_state(rest),
+            );
+        router = mount_docs(router, &mount, Arc::from([Arc::clone(client)]), false);
+    }
+    if !config.is_single() {
+        router = mount_docs(router, "", Arc::from(clients), true);
+    }
+    let health = health(clients);
+    let auth = Auth::new(
+        config.api_key.clone(),
+        config.strict_auth,
+        open,
+        docs::ASSETS_PREFIX,
+    );
+    let body_limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
+    router
+        .route_service(auth::HEALTH_PATH, health.clone())
+        .route_service("/metrics", health)
+        .merge(docs::assets())
+        .fallback(|| async { detail(StatusCode::NOT_FOUND, json!("Not Found")) })
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(axum::middleware::from_fn_with_state(auth, auth::require))
+        .layer(cors(&config.cors))
+        .layer(CatchPanicLayer::custom(|_| {
+            detail(StatusCode::INTERNAL_SERVER_ERROR, json!("Internal Server Error"))
+        }))
+        .layer(axum::middleware::from_fn(trace::span))
+}
+
+/// `/health` and `/metrics` over every upstream's circuit and retry counters
+/// (`HealthLayer` answers both paths itself; nothing else reaches its inner service).
+fn health(clients: &[Arc<McpClient>]) -> MethodRouter {
+    let mut watched = clients.iter().map(|client| client.upstream().watched());
+    let Some(first) = watched.next() else {
+        return any(|| async { StatusCode::NOT_FOUND });
+    };
+    let layer = watched.fold(HealthLayer::new(first), HealthLayer::upstream);
+    let not_found = service_fn(|_: Request| async {
+        Ok::<_, Infallible>(detail(StatusCode::NOT_FOUND, json!("Not Found")))
+    });
+    any_service(
+        layer
+            .layer(not_found)
+            .map_response(|response| response.map(Body::new)),
+    )
+}
+
+/// `<mount>/mcp`: the upstream's stack, with calls shed when too many are in flight.
+async fn mcp(State(client): State<Arc<McpClient>>, request: Request) -> Response {
+    tracing::Span::current().record("upstream", client.upstream().spec.display.as_str());
+    // A POST is a call; GET (the server's stream) and DELETE hold no permit.
+    let permit = if request.method() == Method::POST {
+        match Arc::clone(&client.upstream().calls).try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                let error = JsonRpcError::new(
+                    codes::UPSTREAM_UNAVAILABLE,
+                    "too many calls in flight to this upstream",
+                )
+                .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                .with_retry_after(Some(DEFAULT_RETRY_AFTER));
+                return error.into_response().map(Body::from);
+            }
+        }
+    } else {
+        None
+    };
+    let response = match client.upstream().service.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    match permit {
+        // The permit lives as long as the answer's body (an SSE stream included).
+        Some(permit) => response.map(|body| {
+            Body::new(body.map_frame(move |frame| {
+                let _held = &permit;
+                frame
+            }))
+        }),
+        None => response,
+    }
+}
+
+/// `<mount>/openapi.json` (or the combined `/openapi.json`).
+async fn openapi_json(State(docs): State<Docs>) -> Response {
+    let mut catalogs = Vec::with_capacity(docs.clients.len());
+    for client in docs.clients.iter() {
+        catalogs.push(fresh_catalog(client).await);
+    }
+    let groups: Vec<ToolGroup<'_>> = docs
+        .clients
+        .iter()
+        .zip(&catalogs)
+        .map(|(client, catalog)| {
+            let spec = &client.upstream().spec;
+            ToolGroup {
+                prefix: if docs.combined { &spec.mount } else { "" },
+                tag: docs.combined.then_some(spec.name.as_str()),
+                tools: &catalog.tools,
+            }
+        })
+        .collect();
+    let document = openapi::document(&doc_info(&docs, &catalogs), &groups);
+    axum::Json(document).into_response()
+}
+
+/// The tool list, refreshed if stale, waiting at most [`OPENAPI_REFRESH_WAIT`].
+async fn fresh_catalog(client: &Arc<McpClient>) -> Arc<Catalog> {
+    let refreshing = Arc::clone(client);
+    let task = tokio::spawn(async move { refreshing.tools(None).await });
+    match tokio::time::timeout(OPENAPI_REFRESH_WAIT, task).await {
+        Ok(Ok(catalog)) => catalog,
+        _ => client.catalog(),
+    }
+}
+
+fn doc_info(docs: &Docs, catalogs: &[Arc<Catalog>]) -> DocInfo {
+    let config = &docs.config;
+    let server = (!docs.combined)
+        .then(|| docs.clients.first().and_then(|client| client.server_info()))
+        .flatten()
+        .unwrap_or_default();
+    let mut description = config
+        .info
+        .description
+        .clone()
+        .or(server.instructions)
+        .unwrap_or_else(|| openapi::DEFAULT_DESCRIPTION.to_owned());
+    for (client, catalog) in docs.clients.iter().zip(catalogs) {
+        let spec = &client.upstream().spec;
+        if docs.combined {
+            description.push_str(&format!(
+                "\n\n- [{}]({}{}/docs)",
+                spec.name, config.root_path, spec.mount
+            ));
+        }
+        if catalog.fetched.is_none() {
+            description.push_str(&format!(
+                "\n\n**{}**: the upstream is not reachable now; its tools appear here when it is.",
+                spec.name
+            ));
+        }
+    }
+    let mount = if docs.combined {
+        ""
+    } else {
+        docs.clients
+            .first()
+            .map_or("", |c| c.upstream().spec.mount.as_str())
+    };
+    let server_url = format!("{}{}", config.root_path, mount);
+    DocInfo {
+        title: config.info.title.clone().or(server.name).unwrap_or_else(|| {
+            match (docs.combined, docs.clients.first()) {
+                (false, Some(client)) if !config.is_single() => client.upstream().spec.name.clone(),
+                _ => openapi::DEFAULT_TITLE.to_owned(),
+            }
+        }),
+        description,
+        version: config
+            .info
+            .version
+            .clone()
+            .or(server.version)
+            .unwrap_or_else(|| openapi::DEFAULT_VERSION.to_owned()),
+        server_url: (!server_url.is_empty()).then_some(server_url),
+        secured: config.api_key.is_some(),
+    }
+}
+
+/// `<mount>/docs`.
+async fn docs_page(State(docs): State<Docs>) -> Response {
+    let title = docs
+        .config
+        .info
+        .title
+        .clone()
+        .unwrap_or_else(|| match docs.clients.first() {
+            Some(client) if !docs.combined && !docs.config.is_single() => client.upstream().spec.name.clone(),
+            _ => openapi::DEFAULT_TITLE.to_owned(),
+        });
+    let openapi_url = format!("{}{}", docs.config.root_path, docs.openapi_path);
+    docs::page(&title, &openapi_url, &docs.config.root_path)
+}
+
+fn cors(policy: &Cors) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods(Any)
+        .allow_headers(Any)
+        .expose_headers([
+            MCP_SESSION_ID,
+            http::header::RETRY_AFTER,
+            http::header::WWW_AUTHENTICATE,
+        ]);
+    match policy {
+        Cors::Any => layer.allow_origin(Any),
+        Cors::List(origins) => layer.allow_origin(AllowOrigin::list(origins.iter().cloned())),
+    }
+}

@@ -1,0 +1,225 @@
+//! Listening and stopping: an HTTP/1.1 accept loop with a header-read
+//! timeout and a bound on open connections, and a graceful shutdown that
+//! stops accepting and gives in-flight calls a deadline.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+use crate::config::{ConfigError, GatewayConfig};
+use crate::routes;
+use crate::stack::Upstream;
+use crate::tools::McpClient;
+
+/// Connections open at once; the next one waits in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// Pause after a failed `accept` (out of file descriptors, …) before the next.
+pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// Why the gateway could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// The configuration cannot be served (exit code 2).
+    Config(ConfigError),
+    /// The address cannot be listened on.
+    Listen(io::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Config(error) => error.fmt(f),
+            StartError::Listen(error) => write!(f, "cannot listen: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    addr: SocketAddr,
+    clients: Vec<Arc<McpClient>>,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<()>,
+    warm_ups: Vec<JoinHandle<()>>,
+}
+
+impl Gateway {
+    /// Builds every upstream's stack, listens, and serves in the background.
+    /// Upstreams are connected lazily: a dead one never stops the start.
+    pub async fn start(config: GatewayConfig) -> Result<Gateway, StartError> {
+        let clients = config
+            .servers
+            .iter()
+            .map(|spec| Upstream::build(spec, &config).map(McpClient::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StartError::Config)?;
+        let app = routes::app(&config, &clients);
+        let listener = TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .map_err(StartError::Listen)?;
+        let addr = listener.local_addr().map_err(StartError::Listen)?;
+        let (stop, stopped) = oneshot::channel();
+        let server = tokio::spawn(serve(listener, app, config.limits.clone(), stopped));
+        let warm_ups = clients
+            .iter()
+            .map(|client| tokio::spawn(warm_up(Arc::clone(client))))
+            .collect();
+        tracing::info!(%addr, upstreams = clients.len(), "mcp-gateway listening");
+        Ok(Gateway {
+            addr,
+            clients,
+            stop: Some(stop),
+            server,
+            warm_ups,
+        })
+    }
+
+    /// The address the gateway listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The gateway's clients of its upstreams (status, retry counters, tools).
+    pub fn clients(&self) -> &[Arc<McpClient>] {
+        &self.clients
+    }
+
+    /// Stops accepting, lets in-flight requests finish within the shutdown
+    /// deadline, then returns.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            // The server may have ended already; then there is nothing to stop.
+            let _ = stop.send(());
+        }
+        if let Err(error) = (&mut self.server).await {
+            tracing::warn!(%error, "server task ended abnormally");
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        for task in &self.warm_ups {
+            task.abort();
+        }
+        self.server.abort();
+    }
+}
+
+/// Fetches the tool list once at start, so `/openapi.json` is ready and the
+/// circuit reports the upstream's state; a failure is only logged.
+async fn warm_up(client: Arc<McpClient>) {
+    let catalog = client.tools(None).await;
+    let name = &client.upstream().spec.display;
+    match (&catalog.fetched, &catalog.error) {
+        (Some(_), _) => tracing::info!(upstream = %name, tools = catalog.tools.len(), "upstream ready"),
+        (None, Some(error)) => {
+            tracing::warn!(upstream = %name, %error, "upstream not reachable yet; it is served when it comes back")
+        }
+        (None, None) => {}
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: crate::config::Limits,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut stopped => break,
+            permit = Arc::clone(&connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    continue;
+                }
+            },
+        };
+        // Best effort: Nagle only delays small JSON-RPC answers.
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |request: http::Request<Incoming>| app.clone().oneshot(request));
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracing::info!(
+        deadline_ms = u64::try_from(limits.shutdown_timeout.as_millis()).unwrap_or(u64::MAX),
+        "shutting down: no new connections, finishing in-flight requests"
+    );
+    match tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown()).await {
+        Ok(()) => tracing::info!("all connections closed"),
+        Err(_) => tracing::warn!("shutdown deadline passed; closing the connections still open"),
+    }
+}
+
+/// Waits for Ctrl-C or (on Unix) `SIGTERM`.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received"),
+        () = terminate => tracing::info!("SIGTERM received"),
+    }
+}
+
+/// Starts the gateway and serves until Ctrl-C or `SIGTERM`, then shuts down gracefully.
+pub async fn run(config: GatewayConfig) -> Result<(), StartError> {
+    let gateway = Gateway::start(config).await?;
+    shutdown_signal().await;
+    gateway.shutdown().await;
+    Ok(())
+}

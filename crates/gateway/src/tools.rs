@@ -1,0 +1,250 @@
+//! The gateway's own MCP client: one (virtual) session per upstream, sent
+//! through the same stack as `/mcp` traffic. The REST routes and the OpenAPI
+//! document use it for `tools/call` and `tools/list`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::body::Body;
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http::{HeaderValue, Method, Request, StatusCode, Uri};
+use mcp_reconnect_core::headers::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
+use mcp_reconnect_core::peek::TOOLS_CALL;
+use mcp_reconnect_retry::is_safe_method;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::stack::Upstream;
+
+mod answer;
+mod catalog;
+
+pub use answer::{CallError, MAX_ANSWER_BYTES, read_answer};
+pub use catalog::{CATALOG_TTL, Catalog, MAX_TOOL_PAGES, MIN_REFRESH_INTERVAL, Tool};
+
+/// The protocol version the gateway's client asks for (the legacy handshake).
+pub const PROTOCOL_VERSION: &str = "2025-06-18";
+/// The `Accept` header of a Streamable HTTP client.
+pub const ACCEPT_MCP: &str = "application/json, text/event-stream";
+/// The client name the gateway introduces itself with.
+pub const CLIENT_NAME: &str = "mcp-gateway";
+
+/// What `initialize` told the gateway about the server.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServerInfo {
+    /// `serverInfo.name`.
+    pub name: Option<String>,
+    /// `serverInfo.version`.
+    pub version: Option<String>,
+    /// `instructions`.
+    pub instructions: Option<String>,
+}
+
+/// One session of the gateway's client.
+#[derive(Debug)]
+struct Session {
+    id: Option<HeaderValue>,
+    protocol: HeaderValue,
+    info: ServerInfo,
+    /// The circuit's count of installed upstream services when the session
+    /// was opened: after a reconnect the upstream may be a new server that
+    /// never heard of the session, so the next call opens a new one first.
+    connection: u64,
+}
+
+/// The gateway's MCP client of one upstream. Cheap to share (`Arc`).
+#[derive(Debug)]
+pub struct McpClient {
+    upstream: Upstream,
+    next_id: AtomicU64,
+    session: Mutex<Option<Arc<Session>>>,
+    /// Single flight for `initialize` (an async gate, never a std lock across `.await`).
+    initializing: tokio::sync::Mutex<()>,
+    catalog: catalog::Cache,
+}
+
+impl McpClient {
+    /// A client of `upstream` (it connects on first use).
+    pub fn new(upstream: Upstream) -> Arc<Self> {
+        Arc::new(McpClient {
+            upstream,
+            next_id: AtomicU64::new(1),
+            session: Mutex::new(None),
+            initializing: tokio::sync::Mutex::new(()),
+            catalog: catalog::Cache::default(),
+        })
+    }
+
+    /// The upstream this client talks to.
+    pub fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// What the server said about itself, once a session exists.
+    pub fn server_info(&self) -> Option<ServerInfo> {
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        session.map(|session| session.info.clone())
+    }
+
+    /// Calls `tool` with `arguments`; the `CallToolResult` on success.
+    pub async fn call_tool(&self, tool: &str, arguments: Value) -> Result<Value, CallError> {
+        self.request("tools/call", json!({"name": tool, "arguments": arguments}))
+            .await
+    }
+
+    /// Sends a JSON-RPC request on the client's session and returns its
+    /// `result`. A session the upstream forgot is opened again once; a safe
+    /// call whose answer was cut off mid-stream (which the retry layer, having
+    /// passed the answer's head on, cannot replay) is sent once more.
+    pub async fn request(&self, method: &str, params: Value) -> Result<Value, CallError> {
+        let mut reopened = false;
+        let mut resent = false;
+        loop {
+            let session = self.session().await?;
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+            let response = self.post(Some(&session), &message).await;
+            match answer::read_answer(response, id).await {
+                Err(CallError::Upstream {
+                    status: StatusCode::NOT_FOUND,
+                    ..
+                }) if session.id.is_some() && !reopened => {
+                    tracing::info!(upstream = %self.upstream.spec.display, "gateway session lost upstream; opening a new one");
+                    self.forget(&session);
+                    reopened = true;
+                }
+                Err(CallError::Interrupted(why)) if !resent && self.is_repeatable(method, &params) => {
+                    tracing::info!(upstream = %self.upstream.spec.display, %why, "answer cut off; sending the safe call again");
+                    resent = true;
+                }
+                answer => return answer,
+            }
+        }
+    }
+
+    /// Whether sending `method` again cannot do harm: a read-only method, or a
+    /// tool the retry layer would repeat (annotations, allow and deny lists).
+    fn is_repeatable(&self, method: &str, params: &Value) -> bool {
+        if method != TOOLS_CALL {
+            return is_safe_method(method);
+        }
+        let Some(tool) = params.get("name").and_then(Value::as_str) else {
+            return false;
+        };
+        let config = self.upstream.retry.config();
+        if config.deny_tools.contains(tool) {
+            return false;
+        }
+        config.allow_tools.contains(tool)
+            || self
+                .upstream
+                .retry
+                .tool_safety()
+                .hints(tool)
+                .is_some_and(|hints| hints.is_repeatable())
+    }
+
+    /// The session, unless the circuit has reconnected since it was opened.
+    fn current(&self) -> Option<Arc<Session>> {
+        let session = self
+            .session
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()?;
+        (session.connection == self.connection()).then_some(session)
+    }
+
+    fn connection(&self) -> u64 {
+        self.upstream.status.snapshot().reconnects_succeeded
+    }
+
+    fn forget(&self, lost: &Arc<Session>) {
+        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
+        if session.as_ref().is_some_and(|current| Arc::ptr_eq(current, lost)) {
+            *session = None;
+        }
+    }
+
+    async fn session(&self) -> Result<Arc<Session>, CallError> {
+        if let Some(session) = self.current() {
+            return Ok(session);
+        }
+        let _gate = self.initializing.lock().await;
+        if let Some(session) = self.current() {
+            return Ok(session);
+        }
+        let session = Arc::new(self.initialize().await?);
+        *self.session.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&session));
+        Ok(session)
+    }
+
+    async fn initialize(&self) -> Result<Session, CallError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let message = json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": CLIENT_NAME, "version": env!("CARGO_PKG_VERSION")},
+            },
+        });
+        let response = self.post(None, &message).await;
+        // Read after the answer: the first `initialize` is what makes the circuit connect.
+        let connection = self.connection();
+        let session_id = response.headers().get(MCP_SESSION_ID).cloned();
+        let result = answer::read_answer(response, id).await?;
+        let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
+        let protocol = text(result.get("protocolVersion")).unwrap_or_else(|| PROTOCOL_VERSION.to_owned());
+        let session = Session {
+            id: session_id,
+            protocol: HeaderValue::try_from(protocol).unwrap_or(HeaderValue::from_static(PROTOCOL_VERSION)),
+            info: ServerInfo {
+                name: text(result.pointer("/serverInfo/name")),
+                version: text(result.pointer("/serverInfo/version")),
+                instructions: text(result.get("instructions")),
+            },
+            connection,
+        };
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let response = self.post(Some(&session), &initialized).await;
+        if !response.status().is_success() {
+            return Err(CallError::Protocol(format!(
+                "notifications/initialized answered {}",
+                response.status()
+            )));
+        }
+        tracing::debug!(upstream = %self.upstream.spec.display, "gateway session opened");
+        Ok(session)
+    }
+
+    async fn post(&self, session: Option<&Session>, message: &Value) -> http::Response<Body> {
+        let mut request = Request::new(Body::from(message.to_string()));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = Uri::from_static("/mcp");
+        request.extensions_mut().insert(crate::stack::SpanRecorded);
+        let headers = request.headers_mut();
+        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_MCP));
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        match session {
+            Some(session) => {
+                headers.insert(MCP_PROTOCOL_VERSION, session.protocol.clone());
+                if let Some(id) = &session.id {
+                    headers.insert(MCP_SESSION_ID, id.clone());
+                }
+            }
+            None => {
+                headers.insert(MCP_PROTOCOL_VERSION, HeaderValue::from_static(PROTOCOL_VERSION));
+            }
+        }
+        match self.upstream.service.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Helpers of the gateway's end-to-end tests: a gateway in-process on
+//! 127.0.0.1 in front of the testkit's real MCP server, and a plain HTTP client.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use clap::Parser;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use mcp_reconnect_gateway::{Cli, Gateway, GatewayConfig};
+use serde_json::Value;
+
+/// Settings that make the circuit give up fast in tests (no real waits are asserted).
+pub const FAST_ENV: [(&str, &str); 2] = [
+    ("MCPO_RECONNECT_MAX_ATTEMPTS", "2"),
+    ("MCPO_CONNECTION_TIMEOUT", "5"),
+];
+
+/// Starts a gateway in-process with `args` (after `mcp-gateway --host 127.0.0.1 --port 0`).
+pub async fn gateway(args: &[&str], env: &[(&str, &str)]) -> Gateway {
+    let mut argv = vec!["mcp-gateway", "--host", "127.0.0.1", "--port", "0"];
+    argv.extend_from_slice(args);
+    let cli = Cli::try_parse_from(argv).expect("arguments parse");
+    let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let config =
+        GatewayConfig::from_args(&cli.serve, |name| env.get(name).cloned()).expect("config is valid");
+    Gateway::start(config).await.expect("gateway starts")
+}
+
+/// An answer, read to its end.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {:?}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// A plain HTTP client.
+#[derive(Clone, Debug)]
+pub struct Http {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+}
+
+impl Http {
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Answer {
+        let mut request = Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::new(body.into())).expect("request");
+        let response = self.client.request(request).await.expect("the gateway answers");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("body").to_bytes();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Answer {
+        self.send(Method::GET, url, headers, Bytes::new()).await
+    }
+
+    pub async fn post_json(&self, url: &str, headers: &[(&str, &str)], body: &Value) -> Answer {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.send(Method::POST, url, &all, body.to_string()).await
+    }
+}
+
+/// Logs to the test's output when `MCP_TEST_LOG` holds a filter (e.g. `debug`).
+pub fn log() {
+    if let Ok(filter) = std::env::var("MCP_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
+}

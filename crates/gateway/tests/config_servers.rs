@@ -1,0 +1,88 @@
+//! A config file with several servers: each under `/<name>/`, and a dead one
+//! never affects a live one.
+
+mod common;
+
+use common::{FAST_ENV, Http, gateway};
+use mcp_reconnect_testkit::{RawClient, TestUpstream};
+use serde_json::json;
+
+/// A port on 127.0.0.1 where nothing listens (bound, then closed).
+async fn dead_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    drop(listener);
+    format!("http://{addr}/mcp")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_dead_server_never_affects_the_live_one() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let path = std::env::temp_dir().join(format!("mcp-gateway-servers-{}.json", std::process::id()));
+    let config = json!({"mcpServers": {
+        "dead": {"type": "streamable-http", "url": dead_url().await},
+        "live": {"type": "streamablehttp", "url": upstream.url(), "disabledTools": ["increment"]},
+    }});
+    std::fs::write(&path, config.to_string()).unwrap();
+    let gateway = gateway(
+        &["--config", path.to_str().unwrap(), "--path-prefix", "/api"],
+        &FAST_ENV,
+    )
+    .await;
+    let _ = std::fs::remove_file(&path);
+    let base = gateway.url();
+    let http = Http::default();
+
+    let dead = http
+        .post_json(&format!("{base}/api/dead/echo"), &[], &json!({"text": "x"}))
+        .await;
+    assert!([502, 503, 504].contains(&dead.status.as_u16()), "{dead:?}");
+    assert!(dead.headers.contains_key("retry-after"));
+
+    let live = http
+        .post_json(&format!("{base}/api/live/echo"), &[], &json!({"text": "alive"}))
+        .await;
+    assert_eq!((live.status.as_u16(), live.json()), (200, json!("alive")));
+    let disabled = http
+        .post_json(&format!("{base}/api/live/increment"), &[], &json!({"key": "k"}))
+        .await;
+    assert_eq!(disabled.status, 404, "disabledTools are not served");
+
+    let mut client = RawClient::new(format!("{base}/api/live/mcp"));
+    client.initialize().await.unwrap();
+    let answer = client.call_tool("echo", json!({"text": "mcp"})).await.unwrap();
+    assert_eq!(answer.text().as_deref(), Some("mcp"));
+
+    let live_doc = http
+        .get(&format!("{base}/api/live/openapi.json"), &[])
+        .await
+        .json();
+    assert!(live_doc["paths"]["/echo"]["post"].is_object());
+    assert!(live_doc["paths"]["/increment"].is_null());
+    assert_eq!(live_doc["servers"][0]["url"], "/api/live");
+    let combined = http.get(&format!("{base}/openapi.json"), &[]).await.json();
+    assert!(combined["paths"]["/api/live/echo"]["post"].is_object());
+    assert_eq!(
+        combined["paths"]["/api/live/echo"]["post"]["tags"],
+        json!(["live"])
+    );
+    assert!(
+        http.get(&format!("{base}/api/live/docs"), &[])
+            .await
+            .status
+            .is_success()
+    );
+
+    // /health lists both; with one serving, the gateway as a whole is up.
+    let health = http.get(&format!("{base}/health"), &[]).await;
+    assert_eq!(health.status, 200, "{health:?}");
+    let health = health.json();
+    let names: Vec<&str> = health["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["connection_name"].as_str())
+        .collect();
+    assert_eq!(names, ["dead", "live"]);
+    gateway.shutdown().await;
+}

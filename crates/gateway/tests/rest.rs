@@ -1,0 +1,126 @@
+//! mcpo's REST surface over real TCP: status codes and bodies.
+
+mod common;
+
+use common::{FAST_ENV, Http, gateway};
+use http::StatusCode;
+use mcp_reconnect_testkit::{Fault, Rule, TestUpstream};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_calls_answer_as_mcpo_does() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["streamablehttp", &upstream.url()], &FAST_ENV).await;
+    let base = gateway.url();
+    let http = Http::default();
+
+    let echo = http
+        .post_json(&format!("{base}/echo"), &[], &json!({"text": "hello"}))
+        .await;
+    assert_eq!(echo.status, 200, "{echo:?}");
+    assert_eq!(echo.json(), json!("hello"));
+
+    let add = http
+        .post_json(&format!("{base}/add"), &[], &json!({"a": 2, "b": 3.5}))
+        .await;
+    assert_eq!(
+        (add.status.as_u16(), add.json()),
+        (200, json!(5.5)),
+        "a JSON text item is parsed"
+    );
+
+    let missing = http.post_json(&format!("{base}/echo"), &[], &json!({})).await;
+    assert_eq!(missing.status, 422);
+    assert_eq!(missing.json()["detail"][0]["type"], "missing");
+    assert_eq!(missing.json()["detail"][0]["loc"], json!(["body", "text"]));
+
+    let wrong_type = http
+        .post_json(&format!("{base}/add"), &[], &json!({"a": "two", "b": 1}))
+        .await;
+    assert_eq!(wrong_type.status, 422);
+    assert_eq!(wrong_type.json()["detail"][0]["loc"], json!(["body", "a"]));
+
+    let unknown = http
+        .post_json(&format!("{base}/no_such_tool"), &[], &json!({}))
+        .await;
+    assert_eq!(
+        (unknown.status.as_u16(), unknown.json()),
+        (404, json!({"detail": "Not Found"}))
+    );
+
+    let business = http
+        .post_json(&format!("{base}/fail_business"), &[], &json!({}))
+        .await;
+    assert_eq!(business.status, 500);
+    assert_eq!(
+        business.json()["detail"]["message"],
+        mcp_reconnect_testkit::tools::BUSINESS_ERROR_TEXT
+    );
+
+    let increment = http
+        .post_json(&format!("{base}/increment"), &[], &json!({"key": "rest"}))
+        .await;
+    assert_eq!((increment.status.as_u16(), increment.json()), (200, json!(1)));
+    assert_eq!(upstream.counters().increments("rest"), 1);
+    gateway.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_upstream_answers_503_with_retry_after() {
+    let mut upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["streamablehttp", &upstream.url()], &FAST_ENV).await;
+    let base = gateway.url();
+    let http = Http::default();
+    let first = http
+        .post_json(&format!("{base}/echo"), &[], &json!({"text": "up"}))
+        .await;
+    assert_eq!(first.status, 200, "{first:?}");
+
+    upstream.proxy.refuse().await;
+    upstream.server.stop().await;
+    let down = http
+        .post_json(&format!("{base}/echo"), &[], &json!({"text": "down"}))
+        .await;
+    assert!([502, 503, 504].contains(&down.status.as_u16()), "{down:?}");
+    assert!(down.headers.contains_key("retry-after"), "{down:?}");
+    assert!(down.json()["detail"]["message"].is_string());
+    gateway.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_502_burst_is_retried_for_a_read_only_tool_but_never_runs_increment_twice() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    let base = gateway.url();
+    let http = Http::default();
+    // The tool list (and so `echo`'s readOnlyHint) is learned before the faults.
+    assert_eq!(http.get(&format!("{base}/openapi.json"), &[]).await.status, 200);
+
+    upstream
+        .proxy
+        .push(Rule::tool("echo", Fault::status(StatusCode::BAD_GATEWAY)).times(2));
+    let echo = http
+        .post_json(&format!("{base}/echo"), &[], &json!({"text": "again"}))
+        .await;
+    assert_eq!(
+        (echo.status.as_u16(), echo.json()),
+        (200, json!("again")),
+        "{echo:?}"
+    );
+
+    upstream
+        .proxy
+        .push(Rule::tool("increment", Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY)).once());
+    let increment = http
+        .post_json(&format!("{base}/increment"), &[], &json!({"key": "once"}))
+        .await;
+    assert_eq!(increment.status, 502, "{increment:?}");
+    assert!(increment.headers.contains_key("retry-after"));
+    assert_eq!(increment.json()["detail"]["data"]["reached"], "unknown");
+    assert_eq!(
+        upstream.counters().increments("once"),
+        1,
+        "it ran once and was not repeated"
+    );
+    gateway.shutdown().await;
+}
