@@ -20,10 +20,19 @@ use tokio::time::Instant;
 const CALL_DEADLINE_SECS: &str = "3";
 
 async fn gateway_for(upstream: &TestUpstream) -> Gateway {
-    let cli = Cli::try_parse_from(["mcp-gateway", "--host", "127.0.0.1", "--port", "0", "streamablehttp", &upstream.url()])
-        .expect("cli");
+    let cli = Cli::try_parse_from([
+        "mcp-gateway",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "streamablehttp",
+        &upstream.url(),
+    ])
+    .expect("cli");
     let env: HashMap<&str, &str> = HashMap::from([("MCPO_CONNECTION_TIMEOUT", CALL_DEADLINE_SECS)]);
-    let config = GatewayConfig::from_args(&cli.serve, |name| env.get(name).map(|v| v.to_string())).expect("config");
+    let config =
+        GatewayConfig::from_args(&cli.serve, |name| env.get(name).map(|v| v.to_string())).expect("config");
     Gateway::start(config).await.expect("gateway starts")
 }
 
@@ -46,7 +55,11 @@ struct Tally {
 
 impl Tally {
     fn new(name: &'static str) -> Self {
-        Tally { name, ok: 0, failed: 0 }
+        Tally {
+            name,
+            ok: 0,
+            failed: 0,
+        }
     }
 
     fn count(&mut self, ok: bool) {
@@ -59,7 +72,10 @@ impl Tally {
 
     fn report(&self) -> f64 {
         let rate = 100.0 * f64::from(self.ok) / f64::from((self.ok + self.failed).max(1));
-        println!("[chaos] {}: {} ok, {} failed, success {rate:.1} %", self.name, self.ok, self.failed);
+        println!(
+            "[chaos] {}: {} ok, {} failed, success {rate:.1} %",
+            self.name, self.ok, self.failed
+        );
         rate
     }
 }
@@ -70,10 +86,15 @@ async fn a_502_storm_loses_no_safe_call() {
     let upstream = TestUpstream::start().await.unwrap();
     let gateway = gateway_for(&upstream).await;
     let mut client = session_client(&gateway).await;
-    upstream.proxy.push(Rule::tool("echo", Fault::status(StatusCode::BAD_GATEWAY)).every(10));
+    upstream
+        .proxy
+        .push(Rule::tool("echo", Fault::status(StatusCode::BAD_GATEWAY)).every(10));
     let mut tally = Tally::new("502 on every 10th echo");
     for i in 0..100 {
-        let answer = client.call_tool("echo", json!({"text": format!("call {i}")})).await.unwrap();
+        let answer = client
+            .call_tool("echo", json!({"text": format!("call {i}")}))
+            .await
+            .unwrap();
         tally.count(succeeded(&answer));
     }
     assert_eq!(tally.report(), 100.0);
@@ -88,7 +109,9 @@ async fn ten_percent_unforwarded_gateway_errors_lose_no_call() {
     let mut client = session_client(&gateway).await;
     for (status, nth) in [(502, 30), (503, 29), (504, 31)] {
         let status = StatusCode::from_u16(status).unwrap();
-        upstream.proxy.push(Rule::tool("add", Fault::status(status)).every(nth));
+        upstream
+            .proxy
+            .push(Rule::tool("add", Fault::status(status)).every(nth));
     }
     let mut tally = Tally::new("~10 % of add answered 502/503/504 unforwarded");
     for i in 0..150 {
@@ -118,13 +141,18 @@ async fn increment_executed_then_502_is_never_run_twice_and_never_falsely_succee
         duplicates += u32::from(runs > 1);
         false_successes += u32::from(ok && runs == 0);
         if !ok {
-            let error = answer.message().and_then(|m| m.get("error").cloned()).unwrap_or_default();
+            let error = answer
+                .message()
+                .and_then(|m| m.get("error").cloned())
+                .unwrap_or_default();
             assert_eq!(error["code"], -32051, "a clear 'may have run' error: {error}");
             maybe_executed += 1;
         }
     }
     tally.report();
-    println!("[chaos]   duplicates {duplicates}, false successes {false_successes}, 'may have run' answers {maybe_executed}");
+    println!(
+        "[chaos]   duplicates {duplicates}, false successes {false_successes}, 'may have run' answers {maybe_executed}"
+    );
     assert_eq!(duplicates, 0);
     assert_eq!(false_successes, 0);
     assert_eq!(maybe_executed, 20);
@@ -149,7 +177,10 @@ async fn an_upstream_kill_and_restart_loses_no_session_and_no_safe_call() {
         }
         for client in &mut clients {
             let started = Instant::now();
-            let answer = client.call_tool("echo", json!({"text": "still here"})).await.unwrap();
+            let answer = client
+                .call_tool("echo", json!({"text": "still here"}))
+                .await
+                .unwrap();
             let ok = succeeded(&answer);
             tally.count(ok);
             if round == 10 && recovered_after.is_none() {
@@ -198,7 +229,10 @@ async fn a_hung_call_ends_at_the_deadline_and_others_go_on() {
         tally.count(succeeded(&answer));
     }
     assert_eq!(tally.report(), 100.0);
-    let (status, took) = tokio::time::timeout(Duration::from_secs(30), hung_call).await.unwrap().unwrap();
+    let (status, took) = tokio::time::timeout(Duration::from_secs(30), hung_call)
+        .await
+        .unwrap()
+        .unwrap();
     println!("[chaos]   the hung call ended with {status} after {took:?} (deadline {CALL_DEADLINE_SECS} s)");
     assert!(status.is_server_error(), "the hung call fails cleanly: {status}");
     gateway.shutdown().await;
@@ -209,7 +243,9 @@ async fn refused_connections_for_a_window_then_everything_works() {
     let upstream = TestUpstream::start().await.unwrap();
     let gateway = gateway_for(&upstream).await;
     let mut client = session_client(&gateway).await;
-    assert!(succeeded(&client.call_tool("echo", json!({"text": "before"})).await.unwrap()));
+    assert!(succeeded(
+        &client.call_tool("echo", json!({"text": "before"})).await.unwrap()
+    ));
     upstream.proxy.refuse_for(Duration::from_millis(800)).await;
     let started = Instant::now();
     // A call sent in the window waits for the reconnect (or fails cleanly).
@@ -222,7 +258,11 @@ async fn refused_connections_for_a_window_then_everything_works() {
         let ok = succeeded(&answer);
         if sent_at < Duration::from_millis(800) {
             during.count(ok);
-            assert!(ok || answer.status.is_server_error(), "a clean failure: {}", answer.status);
+            assert!(
+                ok || answer.status.is_server_error(),
+                "a clean failure: {}",
+                answer.status
+            );
         } else {
             after.count(ok);
             if ok && first_ok_after.is_none() {

@@ -237,7 +237,10 @@ where
     /// When to try again: the next probe, but never "now" (a probe in flight
     /// says 0), so a retry loop above waits instead of spinning through its tries.
     fn retry_after(&self) -> Duration {
-        self.shared.status.next_attempt_in().max(self.shared.config.probe_min)
+        self.shared
+            .status
+            .next_attempt_in()
+            .max(self.shared.config.probe_min)
     }
 
     fn try_permit(&self) -> Option<Permit> {

@@ -131,7 +131,11 @@ fn the_first_connect_does_not_start_the_min_interval() {
     for _ in 0..3 {
         machine.on_outcome(&gateway(), 1, t0 + secs(1), &config);
     }
-    assert_eq!(machine.state(), CircuitState::Reconnecting, "a 502 burst right after start reconnects");
+    assert_eq!(
+        machine.state(),
+        CircuitState::Reconnecting,
+        "a 502 burst right after start reconnects"
+    );
 }
 
 #[test]
