@@ -64,11 +64,10 @@ const TESTKIT_CONFORMANCE_PASSES: [&str; 5] = [
     "dns-rebinding-protection",
 ];
 
-/// Scenarios an upstream passes that the gateway in front of it does not yet:
-/// `dns-rebinding-protection` (a `Host`/`Origin` of `evil.example.com` is
-/// answered `200`; the spec asks servers on localhost to validate `Origin`).
-/// Reported on issue #10; a gap that closes is printed, so it can be removed.
-const KNOWN_GATEWAY_GAPS: [&str; 1] = ["dns-rebinding-protection"];
+/// Scenarios an upstream passes that the gateway in front of it does not yet
+/// (none now: `dns-rebinding-protection` closed with the gateway's loopback
+/// `Host`/`Origin` guard). A gap that closes is printed, so it can be removed.
+const KNOWN_GATEWAY_GAPS: [&str; 0] = [];
 
 // ---------------------------------------------------------------------------
 // Where the peers are

@@ -51,6 +51,7 @@ pub mod demo;
 pub mod docs;
 pub mod logging;
 pub mod openapi;
+pub mod rebinding;
 pub mod rest;
 mod routes;
 pub mod server;

@@ -22,6 +22,8 @@ use serde_json::json;
 use tower::{Layer, ServiceExt, service_fn};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::rebinding::{self, LoopbackGuard};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::{self, Auth};
@@ -93,6 +95,10 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> Router {
         docs::ASSETS_PREFIX,
     );
     let body_limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
+    let router = match LoopbackGuard::for_listen_host(&config.host, &config.cors) {
+        Some(guard) => router.layer(axum::middleware::from_fn_with_state(guard, rebinding::check)),
+        None => router,
+    };
     router
         .route_service(auth::HEALTH_PATH, health.clone())
         .route_service("/metrics", health)
