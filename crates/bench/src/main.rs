@@ -190,8 +190,34 @@ async fn run(seconds: Duration, levels: &[usize], rounds: usize, with_mcpo: bool
     report::print_table(&rows);
     report::print_ratios(&rows, levels);
 
-    let gateway_mcp = mcp_call(format!("http://{gateway_addr}/mcp"));
-    let recovery = recovery::measure(&mut upstream, gateway_mcp, rounds).await?;
+    // A second gateway with retries off shows the circuit's own fail-fast.
+    let no_retry_addr = free_addr()?;
+    let port = no_retry_addr.port().to_string();
+    let args = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "streamablehttp",
+        &upstream_url,
+    ];
+    let env = [("MCPO_TOOL_MAX_RETRIES", "0")];
+    let _no_retry = Proc::spawn_with_env(
+        "mcp-gateway",
+        &sibling("mcp-gateway")?,
+        &owned(&args),
+        &env,
+        no_retry_addr,
+    )
+    .await?;
+    report::wait_ready(rest_call(format!("http://{no_retry_addr}/echo"))).await?;
+    let gateways = recovery::Gateways {
+        default: mcp_call(format!("http://{gateway_addr}/mcp")),
+        default_health: format!("http://{gateway_addr}/health"),
+        no_retry: mcp_call(format!("http://{no_retry_addr}/mcp")),
+        no_retry_health: format!("http://{no_retry_addr}/health"),
+    };
+    let recovery = recovery::measure(&mut upstream, &gateways, rounds).await?;
     recovery.print();
     Ok(())
 }

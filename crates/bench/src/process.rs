@@ -22,8 +22,20 @@ impl Proc {
         args: &[String],
         addr: SocketAddr,
     ) -> Result<Proc, BoxError> {
+        Self::spawn_with_env(name, program, args, &[], addr).await
+    }
+
+    /// Like [`spawn`](Self::spawn), with extra environment variables.
+    pub async fn spawn_with_env(
+        name: &'static str,
+        program: &PathBuf,
+        args: &[String],
+        env: &[(&str, &str)],
+        addr: SocketAddr,
+    ) -> Result<Proc, BoxError> {
         let child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)

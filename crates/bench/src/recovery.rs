@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use http_body_util::BodyExt;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -12,54 +13,91 @@ use tokio::time::Instant;
 
 use crate::load::MakeRequest;
 
-/// How long the upstream stays down in each round.
-const DOWN_FOR: Duration = Duration::from_millis(1500);
-/// The longest a round waits for the first success.
+/// The longest a round waits for the first success, or for a circuit to open.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+/// Calls timed per round while the circuit is open.
+const OPEN_CALLS: usize = 10;
 
 pub struct Recovery {
     pub recoveries: Vec<Duration>,
     pub fail_fast: Vec<Duration>,
+    pub waited_while_open: Vec<Duration>,
 }
 
-/// Kills and restarts the upstream `rounds` times; measures the time from
-/// "accepting again" to the first successful call, and the latency of calls
-/// while the circuit is open.
+/// The two gateways in front of the same upstream: one as configured, one
+/// with retries off (`MCPO_TOOL_MAX_RETRIES=0`), whose calls show the
+/// circuit's own fail-fast.
+pub struct Gateways {
+    pub default: MakeRequest,
+    pub default_health: String,
+    pub no_retry: MakeRequest,
+    pub no_retry_health: String,
+}
+
+async fn call(client: &Client<HttpConnector, Full<Bytes>>, make: &MakeRequest) -> (bool, Duration) {
+    let started = Instant::now();
+    let ok = match client.request(make()).await {
+        Ok(response) => {
+            let good = response.status().is_success();
+            response.into_body().collect().await.is_ok() && good
+        }
+        Err(_) => false,
+    };
+    (ok, started.elapsed())
+}
+
+/// Polls `/health` until it answers `503` (the circuit is open).
+async fn wait_open(client: &Client<HttpConnector, Full<Bytes>>, health: &str) -> Result<(), BoxError> {
+    let started = Instant::now();
+    loop {
+        let request = http::Request::get(health).body(Full::new(Bytes::new()))?;
+        if let Ok(response) = client.request(request).await {
+            if response.status() == http::StatusCode::SERVICE_UNAVAILABLE {
+                return Ok(());
+            }
+        }
+        if started.elapsed() > GIVE_UP_AFTER {
+            return Err(format!("{health} never reported an open circuit").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Kills the upstream `rounds` times. While it is down and the circuits are
+/// open it times calls through both gateways; then it restarts the upstream
+/// and times the first successful call through the default gateway.
 pub async fn measure(
     upstream: &mut McpServer,
-    make: MakeRequest,
+    gateways: &Gateways,
     rounds: usize,
 ) -> Result<Recovery, BoxError> {
-    let client: Client<HttpConnector, _> = Client::builder(TokioExecutor::new()).build_http();
-    let call = |client: Client<HttpConnector, _>, make: MakeRequest| async move {
-        let started = Instant::now();
-        let ok = match client.request(make()).await {
-            Ok(response) => {
-                let good = response.status().is_success();
-                response.into_body().collect().await.is_ok() && good
-            }
-            Err(_) => false,
-        };
-        (ok, started.elapsed())
-    };
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut recovery = Recovery {
         recoveries: Vec::new(),
         fail_fast: Vec::new(),
+        waited_while_open: Vec::new(),
     };
     for _ in 0..rounds {
         upstream.stop().await;
-        let down_until = Instant::now() + DOWN_FOR;
-        while Instant::now() < down_until {
-            let (ok, took) = call(client.clone(), make.clone()).await;
+        // Calls drive the circuits: each needs a failure to notice the outage.
+        let _ = call(&client, &gateways.no_retry).await;
+        let _ = call(&client, &gateways.default).await;
+        wait_open(&client, &gateways.no_retry_health).await?;
+        wait_open(&client, &gateways.default_health).await?;
+        for _ in 0..OPEN_CALLS {
+            let (ok, took) = call(&client, &gateways.no_retry).await;
             if !ok {
                 recovery.fail_fast.push(took);
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (ok, took) = call(&client, &gateways.default).await;
+        if !ok {
+            recovery.waited_while_open.push(took);
         }
         upstream.start_again().await?;
         let back = Instant::now();
         loop {
-            let (ok, _) = call(client.clone(), make.clone()).await;
+            let (ok, _) = call(&client, &gateways.default).await;
             if ok {
                 recovery.recoveries.push(back.elapsed());
                 break;
@@ -68,6 +106,13 @@ pub async fn measure(
                 return Err("the gateway never recovered".into());
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Let the no-retry gateway close its circuit too before the next round.
+        for _ in 0..200 {
+            if call(&client, &gateways.no_retry).await.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
     Ok(recovery)
@@ -81,20 +126,23 @@ fn median(values: &mut [Duration]) -> Duration {
 impl Recovery {
     pub fn print(mut self) {
         let rounds = self.recoveries.len();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let recovered = median(&mut self.recoveries);
         let fail_fast = median(&mut self.fail_fast);
-        println!(
-            "\nrecovery after an upstream restart ({rounds} rounds, upstream down {} ms each):",
-            DOWN_FOR.as_millis()
-        );
+        let waited = median(&mut self.waited_while_open);
+        println!("\nrecovery after an upstream restart ({rounds} rounds):");
         println!(
             "  first successful call after the upstream accepts again: median {:.1} ms (goal <= 1000 ms)",
-            recovered.as_secs_f64() * 1e3
+            ms(recovered)
         );
         println!(
-            "  failed calls while down: median latency {:.2} ms over {} calls (goal < 5 ms)",
-            fail_fast.as_secs_f64() * 1e3,
+            "  fail-fast while the circuit is open (retries off): median {:.2} ms over {} calls (goal < 5 ms)",
+            ms(fail_fast),
             self.fail_fast.len()
+        );
+        println!(
+            "  a call while open with the default 2 retries (they wait for the next probes): median {:.0} ms",
+            ms(waited)
         );
     }
 }
