@@ -13,27 +13,29 @@ use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
+use mcp_reconnect::ClassifyLayer;
 use mcp_reconnect::circuit::CircuitReconnectLayer;
 use mcp_reconnect::core::respond::RespondLayer;
 use mcp_reconnect::retry::ToolRetryLayer;
 use mcp_reconnect::upstream::SessionLayer;
-use mcp_reconnect::ClassifyLayer;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 
 const CALL: &[u8] =
     br#"{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}"#;
 const RESULT: &[u8] = br#"{"jsonrpc":"2.0","id":42,"result":{"content":[{"type":"text","text":"hello"}]}}"#;
 
-fn upstream() -> impl Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
+fn upstream()
+-> impl Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
 + Clone
 + Send
 + Sync
 + 'static {
     service_fn(|_: Request<Full<Bytes>>| async {
         let mut response = Response::new(Full::new(Bytes::from_static(RESULT)));
-        response
-            .headers_mut()
-            .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
         Ok::<_, Infallible>(response)
     })
 }
@@ -61,7 +63,13 @@ where
         let mut service = service.clone();
         set.spawn(async move {
             for _ in 0..per_task {
-                let response = service.ready().await.expect("ready").call(request()).await.expect("response");
+                let response = service
+                    .ready()
+                    .await
+                    .expect("ready")
+                    .call(request())
+                    .await
+                    .expect("response");
                 black_box(response.into_body().collect().await.expect("body"));
             }
         });
@@ -76,7 +84,8 @@ fn bench(c: &mut Criterion) {
         .enable_time()
         .build()
         .expect("runtime");
-    let connector = service_fn(|_: u16| async { Ok::<_, Infallible>(ClassifyLayer::new().layer(upstream())) });
+    let connector =
+        service_fn(|_: u16| async { Ok::<_, Infallible>(ClassifyLayer::new().layer(upstream())) });
     let stack = ServiceBuilder::new()
         .layer(RespondLayer::new())
         .layer(ToolRetryLayer::new())
@@ -86,10 +95,12 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("full_stack");
     for tasks in [1u64, 64] {
         group.bench_function(format!("bare_service_fn/{tasks}_tasks"), |b| {
-            b.to_async(&runtime).iter_custom(|iters| run(upstream(), tasks, iters.div_ceil(tasks)))
+            b.to_async(&runtime)
+                .iter_custom(|iters| run(upstream(), tasks, iters.div_ceil(tasks)))
         });
         group.bench_function(format!("full_stack/{tasks}_tasks"), |b| {
-            b.to_async(&runtime).iter_custom(|iters| run(stack.clone(), tasks, iters.div_ceil(tasks)))
+            b.to_async(&runtime)
+                .iter_custom(|iters| run(stack.clone(), tasks, iters.div_ceil(tasks)))
         });
     }
     group.finish();

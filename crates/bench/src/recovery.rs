@@ -51,10 +51,10 @@ async fn wait_open(client: &Client<HttpConnector, Full<Bytes>>, health: &str) ->
     let started = Instant::now();
     loop {
         let request = http::Request::get(health).body(Full::new(Bytes::new()))?;
-        if let Ok(response) = client.request(request).await {
-            if response.status() == http::StatusCode::SERVICE_UNAVAILABLE {
-                return Ok(());
-            }
+        if let Ok(response) = client.request(request).await
+            && response.status() == http::StatusCode::SERVICE_UNAVAILABLE
+        {
+            return Ok(());
         }
         if started.elapsed() > GIVE_UP_AFTER {
             return Err(format!("{health} never reported an open circuit").into());

@@ -96,7 +96,7 @@ where
                         continue;
                     }
                     parts.extensions.insert(classification);
-                    return Poll::Ready(Ok(Response::from_parts(parts, ClassifyBody::streaming(body))));
+                    return Poll::Ready(Ok(Response::from_parts(parts, ClassifyBody::inner(body))));
                 }
                 StateProj::Reading { collect, head } => {
                     let result = ready!(collect.poll(cx));
@@ -111,7 +111,7 @@ where
                     let bytes = collected.to_bytes();
                     let classification = refine_with_body(classification, parts.status, *this.facts, &bytes);
                     parts.extensions.insert(classification);
-                    let body = ClassifyBody::buffered(bytes, trailers);
+                    let body = ClassifyBody::local_with_trailers(bytes, trailers);
                     return Poll::Ready(Ok(Response::from_parts(parts, body)));
                 }
             }

@@ -45,6 +45,7 @@
 //! - [`headers`]: the MCP header names;
 //! - [`Attempt`]: which try of a request this is, so retry layers never stack;
 //! - [`respond`]: the one JSON-RPC error responder;
+//! - [`body`]: [`LayerBody`](body::LayerBody), the inner body or bytes a layer wrote;
 //! - [`sse`]: a bounded, incremental `text/event-stream` decoder;
 //! - [`redact_url`]: an upstream's address without userinfo, query or fragment;
 //! - [`metrics`]: a lock-free duration histogram for `_seconds` metrics;
@@ -53,6 +54,7 @@
 #![deny(missing_docs)]
 
 pub mod attempt;
+pub mod body;
 pub mod class;
 pub mod config;
 pub mod error;

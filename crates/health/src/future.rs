@@ -71,19 +71,19 @@ where
                 StateProj::Answer { response } => {
                     // Polled again after completion: an empty `200` rather than a panic.
                     let response = response.take().unwrap_or_default();
-                    return Poll::Ready(Ok(response.map(HealthBody::answer)));
+                    return Poll::Ready(Ok(response.map(HealthBody::local)));
                 }
                 StateProj::Readying { service, request } => {
                     ready!(service.poll_ready(cx))?;
                     let Some(request) = request.take() else {
-                        return Poll::Ready(Ok(Response::new(HealthBody::answer(Bytes::new()))));
+                        return Poll::Ready(Ok(Response::new(HealthBody::local(Bytes::new()))));
                     };
                     let future = service.call(request);
                     this.state.set(State::Calling { future });
                 }
                 StateProj::Calling { future } => {
                     let response = ready!(future.poll(cx))?;
-                    return Poll::Ready(Ok(response.map(HealthBody::passed)));
+                    return Poll::Ready(Ok(response.map(HealthBody::inner)));
                 }
             }
         }

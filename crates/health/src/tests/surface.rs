@@ -58,7 +58,7 @@ async fn other_requests_pass_through_untouched() {
         assert_eq!(response.status(), StatusCode::IM_A_TEAPOT, "{uri}");
         assert_eq!(response.headers()["x-upstream"], "yes");
         assert_eq!(response.extensions().get::<u32>(), Some(&42));
-        assert!(!response.body().is_answer());
+        assert!(!response.body().is_local());
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body, format!("POST {uri} Some(\"1\") 3"));
     }

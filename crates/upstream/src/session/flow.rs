@@ -78,7 +78,7 @@ where
 {
     if !is_initialize(&parts, &bytes) {
         let response = inner.call(Request::from_parts(parts, Full::new(bytes))).await;
-        return Ok(response.map_err(Into::into)?.map(SessionBody::upstream));
+        return Ok(response.map_err(Into::into)?.map(SessionBody::inner));
     }
     if bytes.len() > shared.config.max_initialize_body {
         let id = local::request_id(&parts.extensions, Some(&bytes));
@@ -90,10 +90,10 @@ where
     let mut response = inner.call(request).await.map_err(Into::into)?;
     let Some(upstream) = response.headers().get(MCP_SESSION_ID) else {
         // A server without sessions: nothing to map.
-        return Ok(response.map(SessionBody::upstream));
+        return Ok(response.map(SessionBody::inner));
     };
     if !response.status().is_success() {
-        return Ok(response.map(SessionBody::upstream));
+        return Ok(response.map(SessionBody::inner));
     }
     let Ok(upstream) = SessionId::parse_upstream(upstream) else {
         let failure = Failure::new(FailureClass::Business, Reached::Yes);
@@ -111,7 +111,7 @@ where
     response
         .headers_mut()
         .insert(MCP_SESSION_ID, client.header_value().clone());
-    Ok(response.map(SessionBody::upstream))
+    Ok(response.map(SessionBody::inner))
 }
 
 /// A request in a client session: mapped to the upstream session; a lost
@@ -224,7 +224,7 @@ fn to_client<B>(mut response: Response<B>, id: &SessionId) -> Response<SessionBo
     if let Some(value) = response.headers_mut().get_mut(MCP_SESSION_ID) {
         *value = id.header_value().clone();
     }
-    response.map(SessionBody::upstream)
+    response.map(SessionBody::inner)
 }
 
 /// Whether the upstream forgot the session: the class `ClassifyLayer` left
