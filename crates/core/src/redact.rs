@@ -116,6 +116,9 @@ mod tests {
             query in "[A-Za-z0-9=&%/@:?-]{0,20}",
             fragment in "[A-Za-z0-9=&%/@:?#-]{0,20}",
         ) {
+            // Every `://` starts an authority (documented), so a path holding
+            // one loses its `user@` part too: redacted more, never less.
+            prop_assume!(!path.contains("://"));
             let url = format!("{scheme}://{user}:{password}@{host}{path}?{query}#{fragment}");
             prop_assert_eq!(redact_url(&url), format!("{scheme}://{host}{path}"));
         }

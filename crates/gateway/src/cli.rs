@@ -13,6 +13,8 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 pub const ENV_API_KEY: &str = "MCPO_API_KEY";
 /// Environment variable for `--log-level` (the seed's).
 pub const ENV_LOG_LEVEL: &str = "MCPO_LOG_LEVEL";
+/// Environment variable for `--session-store` (may hold a Redis password).
+pub const ENV_SESSION_STORE: &str = "MCPO_SESSION_STORE";
 
 /// Default of `--max-concurrent-calls`: calls in flight per upstream.
 pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 256;
@@ -44,7 +46,7 @@ fn seconds(value: &str) -> Result<Duration, String> {
     disable_help_flag = true,
     disable_version_flag = true,
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  mcp-gateway --port 8000 --api-key secret streamablehttp https://server/mcp\n  mcp-gateway --port 8000 --api-key secret --server-type streamable-http -- https://server/mcp\n  mcp-gateway --config servers.json\n  mcp-gateway demo --duration 20\n\nEnvironment: MCPO_RECONNECT_MAX_ATTEMPTS, MCPO_RECONNECT_MIN_INTERVAL, MCPO_RECONNECT_ERROR_THRESHOLD,\nMCPO_TOOL_MAX_RETRIES, MCPO_CONNECTION_TIMEOUT, MCPO_TOOL_RETRY_ALLOW, MCPO_TOOL_RETRY_DENY, MCPO_SESSION_MAX,\nMCPO_SESSION_IDLE_TIMEOUT, MCPO_LOG_LEVEL, MCPO_API_KEY, RUST_LOG."
+    after_help = "Examples:\n  mcp-gateway --port 8000 --api-key secret streamablehttp https://server/mcp\n  mcp-gateway --port 8000 --api-key secret --server-type streamable-http -- https://server/mcp\n  mcp-gateway --config servers.json\n  mcp-gateway demo --duration 20\n\nEnvironment: MCPO_RECONNECT_MAX_ATTEMPTS, MCPO_RECONNECT_MIN_INTERVAL, MCPO_RECONNECT_ERROR_THRESHOLD,\nMCPO_TOOL_MAX_RETRIES, MCPO_CONNECTION_TIMEOUT, MCPO_TOOL_RETRY_ALLOW, MCPO_TOOL_RETRY_DENY, MCPO_SESSION_MAX,\nMCPO_SESSION_IDLE_TIMEOUT, MCPO_SESSION_STORE, MCPO_LOG_LEVEL, MCPO_API_KEY, RUST_LOG."
 )]
 pub struct Cli {
     /// Print help.
@@ -144,6 +146,10 @@ pub struct ServeArgs {
     /// Seconds in-flight calls get to finish on SIGTERM / Ctrl-C.
     #[arg(long, value_name = "SECS", default_value = "15", value_parser = seconds)]
     pub shutdown_timeout: Duration,
+    /// Where client sessions live: `memory` (this process; the default) or
+    /// `redis://[:password@]host:port[/db]`, shared by gateway replicas behind a load balancer.
+    #[arg(long, value_name = "URL", env = ENV_SESSION_STORE, hide_env_values = true)]
+    pub session_store: Option<String>,
     /// Seconds a REST tool call may take, answer included.
     #[arg(long, value_name = "SECS", default_value = "300", value_parser = seconds)]
     pub tool_timeout: Duration,

@@ -176,6 +176,9 @@ pub struct GatewayConfig {
     pub upstream: mcp_reconnect_upstream::Config,
     /// Client sessions kept across upstream restarts (`MCPO_SESSION_*`).
     pub session: mcp_reconnect_upstream::SessionConfig,
+    /// The Redis URL of the session store replicas share (`--session-store`,
+    /// `MCPO_SESSION_STORE`); `None`: sessions live in this process.
+    pub session_store: Option<String>,
 }
 
 impl GatewayConfig {
@@ -206,6 +209,7 @@ impl GatewayConfig {
             }
             (None, target) => vec![command_line_server(args.server_type.as_deref(), target, headers)?],
         };
+        let session_store = session_store(args.session_store.as_deref())?;
         Ok(GatewayConfig {
             host: non_empty("--host", &args.host)?,
             port: args.port,
@@ -230,12 +234,28 @@ impl GatewayConfig {
             retry,
             upstream,
             session,
+            session_store,
         })
     }
 
     /// Whether the one server was given on the command line (served at `/`).
     pub fn is_single(&self) -> bool {
         matches!(self.servers.as_slice(), [server] if server.mount.is_empty())
+    }
+}
+
+/// `--session-store`: `memory` (or nothing) keeps sessions in this process;
+/// a `redis://` URL shares them through Redis.
+fn session_store(value: Option<&str>) -> Result<Option<String>, ConfigError> {
+    match value.map(str::trim) {
+        None | Some("" | "memory") => Ok(None),
+        Some(url) if url.starts_with("redis://") => Ok(Some(url.to_owned())),
+        Some(url) if url.starts_with("rediss://") => Err(ConfigError::new(
+            "--session-store: TLS to Redis (rediss://) is not built in; use redis:// on a private network",
+        )),
+        Some(_) => Err(ConfigError::new(
+            "--session-store: expected `memory` or a redis://host:port URL",
+        )),
     }
 }
 

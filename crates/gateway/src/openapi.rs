@@ -3,6 +3,8 @@
 //! security when a key is set. Built on each request from the cached tool
 //! list, so it follows the upstream's tools.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value, json};
 
 use crate::tools::Tool;
@@ -48,9 +50,10 @@ pub struct ToolGroup<'a> {
 pub fn document(info: &DocInfo, groups: &[ToolGroup<'_>]) -> Value {
     let mut paths = Map::new();
     let mut schemas = Map::new();
+    let mut keys = HashSet::new();
     for group in groups {
         for tool in group.tools {
-            let key = component_key(group.tag, &tool.name);
+            let key = unique_key(component_key(group.tag, &tool.name), &mut keys);
             schemas.insert(
                 format!("{key}_form_model"),
                 rebase(&tool.input_schema, &format!("{key}_form_model")),
@@ -152,6 +155,21 @@ fn component_key(tag: Option<&str>, name: &str) -> String {
         Some(tag) => format!("{}__{}", clean(tag), clean(name)),
         None => clean(name),
     }
+}
+
+/// `key`, or `key_2`, `key_3`, … when another tool has it: names that differ
+/// only in characters components forbid (`a b`, `a_b`) keep their own schema
+/// and `operationId`.
+fn unique_key(key: String, taken: &mut HashSet<String>) -> String {
+    let mut candidate = key.clone();
+    // `taken.len() + 1` distinct tries: at most `taken.len()` of them are taken.
+    for n in 2..=taken.len() + 2 {
+        if taken.insert(candidate.clone()) {
+            break;
+        }
+        candidate = format!("{key}_{n}");
+    }
+    candidate
 }
 
 /// The schema moved to `#/components/schemas/<name>`: its local `$ref`s

@@ -51,12 +51,24 @@ pub async fn call_tool(
     let Ok(_permit) = Arc::clone(&state.client.upstream().calls).try_acquire_owned() else {
         return shed();
     };
+    // One deadline from here: a client that trickles its body holds a permit only so long.
+    let deadline = tokio::time::Instant::now() + state.limits.tool_timeout;
     let limit = usize::try_from(state.limits.max_body_bytes).unwrap_or(usize::MAX);
-    let Ok(body) = axum::body::to_bytes(request.into_body(), limit).await else {
-        return detail(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            json!({"message": "request body too large"}),
-        );
+    let body = match tokio::time::timeout_at(deadline, axum::body::to_bytes(request.into_body(), limit)).await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => {
+            return detail(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"message": "request body too large"}),
+            );
+        }
+        Err(_) => {
+            return detail(
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"message": "the request body did not arrive within the deadline"}),
+            );
+        }
     };
     let catalog = state.client.tools(Some(&tool)).await;
     let Some(found) = catalog.get(&tool) else {
@@ -74,12 +86,7 @@ pub async fn call_tool(
         let errors: Vec<Value> = violations.iter().map(|violation| violation.to_json()).collect();
         return detail(StatusCode::UNPROCESSABLE_ENTITY, Value::Array(errors));
     }
-    match tokio::time::timeout(
-        state.limits.tool_timeout,
-        state.client.call_tool(&tool, arguments),
-    )
-    .await
-    {
+    match tokio::time::timeout_at(deadline, state.client.call_tool(&tool, arguments)).await {
         Ok(Ok(result)) => result_response(&result),
         Ok(Err(error)) => error_response(&error),
         Err(_) => error_response(&CallError::Timeout),

@@ -1,7 +1,7 @@
 //! One upstream's layered service and the handles that watch it.
 //!
 //! ```text
-//! RespondLayer → ToolRetryLayer → (span fields) → SessionLayer → CircuitReconnectLayer
+//! RespondLayer → ToolRetryLayer → (span fields, malformed bodies answered) → SessionLayer → CircuitReconnectLayer
 //!   → UpstreamConnector-made service: ClassifyLayer → UpstreamService (hyper-util, TLS)
 //! ```
 //!
@@ -10,23 +10,31 @@
 //! safety and metrics.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use axum::body::Body;
 use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::Full;
+use http::{Method, Request, Response};
+use http_body_util::{Either, Full};
+use hyper::body::Body as _;
 use mcp_reconnect_circuit::{CircuitReconnectLayer, CircuitStatus};
 use mcp_reconnect_classify::ClassifyLayer;
 use mcp_reconnect_core::Attempt;
-use mcp_reconnect_core::peek::{Peek, of_request};
-use mcp_reconnect_core::respond::RespondLayer;
+use mcp_reconnect_core::peek::{MessageKind, Peek, of_request, peek_with_limit};
+use mcp_reconnect_core::respond::{JsonRpcError, RespondLayer, codes};
 use mcp_reconnect_health::Upstream as Watched;
 use mcp_reconnect_retry::ToolRetryLayer;
+use mcp_reconnect_upstream::session::{
+    AnyStore, DEFAULT_KEY_PREFIX, MemoryStore, RedisConfig, RedisStore, StoreStatus,
+};
 use mcp_reconnect_upstream::{SessionLayer, UpstreamConnector, UpstreamTarget};
 use tokio::sync::Semaphore;
+use tower::layer::layer_fn;
 use tower::util::{BoxCloneSyncService, MapRequestLayer};
-use tower::{ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceBuilder, ServiceExt};
 
 use crate::config::{ConfigError, GatewayConfig, ServerSpec};
 
@@ -46,6 +54,9 @@ pub struct Upstream {
     pub retry: ToolRetryLayer,
     /// Permits for calls in flight; when none is left, calls are shed.
     pub calls: Arc<Semaphore>,
+    /// The shared session store's status (`--session-store redis://…`);
+    /// `None` when sessions live in this process only.
+    pub session_store: Option<StoreStatus>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -71,11 +82,16 @@ impl Upstream {
         let status = circuit.status();
         let retry = ToolRetryLayer::from_config(config.retry.clone());
         let connector = UpstreamConnector::new(config.upstream.clone()).layered(ClassifyLayer::new());
+        let store = session_store(spec, config)?;
         let service = ServiceBuilder::new()
             .layer(RespondLayer::new())
             .layer(retry.clone())
             .layer(MapRequestLayer::new(record_request))
-            .layer(SessionLayer::with_config(config.session.clone()))
+            .layer(layer_fn(RejectMalformed))
+            .layer(SessionLayer::with_store(
+                Arc::clone(&store),
+                config.session.clone(),
+            ))
             .layer(circuit)
             .service(connector);
         let service = ServiceExt::<Request<Body>>::map_response(service, |response| response.map(Body::new));
@@ -86,6 +102,7 @@ impl Upstream {
             status,
             retry,
             calls: Arc::new(Semaphore::new(permits.min(Semaphore::MAX_PERMITS))),
+            session_store: store.status(),
         })
     }
 
@@ -93,6 +110,25 @@ impl Upstream {
     pub fn watched(&self) -> Watched {
         Watched::new(self.status.clone()).retries(self.retry.clone())
     }
+}
+
+/// Where `spec`'s client sessions live: in this process, or in the Redis of
+/// `--session-store` under a key prefix of the server's own (replicas that
+/// serve the same server share them; other servers never collide).
+fn session_store(spec: &ServerSpec, config: &GatewayConfig) -> Result<Arc<AnyStore>, ConfigError> {
+    let max_sessions = config.session.get_max_sessions();
+    let store = match &config.session_store {
+        None => AnyStore::Memory(MemoryStore::new(max_sessions)),
+        Some(url) => {
+            let redis = RedisConfig::new(url.clone())
+                .key_prefix(format!("{DEFAULT_KEY_PREFIX}{}:", spec.name))
+                .max_local_sessions(max_sessions);
+            let store = RedisStore::new(redis)
+                .map_err(|error| ConfigError::new(format!("--session-store: {error}")))?;
+            AnyStore::Redis(store)
+        }
+    };
+    Ok(Arc::new(store))
 }
 
 /// Marks a request whose span fields the gateway recorded itself (REST calls).
@@ -121,4 +157,63 @@ fn record_request(request: Request<Full<Bytes>>) -> Request<Full<Bytes>> {
         _ => {}
     }
     request
+}
+
+/// Answers a `POST` whose body is not a JSON-RPC message itself, without
+/// forwarding it: `400` with `-32700` (not JSON) or `-32600` (not a
+/// request, notification or response). The upstream never sees garbage, and
+/// the client gets a JSON-RPC error whatever the upstream would have said
+/// (rmcp answers `415` with text). A batch with one valid member passes.
+#[derive(Clone, Debug)]
+pub struct RejectMalformed<S>(pub S);
+
+impl<S, B> Service<Request<Full<Bytes>>> for RejectMalformed<S>
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<Either<B, Full<Bytes>>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Full<Bytes>>) -> Self::Future {
+        if let Some(error) = malformed(&request) {
+            let response = error.into_response().map(|body| Either::Right(Full::new(body)));
+            return Box::pin(std::future::ready(Ok(response)));
+        }
+        let future = self.0.call(request);
+        Box::pin(async move { Ok(future.await?.map(Either::Left)) })
+    }
+}
+
+/// The error for a `POST` the retry layer could not peek, or whose messages are all invalid.
+fn malformed(request: &Request<Full<Bytes>>) -> Option<JsonRpcError> {
+    if request.method() != Method::POST {
+        return None;
+    }
+    let error = match of_request(request) {
+        Some(peek) if peek.messages().iter().any(|m| m.kind() != MessageKind::Invalid) => return None,
+        Some(peek) => JsonRpcError::new(
+            codes::INVALID_REQUEST,
+            "invalid request: not a JSON-RPC 2.0 request, notification or response",
+        )
+        .with_id(peek.single().and_then(|message| message.id().cloned())),
+        // The buffered body is one frame, ready at once; peeked again only when malformed.
+        None => {
+            let mut body = request.body().clone();
+            let bytes = match Pin::new(&mut body).poll_frame(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+                _ => Bytes::new(),
+            };
+            let error = peek_with_limit(&bytes, usize::MAX).err()?;
+            JsonRpcError::new(error.jsonrpc_code(), format!("invalid request: {error}"))
+        }
+    };
+    Some(error.with_status(http::StatusCode::BAD_REQUEST))
 }

@@ -11,6 +11,10 @@ use serde_json::{Map, Value, json};
 pub const MAX_DEPTH: usize = 64;
 /// The most errors reported for one request.
 pub const MAX_ERRORS: usize = 32;
+/// The most (sub)schema checks one validation makes: `$ref`s through
+/// `anyOf`/`allOf` can multiply them exponentially within [`MAX_DEPTH`].
+/// Past it the rest passes unchecked, and the server still validates.
+pub const MAX_CHECKS: usize = 100_000;
 
 /// One failed check, in FastAPI's shape (`type`, `loc`, `msg`).
 #[derive(Clone, Debug, PartialEq)]
@@ -35,6 +39,7 @@ pub fn validate(schema: &Value, instance: &Value) -> Vec<Violation> {
     let mut checker = Checker {
         root: schema,
         errors: Vec::new(),
+        budget: MAX_CHECKS,
     };
     let mut loc = vec![json!("body")];
     checker.check(schema, instance, &mut loc, 0);
@@ -44,6 +49,8 @@ pub fn validate(schema: &Value, instance: &Value) -> Vec<Violation> {
 struct Checker<'a> {
     root: &'a Value,
     errors: Vec<Violation>,
+    /// Checks left (shared with the probes of `anyOf`/`oneOf`).
+    budget: usize,
 }
 
 impl<'a> Checker<'a> {
@@ -64,6 +71,10 @@ impl<'a> Checker<'a> {
     }
 
     fn check(&mut self, schema: &'a Value, instance: &Value, loc: &mut Vec<Value>, depth: usize) {
+        let Some(budget) = self.budget.checked_sub(1) else {
+            return;
+        };
+        self.budget = budget;
         if depth > MAX_DEPTH {
             return self.fail(loc, "too_deep", format!("nesting deeper than {MAX_DEPTH} levels"));
         }
@@ -228,12 +239,14 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn passes(&self, schema: &'a Value, instance: &Value, depth: usize) -> bool {
+    fn passes(&mut self, schema: &'a Value, instance: &Value, depth: usize) -> bool {
         let mut probe = Checker {
             root: self.root,
             errors: Vec::new(),
+            budget: self.budget,
         };
         probe.check(schema, instance, &mut Vec::new(), depth + 1);
+        self.budget = probe.budget;
         probe.errors.is_empty()
     }
 

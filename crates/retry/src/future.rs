@@ -117,7 +117,10 @@ where
                     };
                     let bytes = match collected {
                         Ok(collected) => collected.to_bytes(),
-                        Err(error) if error.is::<LengthLimitError>() => {
+                        // Ours, or an outer limit's (tower-http's) under the body's own error type.
+                        Err(error)
+                            if mcp_reconnect_core::cause_ref::<LengthLimitError>(&*error).is_some() =>
+                        {
                             return Poll::Ready(Ok(too_large(this.shared.config.max_body)));
                         }
                         Err(error) => return Poll::Ready(Err(error)),

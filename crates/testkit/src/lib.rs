@@ -16,6 +16,8 @@
 //! - [`TestUpstream`]: both, wired together.
 //! - [`RawClient`], [`jsonrpc`]: drive the server by hand and read answers
 //!   that are JSON or SSE (decoded with `mcp_reconnect_core::sse`).
+//! - `external` (feature `external`): a real `redis-server` and an nginx
+//!   round-robin balancer for the scale-out tests.
 //!
 //! # Example
 //!
@@ -60,6 +62,8 @@
 
 mod client;
 mod counters;
+#[cfg(feature = "external")]
+pub mod external;
 pub mod fault;
 mod forward;
 mod harness;

@@ -96,3 +96,30 @@ fn a_combined_document_prefixes_paths_and_tags_by_server() {
     );
     assert!(combined["components"]["schemas"]["a__echo_form_model"].is_object());
 }
+
+#[test]
+fn names_that_clean_to_the_same_component_keep_their_own_schema_and_operation_id() {
+    let tools = [
+        tool("a b", json!({"title": "first"})),
+        tool("a_b", json!({"title": "second"})),
+        tool("a_b_2", json!({"title": "third"})),
+    ];
+    let doc = document(
+        &info(false),
+        &[ToolGroup {
+            prefix: "",
+            tag: None,
+            tools: &tools,
+        }],
+    );
+    let mut ids = std::collections::BTreeSet::new();
+    for (tool, title) in tools.iter().zip(["first", "second", "third"]) {
+        let operation = &doc["paths"][format!("/{}", tool.name)]["post"];
+        assert!(ids.insert(operation["operationId"].as_str().unwrap().to_owned()));
+        let reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap();
+        let name = reference.trim_start_matches("#/components/schemas/");
+        assert_eq!(doc["components"]["schemas"][name]["title"], title, "{reference}");
+    }
+}

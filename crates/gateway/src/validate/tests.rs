@@ -97,3 +97,23 @@ fn unknown_keywords_and_empty_schemas_pass() {
         .is_empty()
     );
 }
+
+#[test]
+fn refs_that_multiply_through_unions_stop_at_the_check_budget() {
+    // Without a budget these take 2^32 checks within the depth bound.
+    for schema in [
+        json!({"anyOf": [{"$ref": "#"}, {"$ref": "#"}]}),
+        json!({"oneOf": [{"$ref": "#"}, {"$ref": "#"}, {"$ref": "#"}]}),
+        json!({"allOf": [{"$ref": "#"}, {"$ref": "#"}]}),
+    ] {
+        let errors = validate(&schema, &json!({"a": [1, 2]}));
+        assert!(errors.len() <= MAX_ERRORS, "{schema}");
+    }
+    // A schema that is merely large still validates.
+    let schema = json!({"type": "array", "items": {"anyOf": [{"type": "integer"}, {"type": "string"}]}});
+    let valid: Vec<Value> = (0..1000).map(|n| json!(n)).collect();
+    assert!(validate(&schema, &Value::Array(valid.clone())).is_empty());
+    let mut invalid = valid;
+    invalid.push(json!(null));
+    assert_eq!(kinds(&schema, &Value::Array(invalid))[0].0, "union_error");
+}

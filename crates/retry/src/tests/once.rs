@@ -15,6 +15,35 @@ async fn an_oversized_body_is_answered_413_and_never_forwarded() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_body_over_an_outer_limit_is_answered_413_too() {
+    // tower-http's `RequestBodyLimitLayer` under axum: the limit error arrives
+    // as the source of the body's own error type.
+    #[derive(Debug)]
+    struct Wrapped(BoxError);
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "body error: {}", self.0)
+        }
+    }
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.0)
+        }
+    }
+    let layer = ToolRetryLayer::new();
+    let script = Script::new([]);
+    let (parts, body) = call("echo").into_parts();
+    let body = http_body_util::Limited::new(body, 16).map_err(Wrapped);
+    let response = layer
+        .layer(upstream(Arc::clone(&script)))
+        .oneshot(Request::from_parts(parts, body))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(script.calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_outer_attempt_means_one_try_and_an_untouched_answer() {
     let layer = ToolRetryLayer::new();
     for answer in [Answer::Status(503), Answer::Status(502)] {

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::error::StoreError;
 use crate::session::id::SessionId;
-use crate::session::store::{SessionRecord, SessionStore};
+use crate::session::store::{SessionRecord, SessionStore, Swap};
 
 /// How often the in-memory store drops expired sessions while it is not full: 60 s.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
@@ -130,6 +130,51 @@ impl MemoryStore {
         inner.sessions.insert(id.clone(), entry);
     }
 
+    /// [`SessionStore::compare_and_store`] under the map's lock.
+    fn compare_and_store_now(
+        &self,
+        id: &SessionId,
+        expected_generation: u64,
+        record: SessionRecord,
+        idle_ttl: Duration,
+    ) -> Swap {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        match inner.sessions.get_mut(id) {
+            Some(entry) if entry.expires > now && entry.record.generation() == expected_generation => {
+                *entry = Entry {
+                    record,
+                    used: now,
+                    expires: now + idle_ttl,
+                };
+                Swap::Stored
+            }
+            Some(entry) if entry.expires > now => Swap::Conflict(Some(entry.record.clone())),
+            Some(_) => {
+                inner.sessions.remove(id);
+                Swap::Conflict(None)
+            }
+            None => Swap::Conflict(None),
+        }
+    }
+
+    /// The live sessions, each with the time it has left and its idle TTL
+    /// (a shared store writes them back after an outage).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn entries(&self) -> Vec<(SessionId, SessionRecord, Duration, Duration)> {
+        let now = Instant::now();
+        self.lock()
+            .sessions
+            .iter()
+            .filter(|(_, entry)| entry.expires > now)
+            .map(|(id, entry)| {
+                let left = entry.expires - now;
+                let idle_ttl = entry.expires - entry.used;
+                (id.clone(), entry.record.clone(), left, idle_ttl)
+            })
+            .collect()
+    }
+
     fn touch_now(&self, id: &SessionId, idle_ttl: Duration) {
         let now = Instant::now();
         if let Some(entry) = self.lock().sessions.get_mut(id) {
@@ -181,5 +226,20 @@ impl SessionStore for MemoryStore {
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.touch_now(id, idle_ttl);
         ready(Ok(()))
+    }
+
+    fn compare_and_store(
+        &self,
+        id: &SessionId,
+        expected_generation: u64,
+        record: SessionRecord,
+        idle_ttl: Duration,
+    ) -> impl Future<Output = Result<Swap, StoreError>> + Send {
+        ready(Ok(self.compare_and_store_now(
+            id,
+            expected_generation,
+            record,
+            idle_ttl,
+        )))
     }
 }

@@ -47,7 +47,11 @@
 //! client session id) keeps the records. [`MemoryStore`], the default, is
 //! bounded (`MCPO_SESSION_MAX`, 10 000: then the least recently used go) and
 //! forgets sessions idle for `MCPO_SESSION_IDLE_TIMEOUT` (1 hour). A shared
-//! store lets several gateway replicas serve the same client sessions.
+//! store lets several gateway replicas serve the same client sessions:
+//! `RedisStore` (cargo feature `redis`) keeps them in Redis behind a local
+//! cache, and replicas that see the same loss re-initialize it upstream once
+//! ([`SessionStore::claim_reinit`], then
+//! [`compare_and_store`](SessionStore::compare_and_store) on the generation).
 //!
 //! # Why `getrandom`
 //!
@@ -82,6 +86,10 @@ mod id;
 mod layer;
 mod local;
 mod memory;
+#[cfg(feature = "redis")]
+// The store methods spell out `impl Future + Send` as the trait declares them.
+#[allow(clippy::manual_async_fn)]
+mod redis_store;
 mod reinit;
 mod service;
 mod stats;
@@ -95,10 +103,15 @@ pub use id::{
 pub use layer::SessionLayer;
 pub use local::SESSION_NOT_FOUND;
 pub use memory::{MemoryStore, SWEEP_INTERVAL};
-pub use reinit::MAX_HANDSHAKE_ANSWER;
+#[cfg(feature = "redis")]
+pub use redis_store::{
+    AnyStore, DEFAULT_KEY_PREFIX, DEFAULT_OP_TIMEOUT, DEFAULT_PROBE_INTERVAL, MAX_PENDING_DELETES,
+    RedisConfig, RedisStore, StoreStats, StoreStatus, WRITEBACK_BATCH,
+};
+pub use reinit::{MAX_HANDSHAKE_ANSWER, REINIT_CLAIM_SLACK, REINIT_POLL_INTERVAL};
 pub use service::Session;
 pub use stats::SessionStats;
-pub use store::{SessionRecord, SessionStore};
+pub use store::{ReinitClaim, SessionRecord, SessionStore, Swap};
 
 #[cfg(test)]
 mod tests;

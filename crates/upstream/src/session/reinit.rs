@@ -4,6 +4,7 @@
 use std::future::poll_fn;
 use std::pin::pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use http::header::{self, HeaderValue};
@@ -25,10 +26,18 @@ use crate::session::flights::{Outcome, Recovery};
 use crate::session::id::SessionId;
 use crate::session::layer::Shared;
 use crate::session::stats::Counters;
-use crate::session::store::{SessionRecord, SessionStore};
+use crate::session::store::{ReinitClaim, SessionRecord, SessionStore, Swap};
 
 /// The most of the upstream's `initialize` answer read while re-initializing: 1 MiB.
 pub const MAX_HANDSHAKE_ANSWER: usize = 1024 * 1024;
+
+/// How often a replica that lost the claim on a re-initialize re-reads the
+/// session for the winner's record: 20 ms.
+pub const REINIT_POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// How much longer than the re-initialize timeout (the claim's lease) a
+/// replica waits for another's re-initialize: 1 s.
+pub const REINIT_CLAIM_SLACK: Duration = Duration::from_secs(1);
 
 /// The notification that ends the handshake.
 const INITIALIZED: &[u8] = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
@@ -91,6 +100,82 @@ where
         return Ok(current);
     }
     let timeout = shared.config.reinit_timeout;
+    // Replicas sharing a store that saw the same loss: one of them re-initializes.
+    let waited = tokio::time::timeout(timeout + REINIT_CLAIM_SLACK, claim(shared, id, &current)).await;
+    match waited {
+        Ok(Ok(None)) => {}
+        Ok(Ok(Some(restored))) => return Ok(restored),
+        Ok(Err(recovery)) => return Err(recovery),
+        Err(_) => {
+            let failure = Failure::new(FailureClass::Timeout, Reached::No);
+            return Err(Recovery::Failed(
+                failure,
+                "another replica's re-initialize did not finish in time".into(),
+            ));
+        }
+    }
+    let outcome = restore(shared, inner, id, current, template, uri).await;
+    if let Err(error) = shared.store.release_reinit(id, seen).await {
+        tracing::debug!(session = %id, %error, "could not release the re-initialize claim; it expires");
+    }
+    outcome
+}
+
+/// Claims the re-initialize of session `id` from `current`'s generation.
+/// `None`: this caller runs it (also when the store cannot arbitrate: the
+/// compare-and-store still keeps a newer record). `Some`: another replica
+/// restored the session meanwhile; here is its record.
+async fn claim<St: SessionStore>(
+    shared: &Shared<St>,
+    id: &SessionId,
+    current: &SessionRecord,
+) -> Result<Option<SessionRecord>, Recovery> {
+    let seen = current.generation();
+    loop {
+        match shared
+            .store
+            .claim_reinit(id, seen, shared.config.reinit_timeout)
+            .await
+        {
+            Ok(ReinitClaim::Granted) => return Ok(None),
+            Ok(ReinitClaim::Held) => {}
+            Err(error) => {
+                tracing::warn!(session = %id, %error, "could not claim the re-initialize; running it anyway");
+                return Ok(None);
+            }
+        }
+        tokio::time::sleep(REINIT_POLL_INTERVAL).await;
+        match shared.store.load(id).await {
+            Ok(Some(record)) if record.generation() > seen => {
+                tracing::debug!(session = %id, generation = record.generation(), "another replica re-initialized the session");
+                return Ok(Some(record));
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(Recovery::Gone("the session expired meanwhile".into())),
+            Err(error) => return Err(store_failed(&error)),
+        }
+    }
+}
+
+/// The handshake, then the new record stored over `current` — unless another
+/// replica stored a newer one first (then that one is used).
+async fn restore<S, St, RB>(
+    shared: &Shared<St>,
+    inner: S,
+    id: &SessionId,
+    current: SessionRecord,
+    template: &HeaderMap,
+    uri: &Uri,
+) -> Outcome
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<RB>>,
+    S::Error: Into<BoxError>,
+    St: SessionStore,
+    RB: Body,
+    RB::Data: Buf,
+    RB::Error: Into<BoxError>,
+{
+    let timeout = shared.config.reinit_timeout;
     let (upstream, version) =
         match tokio::time::timeout(timeout, handshake(inner, &current, template, uri)).await {
             Ok(result) => result?,
@@ -103,13 +188,30 @@ where
             }
         };
     let version = version.or_else(|| current.protocol_version().cloned());
+    let seen = current.generation();
     let fresh = current.reinitialized(upstream).with_protocol_version(version);
-    if let Err(error) = shared
+    let idle = shared.config.idle_timeout;
+    match shared
         .store
-        .store(id, fresh.clone(), shared.config.idle_timeout)
+        .compare_and_store(id, seen, fresh.clone(), idle)
         .await
     {
-        return Err(store_failed(&error));
+        Ok(Swap::Stored) => {}
+        Ok(Swap::Conflict(Some(newer))) if newer.generation() > seen => {
+            // Another replica won (its claim expired, or the store could not
+            // arbitrate); ours is an unused upstream session the upstream expires.
+            tracing::info!(session = %id, generation = newer.generation(), "another replica re-initialized first");
+            return Ok(newer);
+        }
+        Ok(Swap::Conflict(Some(_))) => {
+            // An older record came back (a shared store restored after losing
+            // its data): the fresh one is newer.
+            if let Err(error) = shared.store.store(id, fresh.clone(), idle).await {
+                return Err(store_failed(&error));
+            }
+        }
+        Ok(Swap::Conflict(None)) => return Err(Recovery::Gone("the session ended meanwhile".into())),
+        Err(error) => return Err(store_failed(&error)),
     }
     Counters::count(&shared.counters.reinitialized);
     tracing::info!(session = %id, generation = fresh.generation(), "upstream session re-initialized");

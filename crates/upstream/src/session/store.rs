@@ -2,7 +2,7 @@
 //! [`SessionRecord`] it keeps.
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, ready};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -141,6 +141,80 @@ pub trait SessionStore: Send + Sync + 'static {
         id: &SessionId,
         idle_ttl: Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Saves `record` as session `id` only if the stored record is still at
+    /// generation `expected_generation` (a re-initialize replaces the record
+    /// it started from, never a newer one another replica stored meanwhile).
+    ///
+    /// The default loads, compares and stores: enough for a store only one
+    /// process writes (the session layer already runs one re-initialize per
+    /// session at a time). A shared store must make it atomic.
+    fn compare_and_store(
+        &self,
+        id: &SessionId,
+        expected_generation: u64,
+        record: SessionRecord,
+        idle_ttl: Duration,
+    ) -> impl Future<Output = Result<Swap, StoreError>> + Send {
+        async move {
+            match self.load(id).await? {
+                Some(current) if current.generation() == expected_generation => {
+                    self.store(id, record, idle_ttl).await?;
+                    Ok(Swap::Stored)
+                }
+                other => Ok(Swap::Conflict(other)),
+            }
+        }
+    }
+
+    /// Asks to be the one that re-initializes session `id` from generation
+    /// `generation`, for at most `lease`: replicas that see the same loss at
+    /// once re-initialize it upstream once. The loser re-reads the record
+    /// until its generation moves on.
+    ///
+    /// The default always grants: within one process the session layer
+    /// already runs one re-initialize per session.
+    fn claim_reinit(
+        &self,
+        id: &SessionId,
+        generation: u64,
+        lease: Duration,
+    ) -> impl Future<Output = Result<ReinitClaim, StoreError>> + Send {
+        let _ = (id, generation, lease);
+        ready(Ok(ReinitClaim::Granted))
+    }
+
+    /// Gives back a claim [`claim_reinit`](Self::claim_reinit) granted (the
+    /// re-initialize ended, well or not). The default does nothing.
+    fn release_reinit(
+        &self,
+        id: &SessionId,
+        generation: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (id, generation);
+        ready(Ok(()))
+    }
+}
+
+/// What [`SessionStore::compare_and_store`] did.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Swap {
+    /// The stored record was at the expected generation; the new one replaced it.
+    Stored,
+    /// The stored record was not at the expected generation: here it is
+    /// (`None`: the session is gone). Nothing was stored.
+    Conflict(Option<SessionRecord>),
+}
+
+/// The answer to [`SessionStore::claim_reinit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReinitClaim {
+    /// This caller re-initializes the session.
+    Granted,
+    /// Another replica is re-initializing it: wait for the record's generation to move on.
+    Held,
 }
 
 impl<T: SessionStore> SessionStore for Arc<T> {
@@ -167,5 +241,32 @@ impl<T: SessionStore> SessionStore for Arc<T> {
         idle_ttl: Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).touch(id, idle_ttl)
+    }
+
+    fn compare_and_store(
+        &self,
+        id: &SessionId,
+        expected_generation: u64,
+        record: SessionRecord,
+        idle_ttl: Duration,
+    ) -> impl Future<Output = Result<Swap, StoreError>> + Send {
+        (**self).compare_and_store(id, expected_generation, record, idle_ttl)
+    }
+
+    fn claim_reinit(
+        &self,
+        id: &SessionId,
+        generation: u64,
+        lease: Duration,
+    ) -> impl Future<Output = Result<ReinitClaim, StoreError>> + Send {
+        (**self).claim_reinit(id, generation, lease)
+    }
+
+    fn release_reinit(
+        &self,
+        id: &SessionId,
+        generation: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).release_reinit(id, generation)
     }
 }

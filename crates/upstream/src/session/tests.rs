@@ -21,10 +21,10 @@ const VERSION: &str = "2025-06-18";
 
 /// What the fake server saw and does.
 #[derive(Default)]
-struct Fake {
+pub(super) struct Fake {
     next: AtomicUsize,
     sessions: Mutex<Vec<String>>,
-    initializes: AtomicUsize,
+    pub(super) initializes: AtomicUsize,
     lost: AtomicUsize,
     seen: Mutex<Vec<Seen>>,
     /// When set, `initialize` waits for a permit (to hold a re-initialize open).
@@ -44,7 +44,15 @@ struct Seen {
 }
 
 impl Fake {
-    fn restart(&self) {
+    /// A server whose `initialize`s each take a permit of `gate`.
+    pub(super) fn gated(gate: Arc<Semaphore>) -> Fake {
+        Fake {
+            gate: Some(gate),
+            ..Fake::default()
+        }
+    }
+
+    pub(super) fn restart(&self) {
         self.sessions.lock().unwrap().clear();
     }
 
@@ -54,9 +62,10 @@ impl Fake {
     }
 }
 
-type Upstream = tower::util::BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, Infallible>;
+pub(super) type Upstream =
+    tower::util::BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, Infallible>;
 
-fn upstream(fake: Arc<Fake>) -> Upstream {
+pub(super) fn upstream(fake: Arc<Fake>) -> Upstream {
     tower::util::BoxCloneSyncService::new(tower::service_fn(move |request: Request<Full<Bytes>>| {
         let fake = Arc::clone(&fake);
         async move { Ok::<_, Infallible>(answer(&fake, request).await) }
@@ -134,7 +143,7 @@ async fn answer(fake: &Fake, request: Request<Full<Bytes>>) -> Response<Full<Byt
     }
 }
 
-fn post(session: Option<&str>, body: &str) -> Request<Full<Bytes>> {
+pub(super) fn post(session: Option<&str>, body: &str) -> Request<Full<Bytes>> {
     let mut request = Request::post("http://gateway/mcp").header(MCP_PROTOCOL_VERSION, VERSION);
     if let Some(session) = session {
         request = request.header(MCP_SESSION_ID, session);
@@ -142,8 +151,8 @@ fn post(session: Option<&str>, body: &str) -> Request<Full<Bytes>> {
     request.body(Full::new(Bytes::from(body.to_owned()))).unwrap()
 }
 
-const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
-const CALL: &str =
+pub(super) const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+pub(super) const CALL: &str =
     r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{}}}"#;
 const NOTE: &str = r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3}}"#;
 
@@ -446,4 +455,33 @@ async fn the_memory_store_stays_bounded_through_10k_abandoned_sessions() {
     assert!(store.load(&keep).await.unwrap().is_none());
     store.store(&keep, record(), ttl).await.unwrap();
     assert_eq!(store.len(), 1, "the sweep dropped the expired");
+}
+
+#[tokio::test]
+async fn the_memory_store_compares_generations_and_always_grants_the_claim() {
+    let store = MemoryStore::new(10);
+    let ttl = Duration::from_secs(60);
+    let id = SessionId::generate().unwrap();
+    let upstream = |name: &'static str| SessionId::parse_upstream(&HeaderValue::from_static(name)).unwrap();
+    let first = SessionRecord::new(Bytes::from_static(INIT.as_bytes()), upstream("up-0"));
+    let missing = store.compare_and_store(&id, 0, first.clone(), ttl).await.unwrap();
+    assert!(matches!(missing, Swap::Conflict(None)));
+    store.store(&id, first.clone(), ttl).await.unwrap();
+    let next = first.clone().reinitialized(upstream("up-1"));
+    let swapped = store.compare_and_store(&id, 0, next.clone(), ttl).await.unwrap();
+    assert!(matches!(swapped, Swap::Stored));
+    let stale = first.reinitialized(upstream("up-2"));
+    match store.compare_and_store(&id, 0, stale, ttl).await.unwrap() {
+        Swap::Conflict(Some(current)) => assert_eq!(current.upstream(), next.upstream()),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        store.claim_reinit(&id, 1, ttl).await.unwrap(),
+        ReinitClaim::Granted
+    );
+    assert_eq!(
+        store.claim_reinit(&id, 1, ttl).await.unwrap(),
+        ReinitClaim::Granted
+    );
+    store.release_reinit(&id, 1).await.unwrap();
 }

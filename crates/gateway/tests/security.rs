@@ -1,0 +1,865 @@
+//! Security and bad input, over real TCP on 127.0.0.1: the gateway in process
+//! in front of the testkit's MCP server and fault proxy.
+//!
+//! - keys: missing `401` + `WWW-Authenticate: Bearer`, wrong `403`, nothing forwarded;
+//!   the constant-time comparison refuses equal- and different-length keys;
+//! - bodies over the limit (`Content-Length` or chunked) `413`, huge headers `431`, nothing forwarded;
+//! - malformed JSON-RPC to `/mcp`: `400` with `-32700` / `-32600`, nothing forwarded;
+//! - unknown and forged session ids `404`, malformed ones `400`, nothing forwarded;
+//! - header injection through `Mcp-Session-Id` (raw bytes): `400` or a plain
+//!   unknown id, never an echoed header;
+//! - slow clients: headers (see also `limits.rs`), a trickled REST body (`408`
+//!   at `--tool-timeout`), a trickled `/mcp` body (the call deadline);
+//! - 1000 concurrent hung calls: the excess shed with `503` + `Retry-After`
+//!   while they hang, memory bounded, another upstream unaffected;
+//! - the API key and the upstream's credentials never in logs (TRACE),
+//!   `/health`, `/metrics` (JSON, Prometheus, OpenMetrics) or docs.
+//!
+//! No assertion is on time: every wait is a bounded loop or a bound that
+//! only stops a broken test.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use bytes::Bytes;
+use common::{Answer, Http, gateway};
+use http::{HeaderValue, Method, Request, StatusCode};
+use mcp_reconnect_gateway::Gateway;
+use mcp_reconnect_gateway::auth::{self, Auth};
+use mcp_reconnect_gateway::config::ApiKey;
+use mcp_reconnect_testkit::{Fault, RawClient, Rule, TestUpstream};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+
+const KEY: &str = "secret-key-123";
+const UPSTREAM_SECRET: &str = "upstream-secret";
+const ACCEPT_MCP: &str = "application/json, text/event-stream";
+/// The most the read of a raw answer may take: a bound that only stops a broken test.
+const READ_BOUND: Duration = Duration::from_secs(60);
+/// The two tests that load the process (1000 calls, TRACE capture) never overlap,
+/// so the memory one measures only itself.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Waits (bounded) until every upstream's warm-up fetched its tools: from
+/// then on, the upstream sees only what the test sends.
+async fn warmed(gateway: &Gateway) {
+    for client in gateway.clients() {
+        for _ in 0..1000 {
+            if client.catalog().fetched.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            client.catalog().fetched.is_some(),
+            "the warm-up fetched the tools"
+        );
+    }
+}
+
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "security-test", "version": "0"}}})
+}
+
+/// A JSON-RPC error answer: `(HTTP status, error code)`.
+fn rpc_error(answer: &Answer) -> (u16, i64) {
+    let body = answer.json();
+    assert_eq!(body["jsonrpc"], "2.0", "{answer:?}");
+    (
+        answer.status.as_u16(),
+        body["error"]["code"].as_i64().unwrap_or_default(),
+    )
+}
+
+/// Sends raw bytes, reads until the gateway closes (bounded), returns the answer.
+async fn raw(addr: SocketAddr, bytes: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(bytes).await.expect("send");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(READ_BOUND, stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the gateway answered or closed");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+// ----------------------------------------------------------------------- keys
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_and_wrong_keys_are_refused_and_nothing_reaches_the_upstream() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["--api-key", KEY, "streamablehttp", &upstream.url()], &[]).await;
+    warmed(&gateway).await;
+    let (base, http) = (gateway.url(), Http::default());
+    let before = upstream.proxy.requests();
+    let missing = [
+        None,
+        Some("Bearer".to_owned()),
+        Some("Bearer ".to_owned()),
+        Some(KEY.to_owned()),
+        Some(format!("Basic {KEY}")),
+        Some(format!("Bearer{KEY}")),
+    ];
+    let wrong = [
+        "Bearer secret-key-124".to_owned(),  // same length, last byte differs
+        "Bearer Secret-key-123".to_owned(),  // same length, first byte differs
+        "Bearer secret-key-12".to_owned(),   // a prefix
+        "Bearer secret-key-1234".to_owned(), // longer
+        format!("Bearer {}", KEY.to_uppercase()),
+        format!("Bearer {}", "k".repeat(8192)),
+    ];
+    let calls = [
+        (Method::POST, "/echo", json!({"text": "x"}).to_string()),
+        (Method::POST, "/mcp", initialize().to_string()),
+        (Method::GET, "/mcp", String::new()),
+        (Method::DELETE, "/mcp", String::new()),
+        (
+            Method::POST,
+            "/mcp?api_key=secret-key-123",
+            initialize().to_string(),
+        ),
+    ];
+    for (method, path, body) in &calls {
+        for header in &missing {
+            let mut headers = vec![("content-type", "application/json"), ("accept", ACCEPT_MCP)];
+            if let Some(value) = header {
+                headers.push(("authorization", value));
+            }
+            let answer = http
+                .send(method.clone(), &format!("{base}{path}"), &headers, body.clone())
+                .await;
+            assert_eq!(answer.status, 401, "{method} {path} {header:?}");
+            assert_eq!(answer.headers["www-authenticate"], "Bearer");
+            assert_eq!(answer.json()["detail"], "Not authenticated");
+        }
+        for value in &wrong {
+            let headers = [
+                ("content-type", "application/json"),
+                ("accept", ACCEPT_MCP),
+                ("authorization", value.as_str()),
+            ];
+            let answer = http
+                .send(method.clone(), &format!("{base}{path}"), &headers, body.clone())
+                .await;
+            assert_eq!(answer.status, 403, "{method} {path} {value:.30}");
+            assert!(answer.headers.get("www-authenticate").is_none());
+            assert_eq!(answer.json()["detail"], "Invalid API key");
+        }
+    }
+    assert_eq!(
+        upstream.proxy.requests(),
+        before,
+        "no refused request reached the upstream"
+    );
+    let right = format!("Bearer {KEY}");
+    let echo = http
+        .post_json(
+            &format!("{base}/echo"),
+            &[("authorization", &right)],
+            &json!({"text": "x"}),
+        )
+        .await;
+    assert_eq!((echo.status.as_u16(), echo.json()), (200, json!("x")));
+    gateway.shutdown().await;
+}
+
+/// The comparison is `subtle`'s `ConstantTimeEq` (no early exit on the first
+/// differing byte; a different length is refused at once, which reveals the
+/// length only). Checked here for outcomes, never for time.
+#[tokio::test]
+async fn the_key_comparison_refuses_equal_and_different_lengths_without_panicking() {
+    let guard = Auth::new(Some(ApiKey::new(KEY)), false, BTreeSet::new(), "/docs");
+    let app = Router::new()
+        .route("/x", get(|| async { "ok" }))
+        .layer(axum::middleware::from_fn_with_state(guard, auth::require));
+    let status = |token: &[u8]| {
+        let app = app.clone();
+        let mut value = b"Bearer ".to_vec();
+        value.extend_from_slice(token);
+        async move {
+            let request = Request::get("/x")
+                .header("authorization", HeaderValue::from_bytes(&value).unwrap())
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.oneshot(request).await.unwrap().status()
+        }
+    };
+    let mut same_length: Vec<Vec<u8>> = (0..KEY.len())
+        .map(|at| {
+            let mut key = KEY.as_bytes().to_vec();
+            key[at] ^= 0x01;
+            key
+        })
+        .collect();
+    same_length.push(vec![b'x'; KEY.len()]);
+    same_length.push(vec![0xff; KEY.len()]); // obs-text: not UTF-8
+    for token in &same_length {
+        assert_eq!(status(token).await, StatusCode::FORBIDDEN, "{token:?}");
+    }
+    for length in [1, KEY.len() - 1, KEY.len() + 1, 2 * KEY.len(), 65_536] {
+        let token: Vec<u8> = KEY.bytes().cycle().take(length).collect();
+        assert_eq!(status(&token).await, StatusCode::FORBIDDEN, "length {length}");
+    }
+    assert_eq!(status(KEY.as_bytes()).await, StatusCode::OK);
+}
+
+// --------------------------------------------------------------------- bodies
+
+/// Sends `head`, then `body_chunks` chunks of 64 KiB with chunked transfer
+/// coding while reading the answer: the gateway may answer and close before
+/// the body is sent (write errors are expected then), and what it answered
+/// is read first.
+async fn raw_chunked(addr: SocketAddr, head: String, body_chunks: usize) -> String {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let writing = tokio::spawn(async move {
+        writer.write_all(head.as_bytes()).await?;
+        let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+        for _ in 0..body_chunks {
+            writer.write_all(chunk.as_bytes()).await?;
+        }
+        writer.write_all(b"0\r\n\r\n").await
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(READ_BOUND, reader.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the gateway answered or closed");
+    writing.abort();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_bodies_and_headers_are_refused_and_never_forwarded() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    warmed(&gateway).await;
+    let addr = gateway.local_addr();
+    let before = upstream.proxy.requests();
+    let over = 5 * 1024 * 1024; // the default limit is 4 MiB
+    for path in ["/mcp", "/echo"] {
+        // A Content-Length over the limit: refused before any body byte is read.
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Accept: {ACCEPT_MCP}\r\nConnection: close\r\nContent-Length: {over}\r\n\r\n{{"
+        );
+        let answer = raw(addr, head.as_bytes()).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "{path} Content-Length: {answer:.300}"
+        );
+        // Chunked, no length known in advance: refused once the limit is passed.
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Accept: {ACCEPT_MCP}\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+        );
+        let answer = raw_chunked(addr, head, over / 0x10000).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "{path} chunked: {answer:.300}"
+        );
+        if path == "/mcp" {
+            assert!(answer.contains("-32052"), "a JSON-RPC error: {answer:.600}");
+        }
+    }
+    // A 1 MiB header.
+    let big = format!(
+        "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
+    let answer = raw_chunked(addr, big, 0).await;
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
+        "{answer:.80}"
+    );
+    assert_eq!(upstream.proxy.requests(), before, "nothing reached the upstream");
+    gateway.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_json_rpc_gets_a_json_rpc_error_and_never_reaches_the_upstream() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    warmed(&gateway).await;
+    let (base, http) = (gateway.url(), Http::default());
+    let mut client = RawClient::new(format!("{base}/mcp"));
+    assert_eq!(client.initialize().await.unwrap().status, 200);
+    let session = client.session().expect("a session").to_owned();
+    let before = upstream.proxy.requests();
+    let ping = r#"{"jsonrpc":"2.0","method":"ping","id":1}"#;
+    let cases: Vec<(&str, Vec<u8>, i64)> = vec![
+        ("not JSON", b"{not json".to_vec(), -32700),
+        ("empty", Vec::new(), -32700),
+        ("binary", vec![0xff, 0xfe, 0x00, 0x80], -32700),
+        ("truncated", ping.as_bytes()[..20].to_vec(), -32700),
+        ("nested 100 000 deep", "[".repeat(100_000).into_bytes(), -32700),
+        ("empty batch", b"[]".to_vec(), -32600),
+        ("a string", br#""ping""#.to_vec(), -32600),
+        ("a number", b"42".to_vec(), -32600),
+        ("null", b"null".to_vec(), -32600),
+        ("no method", br#"{"jsonrpc":"2.0","id":1}"#.to_vec(), -32600),
+        (
+            "JSON-RPC 1.0",
+            br#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#.to_vec(),
+            -32600,
+        ),
+        (
+            "method a number",
+            br#"{"jsonrpc":"2.0","id":1,"method":5}"#.to_vec(),
+            -32600,
+        ),
+        (
+            "id an object",
+            br#"{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}"#.to_vec(),
+            -32600,
+        ),
+        ("batch of invalid", br#"[1, {"x": 2}]"#.to_vec(), -32600),
+        (
+            "batch of 2000",
+            format!("[{}]", vec![ping; 2000].join(",")).into_bytes(),
+            -32600,
+        ),
+    ];
+    for with_session in [false, true] {
+        for (name, body, code) in &cases {
+            let mut headers = vec![("content-type", "application/json"), ("accept", ACCEPT_MCP)];
+            if with_session {
+                headers.push(("mcp-session-id", &session));
+            }
+            let answer = http
+                .send(Method::POST, &format!("{base}/mcp"), &headers, body.clone())
+                .await;
+            assert_eq!(rpc_error(&answer), (400, *code), "{name}: {answer:?}");
+            assert_eq!(answer.headers["content-type"], "application/json");
+        }
+    }
+    assert_eq!(
+        upstream.proxy.requests(),
+        before,
+        "no malformed body reached the upstream"
+    );
+    // The session still works.
+    let answer = client
+        .call_tool("echo", json!({"text": "still here"}))
+        .await
+        .unwrap();
+    assert_eq!(answer.text().as_deref(), Some("still here"));
+    gateway.shutdown().await;
+}
+
+// ------------------------------------------------------------------- sessions
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_and_forged_session_ids_get_404_or_400_and_never_reach_the_upstream() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    warmed(&gateway).await;
+    let (base, http) = (gateway.url(), Http::default());
+    // The upstream's own id for a session opened directly: it means nothing to the gateway.
+    let mut direct = RawClient::new(upstream.server.url());
+    assert_eq!(direct.initialize().await.unwrap().status, 200);
+    let upstream_id = direct.session().expect("an upstream session").to_owned();
+    let mut through = RawClient::new(format!("{base}/mcp"));
+    assert_eq!(through.initialize().await.unwrap().status, 200);
+    let issued = through.session().expect("a gateway session").to_owned();
+    assert_ne!(
+        issued, upstream_id,
+        "clients see the gateway's ids, never the upstream's"
+    );
+    let before = upstream.proxy.requests();
+    let ping = json!({"jsonrpc": "2.0", "id": 7, "method": "ping"}).to_string();
+    let send = |method: Method, ids: Vec<String>| {
+        let (http, base, ping) = (http.clone(), base.clone(), ping.clone());
+        async move {
+            let mut headers = vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("accept".to_owned(), ACCEPT_MCP.to_owned()),
+            ];
+            headers.extend(ids.into_iter().map(|id| ("mcp-session-id".to_owned(), id)));
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            let body = if method == Method::POST {
+                ping
+            } else {
+                String::new()
+            };
+            http.send(method, &format!("{base}/mcp"), &headers, body).await
+        }
+    };
+    let mut forged_issued = issued.clone();
+    let last = forged_issued.pop().expect("non-empty");
+    forged_issued.push(if last == 'a' { 'b' } else { 'a' });
+    for id in [
+        "00000000000000000000000000000000".to_owned(),
+        upstream_id.clone(),
+        forged_issued,
+        format!("{issued}x"),
+        "a%0d%0aX-Injected:%20y".to_owned(),
+    ] {
+        for method in [Method::POST, Method::DELETE] {
+            let answer = send(method.clone(), vec![id.clone()]).await;
+            assert_eq!(answer.status, 404, "{method} {id}: {answer:?}");
+            assert_eq!(answer.json()["jsonrpc"], "2.0", "{method} {id}");
+        }
+        let answer = send(Method::POST, vec![id.clone()]).await;
+        assert_eq!(rpc_error(&answer).1, -32001, "{id}");
+        assert_eq!(answer.json()["id"], 7);
+    }
+    for ids in [
+        vec!["a b".to_owned()],
+        vec!["x".repeat(200)],
+        vec!["é".to_owned()],
+        vec![issued.clone(), issued.clone()],
+        vec![issued.clone(), "other".to_owned()],
+    ] {
+        let answer = send(Method::POST, ids.clone()).await;
+        assert_eq!(rpc_error(&answer), (400, -32600), "{ids:?}");
+    }
+    assert_eq!(
+        upstream.proxy.requests(),
+        before,
+        "no bad id reached the upstream"
+    );
+    let answer = through.call_tool("echo", json!({"text": "mine"})).await.unwrap();
+    assert_eq!(
+        answer.text().as_deref(),
+        Some("mine"),
+        "the real session still works"
+    );
+    gateway.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn header_injection_through_session_ids_is_refused_and_never_echoed() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    warmed(&gateway).await;
+    let before = upstream.proxy.requests();
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    // (what is sent after the other headers, what the gateway may answer)
+    let cases = [
+        ("Mcp-Session-Id: a\rX-Injected: y\r\n", &["400"][..]), // bare CR
+        ("Mcp-Session-Id: a\r\n X-Injected: y\r\n", &["400"]),  // obsolete line folding
+        ("Mcp-Session-Id: a\0X-Injected: y\r\n", &["400"]),     // NUL
+        ("Mcp-Session-Id\r\nX-Injected: y\r\n", &["400"]),      // no colon
+        ("Mcp-Session-Id: a\x0bX-Injected: y\r\n", &["400"]),   // vertical tab
+        // A bare LF ends a header line (RFC 9112 lets servers accept it): two
+        // headers, and `a` is an unknown session.
+        ("Mcp-Session-Id: a\nX-Injected: y\r\n", &["404"]),
+        ("Mcp-Session-Id: a%0d%0aX-Injected:%20y\r\n", &["404"]),
+    ];
+    for (header, allowed) in cases {
+        let request = format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Accept: {ACCEPT_MCP}\r\nConnection: close\r\n{header}Content-Length: {}\r\n\r\n{ping}",
+            ping.len()
+        );
+        let answer = raw(gateway.local_addr(), request.as_bytes()).await;
+        let status = answer.get(9..12).unwrap_or_default();
+        assert!(
+            answer.is_empty() || allowed.contains(&status),
+            "{header:?}: {answer}"
+        );
+        assert!(
+            !answer.to_ascii_lowercase().contains("x-injected"),
+            "{header:?} echoed: {answer}"
+        );
+    }
+    assert_eq!(upstream.proxy.requests(), before, "nothing reached the upstream");
+    gateway.shutdown().await;
+}
+
+// --------------------------------------------------------------- slow clients
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_hold_nothing_for_long() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(
+        &[
+            "--max-concurrent-calls",
+            "1",
+            "--tool-timeout",
+            "1",
+            "--header-read-timeout",
+            "0.5",
+            "streamablehttp",
+            &upstream.url(),
+        ],
+        &[("MCPO_CONNECTION_TIMEOUT", "1")],
+    )
+    .await;
+    warmed(&gateway).await;
+    let (base, http) = (gateway.url(), Http::default());
+    let addr = gateway.local_addr();
+    // 200 connections that never finish their headers: all closed, and calls go on meanwhile.
+    let slowloris: Vec<_> = (0..200)
+        .map(|_| tokio::spawn(raw(addr, b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")))
+        .collect();
+    let echo = http
+        .post_json(&format!("{base}/echo"), &[], &json!({"text": "x"}))
+        .await;
+    assert_eq!(echo.status, 200, "{echo:?}");
+    for connection in slowloris {
+        let answer = connection.await.unwrap();
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+            "{answer}"
+        );
+    }
+    // A REST body that never arrives: 408 at the tool deadline, and the one permit comes back.
+    let trickle = "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+                   Content-Length: 100\r\n\r\n{\"text\":";
+    let answer = raw(addr, trickle.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // The same on /mcp: the call deadline ends it.
+    let trickle = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Accept: {ACCEPT_MCP}\r\nContent-Length: 100\r\n\r\n{{\"jsonrpc\":"
+    );
+    let answer = raw(addr, trickle.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
+    assert!(answer.contains("-32050"), "{answer}");
+    let echo = http
+        .post_json(&format!("{base}/echo"), &[], &json!({"text": "y"}))
+        .await;
+    assert_eq!(
+        (echo.status.as_u16(), echo.json()),
+        (200, json!("y")),
+        "the permit came back"
+    );
+    gateway.shutdown().await;
+}
+
+// ------------------------------------------------------- 1000 hung calls
+
+/// This process's resident memory, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_hung_calls_are_shed_over_the_bound_and_memory_stays_bounded() {
+    const CALLS: usize = 1000;
+    const BOUND: usize = 64;
+    const RSS_GROWTH_LIMIT_KIB: u64 = 200 * 1024;
+    let _heavy = HEAVY.lock().await;
+    let hung = TestUpstream::start().await.unwrap();
+    let fine = TestUpstream::start().await.unwrap();
+    let path = std::env::temp_dir().join(format!("mcp-gateway-security-{}.json", std::process::id()));
+    let servers = json!({"mcpServers": {
+        "hung": {"type": "streamable-http", "url": hung.url()},
+        "fine": {"type": "streamable-http", "url": fine.url()},
+    }});
+    std::fs::write(&path, servers.to_string()).unwrap();
+    let bound = BOUND.to_string();
+    let gateway = gateway(
+        &[
+            "--max-concurrent-calls",
+            &bound,
+            "--config",
+            path.to_str().unwrap(),
+        ],
+        &[("MCPO_CONNECTION_TIMEOUT", "60")],
+    )
+    .await;
+    let _ = std::fs::remove_file(&path);
+    warmed(&gateway).await;
+    let (base, http) = (gateway.url(), Http::default());
+    let mut client = RawClient::new(format!("{base}/hung/mcp"));
+    assert_eq!(client.initialize().await.unwrap().status, 200);
+    let session = client.session().expect("a session").to_owned();
+    hung.proxy.push(Rule::tool("slow", Fault::Hang));
+    let before = hung.proxy.requests();
+    let rss_before = rss_kib();
+
+    let calls: Vec<_> = (0..CALLS)
+        .map(|n| {
+            let (http, base, session) = (http.clone(), base.clone(), session.clone());
+            tokio::spawn(async move {
+                let call = json!({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                    "params": {"name": "slow", "arguments": {"ms": 1}}});
+                http.post_json(
+                    &format!("{base}/hung/mcp"),
+                    &[("accept", ACCEPT_MCP), ("mcp-session-id", &session)],
+                    &call,
+                )
+                .await
+            })
+        })
+        .collect();
+    // While BOUND calls hang upstream, every other one is answered: shed.
+    for _ in 0..6000 {
+        let done = calls.iter().filter(|call| call.is_finished()).count();
+        if done >= CALLS - BOUND && hung.proxy.requests() - before >= BOUND as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (over, hanging): (Vec<_>, Vec<_>) = calls.into_iter().partition(|call| call.is_finished());
+    assert_eq!(
+        over.len(),
+        CALLS - BOUND,
+        "everything over the bound was answered"
+    );
+    assert_eq!(
+        hung.proxy.requests() - before,
+        BOUND as u64,
+        "the upstream got exactly the bound"
+    );
+    let rss_during = rss_kib();
+    println!(
+        "[security] {CALLS} concurrent hung calls, bound {BOUND}: RSS {} MiB before, {} MiB during",
+        rss_before / 1024,
+        rss_during / 1024
+    );
+    assert!(
+        rss_during.saturating_sub(rss_before) < RSS_GROWTH_LIMIT_KIB,
+        "RSS grew from {rss_before} KiB to {rss_during} KiB"
+    );
+    // Meanwhile: the other upstream serves, the hung one sheds, probes answer.
+    let echo = http
+        .post_json(&format!("{base}/fine/echo"), &[], &json!({"text": "x"}))
+        .await;
+    assert_eq!((echo.status.as_u16(), echo.json()), (200, json!("x")));
+    let shed = http
+        .post_json(&format!("{base}/hung/echo"), &[], &json!({"text": "x"}))
+        .await;
+    assert_eq!(shed.status, 503);
+    assert_eq!(http.get(&format!("{base}/health"), &[]).await.status, 200);
+
+    for call in over {
+        let answer = call.await.unwrap();
+        assert_eq!(rpc_error(&answer), (503, -32050), "{answer:?}");
+        assert_eq!(answer.headers["retry-after"], "1");
+    }
+    // The hung calls end when their connections drop (`slow` is read-only:
+    // retried, then refused while the proxy refuses).
+    hung.proxy.refuse().await;
+    for call in hanging {
+        let answer = tokio::time::timeout(READ_BOUND, call)
+            .await
+            .expect("every call ends")
+            .unwrap();
+        assert!(rpc_error(&answer).0 >= 500, "{answer:?}");
+    }
+    assert_eq!(hung.counters().calls("slow"), 0, "the tool never ran");
+    hung.proxy.clear();
+    hung.proxy.accept().await.unwrap();
+    let mut echo = http
+        .post_json(&format!("{base}/hung/echo"), &[], &json!({"text": "back"}))
+        .await;
+    for _ in 0..100 {
+        if echo.status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        echo = http
+            .post_json(&format!("{base}/hung/echo"), &[], &json!({"text": "back"}))
+            .await;
+    }
+    assert_eq!(
+        (echo.status.as_u16(), echo.json()),
+        (200, json!("back")),
+        "the permits came back"
+    );
+    gateway.shutdown().await;
+}
+
+// -------------------------------------------------------------------- secrets
+
+/// Captured log output (TRACE, every target) while `CAPTURING` is set.
+static CAPTURING: AtomicBool = AtomicBool::new(false);
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the capturing subscriber once for this test binary.
+fn capture() -> Captured {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt;
+    static CAPTURED: OnceLock<Captured> = OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let layer = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .with_filter(tracing_subscriber::filter::filter_fn(|_| {
+                    CAPTURING.load(Ordering::Relaxed)
+                }));
+            let subscriber = tracing_subscriber::registry().with(layer);
+            tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+            captured
+        })
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_and_upstream_credentials_never_appear_in_logs_health_or_metrics() {
+    let _heavy = HEAVY.lock().await;
+    let captured = capture();
+    CAPTURING.store(true, Ordering::Relaxed);
+    let mut upstream = TestUpstream::start().await.unwrap();
+    let url = format!("{}?token=query-{UPSTREAM_SECRET}", upstream.url());
+    let upstream_header = format!("Authorization: Bearer {UPSTREAM_SECRET}");
+    let gateway = gateway(
+        &[
+            "--api-key",
+            KEY,
+            "--header",
+            &upstream_header,
+            "streamablehttp",
+            &url,
+        ],
+        &[("MCPO_CONNECTION_TIMEOUT", "5")],
+    )
+    .await;
+    warmed(&gateway).await;
+    let spec = &gateway.clients()[0].upstream().spec;
+    assert_eq!(
+        spec.headers["authorization"],
+        format!("Bearer {UPSTREAM_SECRET}"),
+        "sent upstream"
+    );
+    let (base, http) = (gateway.url(), Http::default());
+    let auth = format!("Bearer {KEY}");
+    let typo = format!("Bearer {KEY}-typo");
+    let mut bodies: Vec<(String, Bytes)> = Vec::new();
+    let mut keep = |what: &str, answer: Answer| bodies.push((what.to_owned(), answer.body));
+
+    // REST: right key, wrong key, a key-like typo, an unknown tool, bad arguments.
+    for (headers, tool, args) in [
+        (
+            vec![("authorization", auth.as_str())],
+            "echo",
+            json!({"text": "x"}),
+        ),
+        (
+            vec![("authorization", "Bearer wrong")],
+            "echo",
+            json!({"text": "x"}),
+        ),
+        (
+            vec![("authorization", typo.as_str())],
+            "echo",
+            json!({"text": "x"}),
+        ),
+        (vec![("authorization", auth.as_str())], "nope", json!({})),
+        (vec![("authorization", auth.as_str())], "add", json!({"a": "one"})),
+    ] {
+        let answer = http.post_json(&format!("{base}/{tool}"), &headers, &args).await;
+        keep(tool, answer);
+    }
+    // /mcp: a session, a call, an upstream restart under it (session re-initialized), faults.
+    let mcp = |session: Option<String>, body: Value| {
+        let (http, base, auth) = (http.clone(), base.clone(), auth.clone());
+        async move {
+            let mut headers = vec![("authorization", auth.as_str()), ("accept", ACCEPT_MCP)];
+            if let Some(session) = &session {
+                headers.push(("mcp-session-id", session));
+            }
+            http.post_json(&format!("{base}/mcp"), &headers, &body).await
+        }
+    };
+    let init = mcp(None, initialize()).await;
+    assert_eq!(init.status, 200, "{init:?}");
+    let session = init.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let _ = mcp(Some(session.clone()), initialized).await;
+    let call = |id: u64| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"text": "through"}}})
+    };
+    assert_eq!(mcp(Some(session.clone()), call(2)).await.status, 200);
+    upstream.server.restart().await.unwrap();
+    assert_eq!(
+        mcp(Some(session.clone()), call(3)).await.status,
+        200,
+        "after a restart"
+    );
+    upstream
+        .proxy
+        .push(Rule::any(Fault::status(StatusCode::BAD_GATEWAY)).times(3));
+    upstream.proxy.push(Rule::tool("echo", Fault::Reset).once());
+    for id in 4..8 {
+        let answer = mcp(Some(session.clone()), call(id)).await;
+        keep("mcp under faults", answer);
+    }
+    let echo = http
+        .post_json(
+            &format!("{base}/echo"),
+            &[("authorization", &auth)],
+            &json!({"text": "x"}),
+        )
+        .await;
+    keep("echo after faults", echo);
+    // Every surface a probe or scraper reads.
+    for (path, accept) in [
+        ("/health", "application/json"),
+        ("/metrics", "application/json"),
+        ("/metrics", "text/plain"),
+        ("/metrics", "application/openmetrics-text"),
+        ("/metrics?format=prometheus", "*/*"),
+        ("/openapi.json", "application/json"),
+        ("/docs", "text/html"),
+    ] {
+        let answer = http
+            .get(
+                &format!("{base}{path}"),
+                &[("accept", accept), ("authorization", &auth)],
+            )
+            .await;
+        assert!(
+            answer.status.is_success() || path == "/health",
+            "{path}: {answer:?}"
+        );
+        keep(path, answer);
+    }
+    gateway.shutdown().await;
+    CAPTURING.store(false, Ordering::Relaxed);
+
+    let log = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    assert!(
+        log.contains("mcp.request") && log.contains("TRACE"),
+        "the capture works: {log:.2000}"
+    );
+    for secret in [KEY, UPSTREAM_SECRET] {
+        let leaks: Vec<&str> = log.lines().filter(|line| line.contains(secret)).take(5).collect();
+        assert!(leaks.is_empty(), "`{secret}` in the log: {leaks:#?}");
+        for (what, body) in &bodies {
+            let text = String::from_utf8_lossy(body);
+            assert!(!text.contains(secret), "`{secret}` in {what}: {text:.2000}");
+        }
+    }
+    let lines = log.lines().count();
+    println!(
+        "[security] {lines} TRACE log lines, {} answers: no key, no upstream credential",
+        bodies.len()
+    );
+}
