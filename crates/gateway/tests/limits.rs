@@ -46,20 +46,8 @@ async fn calls_over_the_bound_are_shed_with_503_not_queued() {
     .await;
     let base = gateway.url();
     let http = Http::default();
-    let slow = {
-        let (http, base) = (http.clone(), base.clone());
-        tokio::spawn(async move {
-            http.post_json(&format!("{base}/slow"), &[], &json!({"ms": 1000}))
-                .await
-        })
-    };
     let counters = upstream.counters();
-    for _ in 0..1000 {
-        if counters.calls("slow") == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let slow = common::slow_call_in_flight(&http, &base, &counters, 1000).await;
     assert_eq!(counters.calls("slow"), 1, "the slow call holds the only permit");
     let shed = http
         .post_json(&format!("{base}/echo"), &[], &json!({"text": "x"}))

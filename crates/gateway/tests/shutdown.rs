@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{Http, gateway};
 use mcp_reconnect_testkit::TestUpstream;
 use serde_json::json;
@@ -15,20 +13,8 @@ async fn shutdown_finishes_an_in_flight_slow_call_then_refuses_connections() {
     let base = gateway.url();
     let addr = gateway.local_addr();
     let http = Http::default();
-    let slow = {
-        let (http, base) = (http.clone(), base.clone());
-        tokio::spawn(async move {
-            http.post_json(&format!("{base}/slow"), &[], &json!({"ms": 800}))
-                .await
-        })
-    };
     let counters = upstream.counters();
-    for _ in 0..1000 {
-        if counters.calls("slow") == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let slow = common::slow_call_in_flight(&http, &base, &counters, 800).await;
     assert_eq!(counters.calls("slow"), 1, "the slow call reached the server");
     gateway.shutdown().await;
     let slow = slow.await.unwrap();

@@ -103,3 +103,25 @@ pub fn log() {
             .try_init();
     }
 }
+
+/// Starts a REST call of the testkit's `slow` tool (`ms` long) through the
+/// gateway at `base`, and returns once the upstream is running it.
+pub async fn slow_call_in_flight(
+    http: &Http,
+    base: &str,
+    counters: &mcp_reconnect_testkit::Counters,
+    ms: u64,
+) -> tokio::task::JoinHandle<Answer> {
+    let before = counters.calls("slow");
+    let call = {
+        let (http, url) = (http.clone(), format!("{base}/slow"));
+        tokio::spawn(async move { http.post_json(&url, &[], &serde_json::json!({ "ms": ms })).await })
+    };
+    for _ in 0..1000 {
+        if counters.calls("slow") > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    call
+}
