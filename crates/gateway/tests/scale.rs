@@ -3,8 +3,9 @@
 //! redis-server, in front of the testkit's real MCP server.
 //!
 //! Skipped, with a message, when `redis-server` or `nginx` is not installed
-//! (`scripts/scale-setup.sh` installs both; CI runs it). Nothing here asserts
-//! a duration: waits are bounded polls for a state.
+//! (`scripts/scale-setup.sh` installs both; CI runs it and sets
+//! `MCP_SCALE_REQUIRED=1`, so there a missing one fails). Nothing here
+//! asserts a duration: waits are bounded polls for a state.
 
 mod common;
 
@@ -15,7 +16,7 @@ use std::time::Duration;
 use clap::Parser;
 use http::StatusCode;
 use mcp_reconnect_gateway::{Cli, Gateway, GatewayConfig};
-use mcp_reconnect_testkit::external::{Nginx, RedisServer, missing};
+use mcp_reconnect_testkit::external::{Nginx, RedisServer, available};
 use mcp_reconnect_testkit::{Fault, McpResponse, RawClient, Rule, TestUpstream, jsonrpc};
 use serde_json::json;
 use tokio::task::JoinSet;
@@ -42,8 +43,7 @@ impl Cluster {
     /// `None` (and a message) when redis-server or nginx is missing.
     async fn start(env: &[(&str, &str)]) -> Option<Cluster> {
         common::log();
-        if let Some(why) = missing(&["redis-server", "nginx"]) {
-            eprintln!("skipped: {why}");
+        if !available(&["redis-server", "nginx"]) {
             return None;
         }
         let redis = RedisServer::start().await.expect("redis-server starts");
@@ -395,12 +395,10 @@ async fn measure_the_cost_of_a_shared_store() {
     const SEQUENTIAL: usize = 2000;
     const PARALLEL: usize = 16;
     const EACH: usize = 250;
-    let Some(mut redis) = missing(&["redis-server", "nginx"])
-        .is_none()
-        .then_some(RedisServer::start().await.expect("redis starts"))
-    else {
+    if !available(&["redis-server", "nginx"]) {
         return;
-    };
+    }
+    let mut redis = RedisServer::start().await.expect("redis starts");
     let upstream = TestUpstream::start().await.expect("upstream");
     let target = upstream.server.url();
     let store = redis.url();

@@ -3,16 +3,15 @@
 //! `127.0.0.1` port with its files in a temp dir, and killed on drop.
 //!
 //! Both come from Debian's packages (`scripts/scale-setup.sh` installs them);
-//! [`missing`] tells a test which are not installed, so it can skip with a
-//! clear message.
+//! [`available`] lets a test skip with a clear message when they are not
+//! installed (and fails it instead when `MCP_SCALE_REQUIRED` is set, as in CI).
 //!
 //! ```no_run
-//! use mcp_reconnect_testkit::external::{RedisServer, missing};
+//! use mcp_reconnect_testkit::external::{RedisServer, available};
 //!
 //! # async fn example() -> std::io::Result<()> {
-//! if let Some(why) = missing(&["redis-server"]) {
-//!     eprintln!("skipped: {why}");
-//!     return Ok(());
+//! if !available(&["redis-server"]) {
+//!     return Ok(()); // skipped, with a message
 //! }
 //! let redis = RedisServer::start().await?;
 //! assert_eq!(redis.dbsize().await?, 0);
@@ -58,6 +57,23 @@ pub fn missing(binaries: &[&str]) -> Option<String> {
             absent.join(", ")
         )
     })
+}
+
+/// Set (to anything) in CI: a missing binary fails the test instead of skipping it.
+pub const ENV_SCALE_REQUIRED: &str = "MCP_SCALE_REQUIRED";
+
+/// Whether every one of `binaries` is installed. When one is not, prints why
+/// the test is skipped and returns `false` — or panics when
+/// [`ENV_SCALE_REQUIRED`] is set (CI installed them, so a skip would hide a
+/// broken setup).
+pub fn available(binaries: &[&str]) -> bool {
+    let Some(why) = missing(binaries) else { return true };
+    assert!(
+        std::env::var_os(ENV_SCALE_REQUIRED).is_none(),
+        "{ENV_SCALE_REQUIRED} is set but {why}"
+    );
+    eprintln!("skipped: {why}");
+    false
 }
 
 /// A free port on 127.0.0.1 (bound, read, released).
@@ -425,4 +441,26 @@ http {{
 }}
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binaries_are_named() {
+        assert!(find("sh").is_some());
+        let why = missing(&["sh", "mcp-reconnect-no-such-binary"]).unwrap();
+        assert!(why.contains("mcp-reconnect-no-such-binary") && !why.contains("sh,"));
+        assert!(missing(&["sh"]).is_none());
+    }
+
+    #[test]
+    fn the_balancer_config_streams_and_names_the_replica() {
+        let backends = ["127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap()];
+        let config = config(8080, &backends, Path::new("/tmp/x"));
+        assert!(config.contains("server 127.0.0.1:1 ") && config.contains("server 127.0.0.1:2 "));
+        assert!(config.contains("proxy_buffering off;") && config.contains("X-Upstream"));
+        assert!(config.contains("listen 127.0.0.1:8080;"));
+    }
 }

@@ -81,6 +81,9 @@ where
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     tracing::trace!(%peer, "accepted");
+                    // An SSE answer is several small writes: without this, Nagle
+                    // and the peer's delayed ACK hold the last one ~40 ms.
+                    let _ = stream.set_nodelay(true);
                     connections.spawn(on_connection(stream, peer));
                 }
                 Err(error) => {

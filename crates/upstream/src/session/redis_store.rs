@@ -1,32 +1,6 @@
 //! [`RedisStore`]: client sessions in Redis, shared by gateway replicas
 //! behind a load balancer (cargo feature `redis`), and [`AnyStore`], the
 //! in-memory or the Redis store chosen at run time.
-//!
-//! # What is stored
-//!
-//! One string per client session, under `<prefix>session:<sha1 of the
-//! client's id>` (the id itself, a bearer credential, is never a key or a
-//! value), expiring by Redis' own TTL (`touch` is `PEXPIRE`): a small JSON
-//! object with the client's `initialize` body, the upstream's session id,
-//! the negotiated protocol version, the generation, the creation and
-//! re-initialize times and the idle TTL. Never an API key, a client's or the
-//! upstream's credentials: those travel in headers, which are not stored.
-//! Besides: `<prefix>reinit:<sha1>:<generation>`, a short lease naming the
-//! replica re-initializing a session, and `<prefix>epoch`, a random marker
-//! that tells a replica Redis lost its data (restarted without persistence).
-//!
-//! # Redis unavailable
-//!
-//! Every operation has a deadline ([`RedisConfig::op_timeout`]). A failure
-//! never reaches the session layer: the store turns *degraded*, counts the
-//! error, and serves from its local cache — a bounded [`MemoryStore`] in
-//! front of Redis that holds every session this replica created or loaded —
-//! so existing sessions keep working and new ones are created locally. A
-//! probe task checks Redis every [`RedisConfig::probe_interval`]; when Redis
-//! answers again (or lost its data), the replica writes its local sessions
-//! back (never over a newer generation), replays the deletes it missed, and
-//! leaves the degraded state. [`RedisStore::status`] is the handle for
-//! `/health` and `/metrics`.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -265,7 +239,35 @@ impl Cell {
 
 /// Client sessions in Redis, shared by every replica that uses the same
 /// Redis and key prefix, with a local cache that keeps this replica working
-/// while Redis is unavailable (see the [module docs](self)).
+/// while Redis is unavailable.
+///
+/// # What is stored
+///
+/// One string per client session, under `<prefix>session:<sha1 of the
+/// client's id>` (the id itself, a bearer credential, is never a key or a
+/// value), expiring by Redis' own TTL (`touch` is `PEXPIRE`): a small JSON
+/// object with the client's `initialize` body, the upstream's session id,
+/// the negotiated protocol version, the generation, the creation and
+/// re-initialize times and the idle TTL. Never an API key, a client's or the
+/// upstream's credentials: those travel in headers, which are not stored.
+/// Besides: `<prefix>reinit:<sha1>:<generation>`, a short lease naming the
+/// replica re-initializing a session, and `<prefix>epoch`, a random marker
+/// that tells a replica Redis lost its data (restarted without persistence).
+///
+/// # Redis unavailable
+///
+/// Every operation has a deadline ([`RedisConfig::op_timeout`]). A failure
+/// never reaches the session layer: the store turns *degraded*, counts the
+/// error, and serves from its local cache — a bounded [`MemoryStore`] in
+/// front of Redis that holds every session this replica created or loaded —
+/// so existing sessions keep working and new ones are created locally. A
+/// probe task checks Redis every [`RedisConfig::probe_interval`]; when Redis
+/// answers again (or lost its data), the replica writes its local sessions
+/// back (never over a newer generation), replays the deletes it missed, and
+/// leaves the degraded state. [`RedisStore::status`] is the handle for
+/// `/health` and `/metrics`.
+///
+/// # Re-initializing once
 ///
 /// Re-initializes are arbitrated across replicas:
 /// [`claim_reinit`](SessionStore::claim_reinit) is a lease (`SET NX PX` in a

@@ -45,6 +45,7 @@ struct Seen {
 
 impl Fake {
     /// A server whose `initialize`s each take a permit of `gate`.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(super) fn gated(gate: Arc<Semaphore>) -> Fake {
         Fake {
             gate: Some(gate),

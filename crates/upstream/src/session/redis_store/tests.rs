@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering as AtomicOrdering;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use mcp_reconnect_core::headers::MCP_SESSION_ID;
-use mcp_reconnect_testkit::external::{RedisServer, Reply as RedisReply, missing};
+use mcp_reconnect_testkit::external::{RedisServer, Reply as RedisReply, available};
 use tokio::sync::Semaphore;
 use tower::{Layer, ServiceExt};
 
@@ -25,8 +25,7 @@ const PROBE: Duration = Duration::from_millis(50);
 const TTL: Duration = Duration::from_secs(60);
 
 async fn redis() -> Option<RedisServer> {
-    if let Some(why) = missing(&["redis-server"]) {
-        eprintln!("skipped: {why}");
+    if !available(&["redis-server"]) {
         return None;
     }
     Some(RedisServer::start().await.expect("redis-server starts"))
