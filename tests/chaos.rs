@@ -33,7 +33,18 @@ async fn gateway_for(upstream: &TestUpstream) -> Gateway {
     let env: HashMap<&str, &str> = HashMap::from([("MCPO_CONNECTION_TIMEOUT", CALL_DEADLINE_SECS)]);
     let config =
         GatewayConfig::from_args(&cli.serve, |name| env.get(name).map(|v| v.to_string())).expect("config");
-    Gateway::start(config).await.expect("gateway starts")
+    let gateway = Gateway::start(config).await.expect("gateway starts");
+    // What the gateway's warm-up does in the background, awaited: the retry
+    // layer learns from `tools/list` which tools are safe to replay. A
+    // scenario that began before the warm-up ended (a busy CI machine) would
+    // see a reset `echo` refused as "may have run" instead of replayed.
+    let catalog = gateway.clients()[0].tools(None).await;
+    assert!(
+        catalog.fetched.is_some(),
+        "the gateway lists the upstream's tools: {:?}",
+        catalog.error
+    );
+    gateway
 }
 
 async fn session_client(gateway: &Gateway) -> RawClient {
@@ -51,6 +62,9 @@ struct Tally {
     name: &'static str,
     ok: u32,
     failed: u32,
+    /// The first failed answer (status and body), printed by `report` so a
+    /// failure in CI says why, not only how many.
+    first_failure: Option<String>,
 }
 
 impl Tally {
@@ -59,14 +73,18 @@ impl Tally {
             name,
             ok: 0,
             failed: 0,
+            first_failure: None,
         }
     }
 
-    fn count(&mut self, ok: bool) {
+    fn count(&mut self, ok: bool, answer: &McpResponse) {
         if ok {
             self.ok += 1;
         } else {
             self.failed += 1;
+            self.first_failure.get_or_insert_with(|| {
+                format!("{} {}", answer.status, String::from_utf8_lossy(&answer.body))
+            });
         }
     }
 
@@ -76,6 +94,9 @@ impl Tally {
             "[chaos] {}: {} ok, {} failed, success {rate:.1} %",
             self.name, self.ok, self.failed
         );
+        if let Some(failure) = &self.first_failure {
+            println!("[chaos]   first failure: {failure}");
+        }
         rate
     }
 }
@@ -95,7 +116,7 @@ async fn a_502_storm_loses_no_safe_call() {
             .call_tool("echo", json!({"text": format!("call {i}")}))
             .await
             .unwrap();
-        tally.count(succeeded(&answer));
+        tally.count(succeeded(&answer), &answer);
     }
     assert_eq!(tally.report(), 100.0);
     assert!(upstream.proxy.log().len() >= 10, "faults were injected");
@@ -116,7 +137,8 @@ async fn ten_percent_unforwarded_gateway_errors_lose_no_call() {
     let mut tally = Tally::new("~10 % of add answered 502/503/504 unforwarded");
     for i in 0..150 {
         let answer = client.call_tool("add", json!({"a": i, "b": 1})).await.unwrap();
-        tally.count(succeeded(&answer) && answer.text().as_deref() == Some(&(i + 1).to_string()));
+        let ok = succeeded(&answer) && answer.text().as_deref() == Some(&(i + 1).to_string());
+        tally.count(ok, &answer);
     }
     assert_eq!(tally.report(), 100.0);
     gateway.shutdown().await;
@@ -136,7 +158,7 @@ async fn increment_executed_then_502_is_never_run_twice_and_never_falsely_succee
         let key = format!("key-{i}");
         let answer = client.call_tool("increment", json!({"key": key})).await.unwrap();
         let ok = succeeded(&answer);
-        tally.count(ok);
+        tally.count(ok, &answer);
         let runs = upstream.counters().increments(&key);
         duplicates += u32::from(runs > 1);
         false_successes += u32::from(ok && runs == 0);
@@ -182,7 +204,7 @@ async fn an_upstream_kill_and_restart_loses_no_session_and_no_safe_call() {
                 .await
                 .unwrap();
             let ok = succeeded(&answer);
-            tally.count(ok);
+            tally.count(ok, &answer);
             if round == 10 && recovered_after.is_none() {
                 recovered_after = Some(started.elapsed());
             }
@@ -205,7 +227,7 @@ async fn connection_resets_lose_no_safe_call() {
     let mut tally = Tally::new("reset on every 5th echo");
     for _ in 0..50 {
         let answer = client.call_tool("echo", json!({"text": "x"})).await.unwrap();
-        tally.count(succeeded(&answer));
+        tally.count(succeeded(&answer), &answer);
     }
     assert_eq!(tally.report(), 100.0);
     gateway.shutdown().await;
@@ -226,7 +248,7 @@ async fn a_hung_call_ends_at_the_deadline_and_others_go_on() {
     let mut tally = Tally::new("echo next to a hung call");
     for _ in 0..20 {
         let answer = other.call_tool("echo", json!({"text": "x"})).await.unwrap();
-        tally.count(succeeded(&answer));
+        tally.count(succeeded(&answer), &answer);
     }
     assert_eq!(tally.report(), 100.0);
     let (status, took) = tokio::time::timeout(Duration::from_secs(30), hung_call)
@@ -257,14 +279,14 @@ async fn refused_connections_for_a_window_then_everything_works() {
         let answer = client.call_tool("echo", json!({"text": "x"})).await.unwrap();
         let ok = succeeded(&answer);
         if sent_at < Duration::from_millis(800) {
-            during.count(ok);
+            during.count(ok, &answer);
             assert!(
                 ok || answer.status.is_server_error(),
                 "a clean failure: {}",
                 answer.status
             );
         } else {
-            after.count(ok);
+            after.count(ok, &answer);
             if ok && first_ok_after.is_none() {
                 first_ok_after = Some(started.elapsed());
             }

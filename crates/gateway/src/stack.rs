@@ -25,10 +25,10 @@ use mcp_reconnect_classify::ClassifyLayer;
 use mcp_reconnect_core::Attempt;
 use mcp_reconnect_core::peek::{MessageKind, Peek, of_request, peek_with_limit};
 use mcp_reconnect_core::respond::{JsonRpcError, RespondLayer, codes};
-use mcp_reconnect_health::Upstream as Watched;
+use mcp_reconnect_health::{StoreCounts, Upstream as Watched};
 use mcp_reconnect_retry::ToolRetryLayer;
 use mcp_reconnect_upstream::session::{
-    AnyStore, DEFAULT_KEY_PREFIX, MemoryStore, RedisConfig, RedisStore, StoreStatus,
+    AnyStore, DEFAULT_KEY_PREFIX, MemoryStore, RedisConfig, RedisStore, StoreStats, StoreStatus,
 };
 use mcp_reconnect_upstream::{SessionLayer, UpstreamConnector, UpstreamTarget};
 use tokio::sync::Semaphore;
@@ -106,10 +106,26 @@ impl Upstream {
         })
     }
 
-    /// The upstream as `HealthLayer` watches it: circuit status and retry counters.
+    /// The upstream as `HealthLayer` watches it: circuit status, retry
+    /// counters and, with `--session-store`, the shared store's state.
     pub fn watched(&self) -> Watched {
-        Watched::new(self.status.clone()).retries(self.retry.clone())
+        let watched = Watched::new(self.status.clone()).retries(self.retry.clone());
+        match self.session_store.clone() {
+            None => watched,
+            Some(store) => watched.session_store(move || store_counts(&store.snapshot())),
+        }
     }
+}
+
+/// A Redis store's state as `/health` and `/metrics` show it.
+fn store_counts(stats: &StoreStats) -> StoreCounts {
+    let mut counts = StoreCounts::default();
+    counts.degraded = stats.degraded;
+    counts.errors = stats.errors;
+    counts.recoveries = stats.recoveries;
+    counts.written_back = stats.written_back;
+    counts.local_sessions = u64::try_from(stats.local_sessions).unwrap_or(u64::MAX);
+    counts
 }
 
 /// Where `spec`'s client sessions live: in this process, or in the Redis of

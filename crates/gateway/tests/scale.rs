@@ -162,7 +162,16 @@ async fn one_session_alternates_between_replicas_and_outlives_one() {
 
     // Replica A dies mid-run: its listener is gone, nginx moves on to B.
     let survivor = cluster.replica(1).local_addr().to_string();
+    let dead = cluster.replica(0).local_addr();
     drop(cluster.replicas[0].take());
+    // Dropping aborts the replica's tasks, which ends them at their next
+    // poll: until then it may still accept a connection and then close it
+    // with the request sent, and nginx never re-sends a sent POST. A killed
+    // process refuses at once; wait for that.
+    eventually("replica A refuses connections", || async {
+        tokio::net::TcpStream::connect(dead).await.is_err()
+    })
+    .await;
     for n in 0..CALLS {
         let answer = echo(&mut client, &format!("after {n}")).await;
         assert_eq!(served_by(&answer), survivor);
@@ -266,10 +275,12 @@ async fn a_redis_outage_keeps_sessions_working_and_ends_in_a_write_back() {
         "store errors are counted: {errors:?}"
     );
     for replica in cluster.replicas.iter().flatten() {
-        let health = common::Http::default()
-            .get(&format!("{}/health", replica.url()), &[])
-            .await;
-        assert_eq!(health.status, StatusCode::OK, "the replica itself is healthy");
+        let (health, metrics) = store_documents(replica).await;
+        assert_eq!(health.0, StatusCode::OK, "the replica itself still serves");
+        assert_eq!(health.1["status"], "degraded", "{}", health.1);
+        assert_eq!(health.1["session_store"]["status"], "degraded");
+        assert_eq!(metrics["connection"]["session_store"]["degraded"], true);
+        assert!(metrics["connection"]["session_store"]["errors"].as_u64() >= Some(1));
     }
 
     // A session opened meanwhile lives on the replica that opened it (here a
@@ -301,7 +312,21 @@ async fn a_redis_outage_keeps_sessions_working_and_ends_in_a_write_back() {
         "two warm-ups and two clients, nothing more: {sessions:?}"
     );
     assert!(cluster.redis.keys("*reinit*").await.unwrap().is_empty());
+    for replica in cluster.replicas.iter().flatten() {
+        let (health, metrics) = store_documents(replica).await;
+        assert_eq!(health.1["session_store"]["status"], "ok", "{}", health.1);
+        let store = &metrics["connection"]["session_store"];
+        assert!(store["recoveries"].as_u64() >= Some(1), "{store}");
+    }
     drop(cluster.replicas[0].take());
+}
+
+/// A replica's `/health` (status and JSON) and `/metrics` JSON.
+async fn store_documents(replica: &Gateway) -> ((StatusCode, serde_json::Value), serde_json::Value) {
+    let http = common::Http::default();
+    let health = http.get(&format!("{}/health", replica.url()), &[]).await;
+    let metrics = http.get(&format!("{}/metrics", replica.url()), &[]).await;
+    ((health.status, health.json()), metrics.json())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use mcp_reconnect_core::metrics::HistogramSnapshot;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::upstream::RetryCounts;
+use crate::upstream::{RetryCounts, StoreCounts};
 use crate::verdict::Verdict;
 
 /// One upstream at one moment, with what the JSON and the exposition need.
@@ -17,6 +17,7 @@ pub(crate) struct Reading<'a> {
     pub(crate) snapshot: StatusSnapshot,
     pub(crate) verdict: Verdict,
     pub(crate) retries: Option<RetryCounts>,
+    pub(crate) store: Option<StoreCounts>,
 }
 
 /// `/health`: the seed's object for the first upstream at the top level, and
@@ -27,6 +28,8 @@ struct HealthDocument<'a> {
     connection_name: &'a str,
     current_status: CurrentStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
+    session_store: Option<StoreHealth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     upstreams: Option<Vec<HealthEntry<'a>>>,
 }
 
@@ -35,6 +38,22 @@ struct HealthEntry<'a> {
     status: &'static str,
     connection_name: &'a str,
     current_status: CurrentStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_store: Option<StoreHealth>,
+}
+
+/// A session store in `/health`: `{"status": "ok"}` or `{"status": "degraded"}`.
+#[derive(Serialize)]
+struct StoreHealth {
+    status: &'static str,
+}
+
+impl StoreHealth {
+    fn of(reading: &Reading<'_>) -> Option<Self> {
+        reading.store.map(|store| StoreHealth {
+            status: store.status(),
+        })
+    }
 }
 
 impl<'a> HealthEntry<'a> {
@@ -43,6 +62,7 @@ impl<'a> HealthEntry<'a> {
             status: reading.verdict.as_str(),
             connection_name: reading.name,
             current_status: CurrentStatus::of(&reading.snapshot, watched_since),
+            session_store: StoreHealth::of(reading),
         }
     }
 }
@@ -86,6 +106,7 @@ pub(crate) fn health(readings: &[Reading<'_>], overall: Verdict, watched_since: 
                 last_check: unix_seconds(watched_since),
             },
         },
+        session_store: first.and_then(StoreHealth::of),
         upstreams: (readings.len() > 1).then(|| {
             readings
                 .iter()
@@ -120,8 +141,34 @@ struct Connection<'a> {
     requests: Counts,
     transitions: Counts,
     retries: Option<Counts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_store: Option<StoreMetrics>,
     recovery_seconds: Histogram,
     reconnect_duration_seconds: Histogram,
+}
+
+/// A session store in `/metrics`: its status and counters.
+#[derive(Serialize)]
+struct StoreMetrics {
+    status: &'static str,
+    degraded: bool,
+    errors: u64,
+    recoveries: u64,
+    written_back: u64,
+    local_sessions: u64,
+}
+
+impl StoreMetrics {
+    fn of(store: StoreCounts) -> Self {
+        StoreMetrics {
+            status: store.status(),
+            degraded: store.degraded,
+            errors: store.errors,
+            recoveries: store.recoveries,
+            written_back: store.written_back,
+            local_sessions: store.local_sessions,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -205,6 +252,7 @@ impl<'a> Connection<'a> {
             requests: Counts(requests.collect()),
             transitions: Counts(transitions.collect()),
             retries: reading.retries.map(|counts| Counts(counts.by_outcome().to_vec())),
+            session_store: reading.store.map(StoreMetrics::of),
             recovery_seconds: Histogram::of(&snapshot.recovery),
             reconnect_duration_seconds: Histogram::of(&snapshot.attempt_duration),
         }

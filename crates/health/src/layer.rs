@@ -86,12 +86,8 @@ impl HealthLayer {
 
     /// The overall verdict now, as `/health` would answer it.
     pub fn verdict(&self) -> Verdict {
-        let verdicts = self
-            .shared
-            .upstreams
-            .iter()
-            .map(|u| Verdict::of(&u.status().snapshot()));
-        Verdict::overall(verdicts, self.shared.policy)
+        let readings = read(&self.shared.upstreams);
+        Verdict::overall(readings.iter().map(|r| r.verdict), self.shared.policy)
     }
 }
 
@@ -117,11 +113,13 @@ pub(crate) fn read(upstreams: &[Upstream]) -> Vec<Reading<'_>> {
         .iter()
         .map(|upstream| {
             let snapshot = upstream.status().snapshot();
+            let store = upstream.store_counts();
             Reading {
                 name: upstream.name(),
-                verdict: Verdict::of(&snapshot),
+                verdict: Upstream::verdict(&snapshot, store.as_ref()),
                 snapshot,
                 retries: upstream.retry_counts(),
+                store,
             }
         })
         .collect()

@@ -34,6 +34,12 @@
 //! of the first upstream, and `upstreams` lists one such object
 //! (`status`, `connection_name`, `current_status`) per upstream.
 //!
+//! An upstream watched with a session store ([`Upstream::session_store`],
+//! as the gateway does with `--session-store redis://…`) also has
+//! `"session_store": {"status": "ok"}` or `{"status": "degraded"}`; a
+//! degraded store makes that upstream's verdict `degraded` but never `503`:
+//! the replica still serves the sessions it holds and makes new ones locally.
+//!
 //! ```json
 //! {
 //!   "status": "degraded",
@@ -56,7 +62,8 @@
 //! `episodes_failed`), `requests` by class, `transitions` by reason,
 //! `retries` (`attempted`, `succeeded`, `refused_unsafe`,
 //! `budget_exhausted`, `gave_up`, `deadline_exceeded`; `null` without a
-//! [`RetrySource`]), and the `recovery_seconds` and
+//! [`RetrySource`]), `session_store` (only with a [`StoreSource`]: `status`,
+//! `degraded`, `errors`, `recoveries`, `written_back`, `local_sessions`), and the `recovery_seconds` and
 //! `reconnect_duration_seconds` histograms (`count`, `sum`, `mean`,
 //! cumulative `buckets` of `{le, count}`; `+Inf` is `count`).
 //!
@@ -76,6 +83,9 @@
 //! | `mcp_reconnect_transitions_total` | counter | `upstream`, `reason` |
 //! | `mcp_reconnect_fail_fast_total` | counter | `upstream` |
 //! | `mcp_reconnect_retries_total` | counter | `upstream`, `outcome` (only upstreams with a retry source) |
+//! | `mcp_reconnect_session_store_degraded` | gauge 0/1 | `upstream` (only upstreams with a store source) |
+//! | `mcp_reconnect_session_store_events_total` | counter | `upstream`, `event` (`errors`, `recoveries`, `written_back`) |
+//! | `mcp_reconnect_session_store_local_sessions` | gauge | `upstream` |
 //! | `mcp_reconnect_last_check_timestamp_seconds` | gauge | `upstream` (once something was checked) |
 //! | `mcp_reconnect_reconnect_duration_seconds` | histogram | `upstream` |
 //! | `mcp_reconnect_recovery_seconds` | histogram | `upstream` |
@@ -153,7 +163,7 @@ pub use negotiate::{
 #[cfg(feature = "prometheus")]
 pub use prometheus::UPSTREAM_LABEL;
 pub use service::Health;
-pub use upstream::{RetryCounts, RetrySource, Upstream};
+pub use upstream::{RetryCounts, RetrySource, StoreCounts, StoreSource, Upstream};
 pub use verdict::{Policy, Verdict};
 
 #[cfg(test)]

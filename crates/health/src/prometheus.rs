@@ -113,6 +113,34 @@ impl Collector for UpstreamCollector {
             });
             counters(&mut encoder, "mcp_reconnect_retries", HELP_RETRIES, retries)?;
         }
+        if readings.iter().any(|r| r.store.is_some()) {
+            let stored = || readings.iter().filter_map(|r| Some((r, r.store?)));
+            let degraded = stored().map(|(r, store)| ([up(r)], i64::from(store.degraded)));
+            gauges(
+                &mut encoder,
+                "mcp_reconnect_session_store_degraded",
+                HELP_STORE_DEGRADED,
+                degraded,
+            )?;
+            let events = stored().flat_map(|(r, store)| {
+                let counters = store.counters().into_iter();
+                counters.map(move |(event, n)| ([up(r), ("event", event)], n))
+            });
+            counters(
+                &mut encoder,
+                "mcp_reconnect_session_store_events",
+                HELP_STORE_EVENTS,
+                events,
+            )?;
+            let local =
+                stored().map(|(r, store)| ([up(r)], i64::try_from(store.local_sessions).unwrap_or(i64::MAX)));
+            gauges(
+                &mut encoder,
+                "mcp_reconnect_session_store_local_sessions",
+                HELP_STORE_LOCAL,
+                local,
+            )?;
+        }
         if readings.iter().any(|r| r.snapshot.last_check.is_some()) {
             let checked = readings
                 .iter()
@@ -146,6 +174,11 @@ const HELP_RECONNECTS: &str = "Connect attempts and probes, by outcome.";
 const HELP_TRANSITIONS: &str = "Circuit state changes, by reason.";
 const HELP_FAIL_FAST: &str = "Calls failed fast while the circuit was open.";
 const HELP_RETRIES: &str = "Retry layer counters: retries attempted, and calls by retry outcome.";
+const HELP_STORE_DEGRADED: &str =
+    "1 while the shared session store is unavailable and sessions are served from this process's memory.";
+const HELP_STORE_EVENTS: &str =
+    "Session store events: failed round trips (errors), recoveries, sessions written back after an outage.";
+const HELP_STORE_LOCAL: &str = "Sessions held in this process's memory now.";
 const HELP_LAST_CHECK: &str = "When the circuit last saw an outcome or attempt result (Unix seconds).";
 const HELP_DURATION: &str = "How long each connect attempt took.";
 const HELP_RECOVERY: &str = "How long each trouble lasted, from the first failure to healthy again.";

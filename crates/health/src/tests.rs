@@ -23,6 +23,7 @@ use crate::{Health, HealthLayer};
 mod expo;
 mod exposition;
 mod shape;
+mod store;
 mod surface;
 #[cfg(feature = "prometheus")]
 mod text;

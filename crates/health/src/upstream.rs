@@ -1,11 +1,14 @@
 //! What the health layer watches: one entry per upstream, its circuit's status
-//! handle and, optionally, the retry counters of the stack in front of it.
+//! handle and, optionally, the retry counters of the stack in front of it and
+//! the state of the session store its client sessions live in.
 
 use std::fmt;
 use std::sync::Arc;
 
-use mcp_reconnect_circuit::CircuitStatus;
+use mcp_reconnect_circuit::{CircuitStatus, StatusSnapshot};
 use mcp_reconnect_core::redact_url;
+
+use crate::verdict::Verdict;
 
 /// One watched upstream: a circuit's status handle (whose name is the
 /// upstream's display name), and optionally where its retry counters live.
@@ -27,6 +30,7 @@ pub struct Upstream {
     status: CircuitStatus,
     name: Arc<str>,
     retries: Option<Arc<dyn RetrySource>>,
+    store: Option<Arc<dyn StoreSource>>,
 }
 
 impl Upstream {
@@ -37,6 +41,7 @@ impl Upstream {
             status,
             name,
             retries: None,
+            store: None,
         }
     }
 
@@ -44,6 +49,15 @@ impl Upstream {
     /// with the `retry` feature, or any `Fn() -> RetryCounts`).
     pub fn retries(mut self, source: impl RetrySource) -> Self {
         self.retries = Some(Arc::new(source));
+        self
+    }
+
+    /// Also reports the state of the shared session store this upstream's
+    /// client sessions live in (any `Fn() -> StoreCounts`; the gateway passes
+    /// its Redis store's status). A degraded store makes the upstream's
+    /// verdict `degraded` (still `200`: the replica serves its own sessions).
+    pub fn session_store(mut self, source: impl StoreSource) -> Self {
+        self.store = Some(Arc::new(source));
         self
     }
 
@@ -61,6 +75,21 @@ impl Upstream {
     pub fn retry_counts(&self) -> Option<RetryCounts> {
         self.retries.as_ref().map(|source| source.retry_counts())
     }
+
+    /// The session store's state now, if a source was given.
+    pub fn store_counts(&self) -> Option<StoreCounts> {
+        self.store.as_ref().map(|source| source.store_counts())
+    }
+
+    /// This upstream's verdict for `snapshot` (its circuit's state now) and
+    /// `store` (its session store's state now): [`Verdict::of`] the circuit,
+    /// lowered from `healthy` to `degraded` while the store is degraded.
+    pub(crate) fn verdict(snapshot: &StatusSnapshot, store: Option<&StoreCounts>) -> Verdict {
+        match Verdict::of(snapshot) {
+            Verdict::Healthy if store.is_some_and(|store| store.degraded) => Verdict::Degraded,
+            verdict => verdict,
+        }
+    }
 }
 
 impl From<CircuitStatus> for Upstream {
@@ -75,6 +104,7 @@ impl fmt::Debug for Upstream {
             .field("name", &self.name)
             .field("state", &self.status.state())
             .field("retries", &self.retries.is_some())
+            .field("session_store", &self.store.is_some())
             .finish()
     }
 }
@@ -139,5 +169,54 @@ impl RetrySource for mcp_reconnect_retry::ToolRetryLayer {
             gave_up: stats.gave_up,
             deadline_exceeded: stats.deadline_exceeded,
         }
+    }
+}
+
+/// The state of a shared session store (such as the gateway's Redis store),
+/// as `/health` and `/metrics` show it. Counters only grow.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct StoreCounts {
+    /// The store is unavailable: sessions are served from this process's memory.
+    pub degraded: bool,
+    /// Failed round trips to the store (errors and timeouts).
+    pub errors: u64,
+    /// Times the store left the degraded state.
+    pub recoveries: u64,
+    /// Sessions written back to the store after an outage.
+    pub written_back: u64,
+    /// Sessions held in this process's memory now.
+    pub local_sessions: u64,
+}
+
+impl StoreCounts {
+    /// `"degraded"` or `"ok"`.
+    pub const fn status(&self) -> &'static str {
+        if self.degraded { "degraded" } else { "ok" }
+    }
+
+    /// Each counter with its name, in a fixed order.
+    pub fn counters(&self) -> [(&'static str, u64); 3] {
+        [
+            ("errors", self.errors),
+            ("recoveries", self.recoveries),
+            ("written_back", self.written_back),
+        ]
+    }
+}
+
+/// Where a session store's state comes from, read on each `/health` and
+/// `/metrics` request. It must not block: read atomics.
+pub trait StoreSource: Send + Sync + 'static {
+    /// The state now.
+    fn store_counts(&self) -> StoreCounts;
+}
+
+impl<F> StoreSource for F
+where
+    F: Fn() -> StoreCounts + Send + Sync + 'static,
+{
+    fn store_counts(&self) -> StoreCounts {
+        self()
     }
 }
