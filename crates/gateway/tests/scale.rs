@@ -92,6 +92,19 @@ impl Cluster {
             .count()
     }
 
+    /// Successful calls each live replica's circuit counted.
+    fn successes(&self) -> Vec<u64> {
+        self.replicas
+            .iter()
+            .flatten()
+            .map(|gateway| {
+                let snapshot = gateway.clients()[0].upstream().status.snapshot();
+                let success = snapshot.requests.iter().find(|(class, _)| class.is_none());
+                success.map_or(0, |&(_, n)| n)
+            })
+            .collect()
+    }
+
     /// Whether a live replica's session store is degraded.
     fn degraded(&self) -> Vec<bool> {
         self.replicas
@@ -181,6 +194,123 @@ async fn one_session_alternates_between_replicas_and_outlives_one() {
         3,
         "two warm-ups and the client's: the session was never opened again"
     );
+}
+
+/// An rmcp client of each era through nginx: the legacy one (its own
+/// re-initialize off, so a lost session would be its error) keeps its one
+/// session across both replicas, an upstream restart (one re-initialize) and
+/// a replica's death; the 2026-07-28 one has no session to keep and goes on
+/// too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rmcp_clients_of_both_eras_go_on_across_replicas_restarts_and_a_dead_replica() {
+    let Some(mut cluster) = Cluster::start(&[]).await else {
+        return;
+    };
+    let legacy = rmcp_client(&cluster.mcp_url(), Era::Legacy).await;
+    let stateless = rmcp_client(&cluster.mcp_url(), Era::Stateless).await;
+    let opened = cluster.initializes();
+
+    let before = cluster.successes();
+    for n in 0..CALLS {
+        rmcp_echo(&legacy, &format!("legacy {n}")).await;
+        rmcp_echo(&stateless, &format!("stateless {n}")).await;
+    }
+    let after = cluster.successes();
+    assert!(
+        before.iter().zip(&after).all(|(b, a)| a > b),
+        "round robin: both replicas served ({before:?} → {after:?})"
+    );
+
+    cluster
+        .upstream
+        .server
+        .restart()
+        .await
+        .expect("the upstream restarts");
+    for n in 0..CALLS {
+        rmcp_echo(&legacy, &format!("legacy after the restart {n}")).await;
+        rmcp_echo(&stateless, &format!("stateless after the restart {n}")).await;
+    }
+    // The replicas' own warm-up sessions are re-initialized only when used.
+    assert_eq!(
+        cluster.initializes(),
+        opened + 1,
+        "one re-initialize, for the legacy client's session"
+    );
+
+    let dead = cluster.replica(0).local_addr();
+    drop(cluster.replicas[0].take());
+    eventually("replica A refuses connections", || async {
+        tokio::net::TcpStream::connect(dead).await.is_err()
+    })
+    .await;
+    for n in 0..CALLS {
+        rmcp_echo(&legacy, &format!("legacy on B {n}")).await;
+        rmcp_echo(&stateless, &format!("stateless on B {n}")).await;
+    }
+    assert_eq!(
+        cluster.initializes(),
+        opened + 1,
+        "the session was never opened again"
+    );
+    legacy.cancel().await.expect("the legacy client ends");
+    stateless.cancel().await.expect("the stateless client ends");
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Era {
+    /// `initialize` and `Mcp-Session-Id` (2025 protocol versions).
+    Legacy,
+    /// `server/discover`, no session (2026-07-28).
+    Stateless,
+}
+
+type RmcpClient = rmcp::service::RunningService<rmcp::service::RoleClient, rmcp::model::ClientConfig>;
+
+/// An rmcp client of `era` whose own re-initialize is off: a `404` would be its error.
+async fn rmcp_client(url: &str, era: Era) -> RmcpClient {
+    use rmcp::model::{ClientConfig, ProtocolVersion};
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::{ClientLifecycleMode, ClientServiceExt, ServiceExt};
+
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(url.to_owned()).reinit_on_expired_session(false);
+    let transport = StreamableHttpClientTransport::from_config(config);
+    let started = match era {
+        Era::Legacy => {
+            let config =
+                ClientConfig::default().with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE);
+            tokio::time::timeout(RMCP_DEADLINE, config.serve(transport)).await
+        }
+        Era::Stateless => {
+            let lifecycle = ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            };
+            let serving = ClientConfig::default().serve_with_lifecycle(transport, lifecycle);
+            tokio::time::timeout(RMCP_DEADLINE, serving).await
+        }
+    };
+    started
+        .expect("the client starts in time")
+        .unwrap_or_else(|error| panic!("{era:?} client: {error}"))
+}
+
+/// A bound on one rmcp client operation (generous: a busy machine).
+const RMCP_DEADLINE: Duration = Duration::from_secs(30);
+
+async fn rmcp_echo(client: &RmcpClient, text: &str) {
+    use rmcp::model::CallToolRequestParams;
+
+    let arguments = json!({ "text": text }).as_object().cloned().unwrap_or_default();
+    let call = client.call_tool(CallToolRequestParams::new("echo").with_arguments(arguments));
+    let result = tokio::time::timeout(RMCP_DEADLINE, call)
+        .await
+        .expect("the call ends in time")
+        .unwrap_or_else(|error| panic!("{text}: {error}"));
+    assert_ne!(result.is_error, Some(true), "{text}: {result:?}");
+    let answer = result.content[0].as_text().map(|content| content.text.as_str());
+    assert_eq!(answer, Some(text));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
