@@ -49,6 +49,10 @@ enum Command {
         /// Concurrency levels, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
         concurrency: Vec<usize>,
+        /// Interleaved rounds per concurrency level: the targets take turns,
+        /// `seconds / rounds` each per round, so machine noise hits them alike.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
         /// Recovery rounds (upstream killed and restarted under load).
         #[arg(long, default_value_t = 5)]
         recovery_rounds: usize,
@@ -72,12 +76,14 @@ async fn main() -> Result<(), BoxError> {
         Command::Run {
             seconds,
             concurrency,
+            rounds,
             recovery_rounds,
             with_mcpo,
         } => {
             run(
                 Duration::from_secs_f64(seconds),
                 &concurrency,
+                rounds,
                 recovery_rounds,
                 with_mcpo,
             )
@@ -101,7 +107,13 @@ fn rest_call(url: String) -> MakeRequest {
     })
 }
 
-async fn run(seconds: Duration, levels: &[usize], rounds: usize, with_mcpo: bool) -> Result<(), BoxError> {
+async fn run(
+    seconds: Duration,
+    levels: &[usize],
+    rounds: usize,
+    recovery_rounds: usize,
+    with_mcpo: bool,
+) -> Result<(), BoxError> {
     let options = ServerOptions::default()
         .with_sessions(false)
         .with_json_response(true);
@@ -169,22 +181,32 @@ async fn run(seconds: Duration, levels: &[usize], rounds: usize, with_mcpo: bool
         ));
     }
 
-    let mut rows = Vec::new();
-    for (name, proc, make) in &targets {
-        for &concurrency in levels {
-            // Warm the pools up, then measure.
+    // Rounds interleave the targets (A B C, A B C, …) so that a noisy
+    // neighbour slows every target alike; ratios are taken round by round.
+    let slice = seconds.div_f64(rounds.max(1) as f64);
+    let mut rows: Vec<Row<'_>> = Vec::new();
+    for &concurrency in levels {
+        for (name, proc, make) in &targets {
+            // Warm the pools up before the first round.
             load::run(make.clone(), concurrency, Duration::from_millis(300)).await;
-            let idle = proc.and_then(Proc::rss_mib);
-            let sampler = proc.map(report::RssSampler::start);
-            let result = load::run(make.clone(), concurrency, seconds).await;
-            let loaded = sampler.and_then(report::RssSampler::stop);
-            rows.push(Row {
-                target: name,
-                concurrency,
-                result,
-                rss_idle: idle,
-                rss_loaded: loaded,
-            });
+            rows.push(Row::new(name, concurrency, proc.and_then(Proc::rss_mib)));
+        }
+        for _ in 0..rounds.max(1) {
+            for (name, proc, make) in &targets {
+                let sampler = proc.map(report::RssSampler::start);
+                let cpu_before = proc.and_then(Proc::cpu_time);
+                let result = load::run(make.clone(), concurrency, slice).await;
+                let cpu = proc
+                    .and_then(Proc::cpu_time)
+                    .zip(cpu_before)
+                    .map(|(after, before)| after.saturating_sub(before));
+                let loaded = sampler.and_then(report::RssSampler::stop);
+                let row = rows
+                    .iter_mut()
+                    .find(|row| row.target == *name && row.concurrency == concurrency)
+                    .expect("a row per target and level");
+                row.add_round(result, loaded, cpu);
+            }
         }
     }
     report::print_table(&rows);
@@ -217,7 +239,7 @@ async fn run(seconds: Duration, levels: &[usize], rounds: usize, with_mcpo: bool
         no_retry: mcp_call(format!("http://{no_retry_addr}/mcp")),
         no_retry_health: format!("http://{no_retry_addr}/health"),
     };
-    let recovery = recovery::measure(&mut upstream, &gateways, rounds).await?;
+    let recovery = recovery::measure(&mut upstream, &gateways, recovery_rounds).await?;
     recovery.print();
     Ok(())
 }

@@ -55,6 +55,26 @@ impl Proc {
     pub fn rss_mib(&self) -> Option<f64> {
         rss_mib(self.child.id()?)
     }
+
+    /// CPU time used so far (user + system), from `/proc/<pid>/stat` (Linux).
+    pub fn cpu_time(&self) -> Option<Duration> {
+        cpu_time(self.child.id()?)
+    }
+}
+
+/// Clock ticks per second of `/proc/<pid>/stat` times: `USER_HZ`, which
+/// Linux fixes at 100 for user space whatever the kernel's own tick.
+const USER_HZ: f64 = 100.0;
+
+/// CPU time `pid` used so far (user + system).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it don't.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_secs_f64((user + system) as f64 / USER_HZ))
 }
 
 /// A free port on 127.0.0.1 (bound and released: good enough for a bench).
