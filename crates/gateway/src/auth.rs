@@ -6,15 +6,14 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::body::Body;
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::config::ApiKey;
+use crate::edge::Gate;
 use crate::rest::detail;
 
 /// Who may pass without the key.
@@ -49,29 +48,30 @@ impl Auth {
     }
 }
 
-/// The middleware: lets a request pass, or answers `401`/`403`.
-pub async fn require(State(auth): State<Auth>, mut request: Request, next: Next) -> Response {
-    let Some(key) = &auth.key else {
-        return next.run(request).await;
-    };
-    if auth.is_open(request.uri().path()) {
-        return next.run(request).await;
-    }
-    match bearer(request.headers()) {
-        None => {
-            let mut response = detail(StatusCode::UNAUTHORIZED, json!("Not authenticated"));
-            response
-                .headers_mut()
-                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            response
+impl Gate for Auth {
+    /// Lets a request pass (without its checked `Authorization` header), or
+    /// answers `401` (no key) / `403` (a wrong one).
+    fn check(&self, request: &mut Request<Body>) -> Option<Response<Body>> {
+        let key = self.key.as_ref()?;
+        if self.is_open(request.uri().path()) {
+            return None;
         }
-        Some(token) if bool::from(token.ct_eq(key.as_bytes())) => {
-            request.headers_mut().remove(AUTHORIZATION);
-            next.run(request).await
-        }
-        Some(_) => {
-            tracing::debug!("request with a wrong API key refused");
-            detail(StatusCode::FORBIDDEN, json!("Invalid API key"))
+        match bearer(request.headers()) {
+            None => {
+                let mut response = detail(StatusCode::UNAUTHORIZED, json!("Not authenticated"));
+                response
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                Some(response)
+            }
+            Some(token) if bool::from(token.ct_eq(key.as_bytes())) => {
+                request.headers_mut().remove(AUTHORIZATION);
+                None
+            }
+            Some(_) => {
+                tracing::debug!("request with a wrong API key refused");
+                Some(detail(StatusCode::FORBIDDEN, json!("Invalid API key")))
+            }
         }
     }
 }

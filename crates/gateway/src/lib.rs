@@ -49,6 +49,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod docs;
+pub mod edge;
 pub mod logging;
 pub mod openapi;
 pub mod rebinding;

@@ -8,13 +8,12 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-use http::{HeaderValue, StatusCode};
+use axum::body::Body;
+use http::{HeaderValue, Request, Response, StatusCode};
 use serde_json::json;
 
 use crate::config::Cors;
+use crate::edge::Gate;
 use crate::rest::detail;
 
 /// What a loopback gateway accepts besides loopback names.
@@ -51,16 +50,18 @@ impl LoopbackGuard {
     }
 }
 
-/// The middleware: `403` for a foreign `Host` or `Origin`.
-pub async fn check(State(guard): State<LoopbackGuard>, request: Request, next: Next) -> Response {
-    let headers = request.headers();
-    if guard.allows(headers.get(http::header::HOST), headers.get(http::header::ORIGIN)) {
-        next.run(request).await
-    } else {
-        detail(
-            StatusCode::FORBIDDEN,
-            json!("Forbidden: Host or Origin not allowed on a loopback gateway"),
-        )
+impl Gate for LoopbackGuard {
+    /// `403` for a foreign `Host` or `Origin`.
+    fn check(&self, request: &mut Request<Body>) -> Option<Response<Body>> {
+        let headers = request.headers();
+        if self.allows(headers.get(http::header::HOST), headers.get(http::header::ORIGIN)) {
+            None
+        } else {
+            Some(detail(
+                StatusCode::FORBIDDEN,
+                json!("Forbidden: Host or Origin not allowed on a loopback gateway"),
+            ))
+        }
     }
 }
 

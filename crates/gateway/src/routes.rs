@@ -23,15 +23,17 @@ use tower::{Layer, ServiceExt, service_fn};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use crate::rebinding::{self, LoopbackGuard};
+use crate::edge::GateLayer;
+use crate::rebinding::LoopbackGuard;
+use crate::trace::TraceLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::{self, Auth};
 use crate::config::{Cors, GatewayConfig};
+use crate::docs;
 use crate::openapi::{self, DocInfo, ToolGroup};
 use crate::rest::{self, DEFAULT_RETRY_AFTER, RestState, detail};
 use crate::tools::{Catalog, McpClient};
-use crate::{docs, trace};
 
 /// How long `/openapi.json` waits for a stale tool list to be fetched before
 /// it answers with the cached one (the fetch goes on in the background).
@@ -96,7 +98,7 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> Router {
     );
     let body_limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
     let router = match LoopbackGuard::for_listen_host(&config.host, &config.cors) {
-        Some(guard) => router.layer(axum::middleware::from_fn_with_state(guard, rebinding::check)),
+        Some(guard) => router.layer(GateLayer::new(guard)),
         None => router,
     };
     router
@@ -105,12 +107,12 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> Router {
         .merge(docs::assets())
         .fallback(|| async { detail(StatusCode::NOT_FOUND, json!("Not Found")) })
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(axum::middleware::from_fn_with_state(auth, auth::require))
+        .layer(GateLayer::new(auth))
         .layer(cors(&config.cors))
         .layer(CatchPanicLayer::custom(|_| {
             detail(StatusCode::INTERNAL_SERVER_ERROR, json!("Internal Server Error"))
         }))
-        .layer(axum::middleware::from_fn(trace::span))
+        .layer(TraceLayer)
 }
 
 /// `/health` and `/metrics` over every upstream's circuit and retry counters

@@ -33,8 +33,9 @@ use bytes::Bytes;
 use common::{Answer, Http, gateway};
 use http::{HeaderValue, Method, Request, StatusCode};
 use mcp_reconnect_gateway::Gateway;
-use mcp_reconnect_gateway::auth::{self, Auth};
+use mcp_reconnect_gateway::auth::Auth;
 use mcp_reconnect_gateway::config::ApiKey;
+use mcp_reconnect_gateway::edge::GateLayer;
 use mcp_reconnect_testkit::{Fault, RawClient, Rule, TestUpstream};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -180,7 +181,7 @@ async fn the_key_comparison_refuses_equal_and_different_lengths_without_panickin
     let guard = Auth::new(Some(ApiKey::new(KEY)), false, BTreeSet::new(), "/docs");
     let app = Router::new()
         .route("/x", get(|| async { "ok" }))
-        .layer(axum::middleware::from_fn_with_state(guard, auth::require));
+        .layer(GateLayer::new(guard));
     let status = |token: &[u8]| {
         let app = app.clone();
         let mut value = b"Bearer ".to_vec();
