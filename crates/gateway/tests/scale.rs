@@ -92,6 +92,20 @@ impl Cluster {
             .count()
     }
 
+    /// Kills replica `n` and waits until its port refuses connections.
+    /// Dropping aborts the replica's tasks, which ends them at their next
+    /// poll: until then it may still accept a connection and then close it
+    /// with the request sent, and nginx never re-sends a sent POST. A killed
+    /// process refuses at once; this waits for that.
+    async fn kill(&mut self, n: usize) {
+        let addr = self.replica(n).local_addr();
+        drop(self.replicas[n].take());
+        eventually("the killed replica refuses connections", || async {
+            tokio::net::TcpStream::connect(addr).await.is_err()
+        })
+        .await;
+    }
+
     /// Successful calls each live replica's circuit counted.
     fn successes(&self) -> Vec<u64> {
         self.replicas
@@ -175,16 +189,7 @@ async fn one_session_alternates_between_replicas_and_outlives_one() {
 
     // Replica A dies mid-run: its listener is gone, nginx moves on to B.
     let survivor = cluster.replica(1).local_addr().to_string();
-    let dead = cluster.replica(0).local_addr();
-    drop(cluster.replicas[0].take());
-    // Dropping aborts the replica's tasks, which ends them at their next
-    // poll: until then it may still accept a connection and then close it
-    // with the request sent, and nginx never re-sends a sent POST. A killed
-    // process refuses at once; wait for that.
-    eventually("replica A refuses connections", || async {
-        tokio::net::TcpStream::connect(dead).await.is_err()
-    })
-    .await;
+    cluster.kill(0).await;
     for n in 0..CALLS {
         let answer = echo(&mut client, &format!("after {n}")).await;
         assert_eq!(served_by(&answer), survivor);
@@ -211,10 +216,7 @@ async fn rmcp_clients_of_both_eras_go_on_across_replicas_restarts_and_a_dead_rep
     let opened = cluster.initializes();
 
     let before = cluster.successes();
-    for n in 0..CALLS {
-        rmcp_echo(&legacy, &format!("legacy {n}")).await;
-        rmcp_echo(&stateless, &format!("stateless {n}")).await;
-    }
+    echo_both(&legacy, &stateless, "first").await;
     let after = cluster.successes();
     assert!(
         before.iter().zip(&after).all(|(b, a)| a > b),
@@ -227,10 +229,7 @@ async fn rmcp_clients_of_both_eras_go_on_across_replicas_restarts_and_a_dead_rep
         .restart()
         .await
         .expect("the upstream restarts");
-    for n in 0..CALLS {
-        rmcp_echo(&legacy, &format!("legacy after the restart {n}")).await;
-        rmcp_echo(&stateless, &format!("stateless after the restart {n}")).await;
-    }
+    echo_both(&legacy, &stateless, "after the restart").await;
     // The replicas' own warm-up sessions are re-initialized only when used.
     assert_eq!(
         cluster.initializes(),
@@ -238,16 +237,8 @@ async fn rmcp_clients_of_both_eras_go_on_across_replicas_restarts_and_a_dead_rep
         "one re-initialize, for the legacy client's session"
     );
 
-    let dead = cluster.replica(0).local_addr();
-    drop(cluster.replicas[0].take());
-    eventually("replica A refuses connections", || async {
-        tokio::net::TcpStream::connect(dead).await.is_err()
-    })
-    .await;
-    for n in 0..CALLS {
-        rmcp_echo(&legacy, &format!("legacy on B {n}")).await;
-        rmcp_echo(&stateless, &format!("stateless on B {n}")).await;
-    }
+    cluster.kill(0).await;
+    echo_both(&legacy, &stateless, "on B").await;
     assert_eq!(
         cluster.initializes(),
         opened + 1,
@@ -298,6 +289,14 @@ async fn rmcp_client(url: &str, era: Era) -> RmcpClient {
 
 /// A bound on one rmcp client operation (generous: a busy machine).
 const RMCP_DEADLINE: Duration = Duration::from_secs(30);
+
+/// `CALLS` echoes from each client, in turn.
+async fn echo_both(legacy: &RmcpClient, stateless: &RmcpClient, phase: &str) {
+    for n in 0..CALLS {
+        rmcp_echo(legacy, &format!("legacy {phase} {n}")).await;
+        rmcp_echo(stateless, &format!("stateless {phase} {n}")).await;
+    }
+}
 
 async fn rmcp_echo(client: &RmcpClient, text: &str) {
     use rmcp::model::CallToolRequestParams;
