@@ -15,7 +15,9 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use axum::BoxError;
 use axum::body::Body;
+use bytes::Bytes;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -25,7 +27,7 @@ pub trait Gate: Clone + Send + Sync + 'static {
     /// `None` lets `request` pass (the gate may have changed it, e.g.
     /// removed a checked credential); `Some` is the answer, and the request
     /// goes no further.
-    fn check(&self, request: &mut Request<Body>) -> Option<Response<Body>>;
+    fn check<B>(&self, request: &mut Request<B>) -> Option<Response<Body>>;
 }
 
 /// Puts a [`Gate`] in front of a service.
@@ -59,10 +61,12 @@ pub struct Gated<S, G> {
     gate: G,
 }
 
-impl<S, G> Service<Request<Body>> for Gated<S, G>
+impl<S, G, ReqB, ResB> Service<Request<ReqB>> for Gated<S, G>
 where
-    S: Service<Request<Body>, Response = Response<Body>>,
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
     G: Gate,
+    ResB: hyper::body::Body<Data = Bytes> + Send + 'static,
+    ResB::Error: Into<BoxError>,
 {
     type Response = Response<Body>;
     type Error = S::Error;
@@ -72,7 +76,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: Request<ReqB>) -> Self::Future {
         match self.gate.check(&mut request) {
             Some(answer) => GateFuture {
                 state: GateState::Answered {
@@ -105,9 +109,11 @@ pin_project! {
     }
 }
 
-impl<F, E> Future for GateFuture<F, E>
+impl<F, E, ResB> Future for GateFuture<F, E>
 where
-    F: Future<Output = Result<Response<Body>, E>>,
+    F: Future<Output = Result<Response<ResB>, E>>,
+    ResB: hyper::body::Body<Data = Bytes> + Send + 'static,
+    ResB::Error: Into<BoxError>,
 {
     type Output = Result<Response<Body>, E>;
 
@@ -116,7 +122,8 @@ where
             GateProjection::Answered { answer, .. } => {
                 Poll::Ready(Ok(answer.take().expect("GateFuture polled after completion")))
             }
-            GateProjection::Passed { future } => future.poll(cx),
+            // `Body::new` keeps an axum body as it is and boxes any other.
+            GateProjection::Passed { future } => future.poll(cx).map_ok(|response| response.map(Body::new)),
         }
     }
 }
@@ -135,7 +142,7 @@ mod tests {
     struct NeedsPass;
 
     impl Gate for NeedsPass {
-        fn check(&self, request: &mut Request<Body>) -> Option<Response<Body>> {
+        fn check<B>(&self, request: &mut Request<B>) -> Option<Response<Body>> {
             match request.headers_mut().remove("x-pass") {
                 Some(_) => None,
                 None => {

@@ -11,7 +11,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::body::Body;
 use http::{Request, Response};
 use mcp_reconnect_core::headers::{header_method, header_name};
 use pin_project_lite::pin_project;
@@ -39,11 +38,11 @@ pub struct Traced<S> {
     inner: S,
 }
 
-impl<S> Service<Request<Body>> for Traced<S>
+impl<S, ReqB, ResB> Service<Request<ReqB>> for Traced<S>
 where
-    S: Service<Request<Body>, Response = Response<Body>>,
+    S: Service<Request<ReqB>, Response = Response<ResB>>,
 {
-    type Response = Response<Body>;
+    type Response = Response<ResB>;
     type Error = S::Error;
     type Future = TracedFuture<S::Future>;
 
@@ -51,7 +50,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let span = tracing::info_span!(
             "mcp.request",
             http.method = %request.method(),
@@ -87,9 +86,9 @@ pin_project! {
     }
 }
 
-impl<F, E> Future for TracedFuture<F>
+impl<F, E, ResB> Future for TracedFuture<F>
 where
-    F: Future<Output = Result<Response<Body>, E>>,
+    F: Future<Output = Result<Response<ResB>, E>>,
 {
     type Output = F::Output;
 
