@@ -51,7 +51,7 @@ impl Auth {
 impl Gate for Auth {
     /// Lets a request pass (without its checked `Authorization` header), or
     /// answers `401` (no key) / `403` (a wrong one).
-    fn check<B>(&self, request: &mut Request<B>) -> Option<Response<Body>> {
+    fn check(&self, request: &mut Request<Body>) -> Option<Response<Body>> {
         let key = self.key.as_ref()?;
         if self.is_open(request.uri().path()) {
             return None;

@@ -15,9 +15,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::BoxError;
 use axum::body::Body;
-use bytes::Bytes;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -27,7 +25,7 @@ pub trait Gate: Clone + Send + Sync + 'static {
     /// `None` lets `request` pass (the gate may have changed it, e.g.
     /// removed a checked credential); `Some` is the answer, and the request
     /// goes no further.
-    fn check<B>(&self, request: &mut Request<B>) -> Option<Response<Body>>;
+    fn check(&self, request: &mut Request<Body>) -> Option<Response<Body>>;
 }
 
 /// Puts a [`Gate`] in front of a service.
@@ -61,12 +59,10 @@ pub struct Gated<S, G> {
     gate: G,
 }
 
-impl<S, G, ReqB, ResB> Service<Request<ReqB>> for Gated<S, G>
+impl<S, G> Service<Request<Body>> for Gated<S, G>
 where
-    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    S: Service<Request<Body>, Response = Response<Body>>,
     G: Gate,
-    ResB: hyper::body::Body<Data = Bytes> + Send + 'static,
-    ResB::Error: Into<BoxError>,
 {
     type Response = Response<Body>;
     type Error = S::Error;
@@ -76,7 +72,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqB>) -> Self::Future {
+    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
         match self.gate.check(&mut request) {
             Some(answer) => GateFuture {
                 state: GateState::Answered {
@@ -109,11 +105,9 @@ pin_project! {
     }
 }
 
-impl<F, E, ResB> Future for GateFuture<F, E>
+impl<F, E> Future for GateFuture<F, E>
 where
-    F: Future<Output = Result<Response<ResB>, E>>,
-    ResB: hyper::body::Body<Data = Bytes> + Send + 'static,
-    ResB::Error: Into<BoxError>,
+    F: Future<Output = Result<Response<Body>, E>>,
 {
     type Output = Result<Response<Body>, E>;
 
@@ -122,8 +116,7 @@ where
             GateProjection::Answered { answer, .. } => {
                 Poll::Ready(Ok(answer.take().expect("GateFuture polled after completion")))
             }
-            // `Body::new` keeps an axum body as it is and boxes any other.
-            GateProjection::Passed { future } => future.poll(cx).map_ok(|response| response.map(Body::new)),
+            GateProjection::Passed { future } => future.poll(cx),
         }
     }
 }
@@ -142,7 +135,7 @@ mod tests {
     struct NeedsPass;
 
     impl Gate for NeedsPass {
-        fn check<B>(&self, request: &mut Request<B>) -> Option<Response<Body>> {
+        fn check(&self, request: &mut Request<Body>) -> Option<Response<Body>> {
             match request.headers_mut().remove("x-pass") {
                 Some(_) => None,
                 None => {

@@ -52,7 +52,7 @@ impl LoopbackGuard {
 
 impl Gate for LoopbackGuard {
     /// `403` for a foreign `Host` or `Origin`.
-    fn check<B>(&self, request: &mut Request<B>) -> Option<Response<Body>> {
+    fn check(&self, request: &mut Request<Body>) -> Option<Response<Body>> {
         let headers = request.headers();
         if self.allows(headers.get(http::header::HOST), headers.get(http::header::ORIGIN)) {
             None

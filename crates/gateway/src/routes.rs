@@ -1,12 +1,10 @@
-//! The gateway's HTTP service: per upstream `<mount>/mcp` (served straight
-//! through the edge layers, no router), and the axum router for the rest:
-//! `<mount>/<tool>`, `<mount>/openapi.json` and `<mount>/docs`; top-level
-//! `/health`, `/metrics`, Swagger UI assets (and, with a config file, a
-//! combined `/openapi.json` and `/docs`), behind the same edge layers.
+//! The router: per upstream `<mount>/mcp`, `<mount>/<tool>`,
+//! `<mount>/openapi.json` and `<mount>/docs`; top-level `/health`,
+//! `/metrics`, Swagger UI assets (and, with a config file, a combined
+//! `/openapi.json` and `/docs`); then the edge layers.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::convert::Infallible;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,21 +15,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, any_service, get, post};
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use mcp_reconnect_core::headers::MCP_SESSION_ID;
 use mcp_reconnect_core::respond::{JsonRpcError, codes};
 use mcp_reconnect_health::HealthLayer;
 use serde_json::json;
-use tower::layer::util::{Identity, Stack};
-use tower::util::BoxCloneSyncService;
-use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
+use tower::{Layer, ServiceExt, service_fn};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::edge::GateLayer;
 use crate::rebinding::LoopbackGuard;
 use crate::trace::TraceLayer;
-use tower_http::body::Limited;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::{self, Auth};
@@ -57,70 +51,8 @@ struct Docs {
     combined: bool,
 }
 
-/// The gateway's whole HTTP service: every upstream's `<mount>/mcp` by its
-/// exact path, everything else through the axum router.
-///
-/// Why `/mcp` skips the router: it is the hot path, and with one call in
-/// flight each layer a call crosses shows in the throughput (BENCHMARKS.md,
-/// "Profile"); a map lookup replaces the router's matching, its boxed route
-/// and handler futures. Both ways cross the same [`edge`] layers.
-#[derive(Clone)]
-pub struct App {
-    router: Router,
-    mcp: Arc<HashMap<String, McpEndpoint>>,
-}
-
-/// One upstream's `/mcp` behind the edge layers.
-type McpEndpoint = BoxCloneSyncService<Request, Response, Infallible>;
-
-impl App {
-    /// Serves `request`.
-    pub fn serve(&self, request: http::Request<Incoming>) -> impl Future<Output = Response> + Send + use<> {
-        let endpoint = self.mcp.get(request.uri().path()).cloned();
-        // A router clone is an `Arc` clone.
-        let router = self.router.clone();
-        async move {
-            let answer = match endpoint {
-                Some(endpoint) => endpoint.oneshot(request.map(Body::new)).await,
-                None => router.oneshot(request).await,
-            };
-            match answer {
-                Ok(response) => response,
-                Err(never) => match never {},
-            }
-        }
-    }
-}
-
-/// What every request crosses first, outermost first: the request span,
-/// panics answered `500`, CORS (preflights answered here, before the key is
-/// asked for), the API key, the body limit.
-type Edge = ServiceBuilder<
-    Stack<
-        RequestBodyLimitLayer,
-        Stack<
-            GateLayer<Auth>,
-            Stack<CorsLayer, Stack<CatchPanicLayer<PanicAnswer>, Stack<TraceLayer, Identity>>>,
-        >,
-    >,
->;
-
-/// The answer to a handler's panic (the panic's message is not shown).
-type PanicAnswer = fn(Box<dyn std::any::Any + Send + 'static>) -> Response;
-
-fn edge(config: &GatewayConfig, auth: Auth) -> Edge {
-    let body_limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
-    let on_panic: PanicAnswer = |_| detail(StatusCode::INTERNAL_SERVER_ERROR, json!("Internal Server Error"));
-    ServiceBuilder::new()
-        .layer(TraceLayer)
-        .layer(CatchPanicLayer::custom(on_panic))
-        .layer(cors(&config.cors))
-        .layer(GateLayer::new(auth))
-        .layer(RequestBodyLimitLayer::new(body_limit))
-}
-
 /// The gateway's whole HTTP service.
-pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> App {
+pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> Router {
     let shared = Arc::new(config.clone());
     let mut router = Router::new();
     let mut open = BTreeSet::from(["/metrics".to_owned()]);
@@ -146,10 +78,12 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> App {
             client: Arc::clone(client),
             limits: config.limits.clone(),
         };
-        router = router.route(
-            &format!("{mount}/{{tool}}"),
-            post(rest::call_tool).with_state(rest),
-        );
+        router = router
+            .route(&format!("{mount}/mcp"), any(mcp).with_state(Arc::clone(client)))
+            .route(
+                &format!("{mount}/{{tool}}"),
+                post(rest::call_tool).with_state(rest),
+            );
         router = mount_docs(router, &mount, Arc::from([Arc::clone(client)]), false);
     }
     if !config.is_single() {
@@ -162,40 +96,23 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> App {
         open,
         docs::ASSETS_PREFIX,
     );
-    let edge = edge(config, auth);
-    let guard = LoopbackGuard::for_listen_host(&config.host, &config.cors).map(GateLayer::new);
-    let mcp = clients
-        .iter()
-        .map(|client| {
-            let path = format!("{}/mcp", client.upstream().spec.mount);
-            let client = Arc::clone(client);
-            let endpoint = service_fn(move |request: Request| {
-                let client = Arc::clone(&client);
-                async move { Ok::<_, Infallible>(mcp(client, request).await) }
-            });
-            let endpoint = edge
-                .clone()
-                .map_request(|request: http::Request<Limited<Body>>| request.map(Body::new))
-                .option_layer(guard.clone())
-                .service(endpoint);
-            let endpoint = ServiceExt::<Request>::map_response(endpoint, |response| response.map(Body::new));
-            (path, BoxCloneSyncService::new(endpoint))
-        })
-        .collect();
-    let router = match guard {
-        Some(guard) => router.layer(guard),
+    let body_limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
+    let router = match LoopbackGuard::for_listen_host(&config.host, &config.cors) {
+        Some(guard) => router.layer(GateLayer::new(guard)),
         None => router,
     };
-    let router = router
+    router
         .route_service(auth::HEALTH_PATH, health.clone())
         .route_service("/metrics", health)
         .merge(docs::assets())
         .fallback(|| async { detail(StatusCode::NOT_FOUND, json!("Not Found")) })
-        .layer(edge);
-    App {
-        router,
-        mcp: Arc::new(mcp),
-    }
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(GateLayer::new(auth))
+        .layer(cors(&config.cors))
+        .layer(CatchPanicLayer::custom(|_| {
+            detail(StatusCode::INTERNAL_SERVER_ERROR, json!("Internal Server Error"))
+        }))
+        .layer(TraceLayer)
 }
 
 /// `/health` and `/metrics` over every upstream's circuit and retry counters
@@ -217,7 +134,7 @@ fn health(clients: &[Arc<McpClient>]) -> MethodRouter {
 }
 
 /// `<mount>/mcp`: the upstream's stack, with calls shed when too many are in flight.
-async fn mcp(client: Arc<McpClient>, request: Request) -> Response {
+async fn mcp(State(client): State<Arc<McpClient>>, request: Request) -> Response {
     tracing::Span::current().record("upstream", client.upstream().spec.display.as_str());
     // A POST is a call; GET (the server's stream) and DELETE hold no permit.
     let permit = if request.method() == Method::POST {

@@ -7,15 +7,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
+use tower::ServiceExt;
 
 use crate::config::{ConfigError, GatewayConfig};
-use crate::routes::{self, App};
+use crate::routes;
 use crate::stack::Upstream;
 use crate::tools::McpClient;
 
@@ -138,7 +140,7 @@ async fn warm_up(client: Arc<McpClient>) {
 
 async fn serve(
     listener: TcpListener,
-    app: App,
+    app: Router,
     limits: crate::config::Limits,
     mut stopped: oneshot::Receiver<()>,
 ) {
@@ -169,10 +171,8 @@ async fn serve(
         // Best effort: Nagle only delays small JSON-RPC answers.
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-            let answer = app.serve(request);
-            async move { Ok::<_, std::convert::Infallible>(answer.await) }
-        });
+        let service =
+            hyper::service::service_fn(move |request: http::Request<Incoming>| app.clone().oneshot(request));
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(error) = connection.await {

@@ -11,6 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use axum::body::Body;
 use http::{Request, Response};
 use mcp_reconnect_core::headers::{header_method, header_name};
 use pin_project_lite::pin_project;
@@ -38,11 +39,11 @@ pub struct Traced<S> {
     inner: S,
 }
 
-impl<S, ReqB, ResB> Service<Request<ReqB>> for Traced<S>
+impl<S> Service<Request<Body>> for Traced<S>
 where
-    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    S: Service<Request<Body>, Response = Response<Body>>,
 {
-    type Response = Response<ResB>;
+    type Response = Response<Body>;
     type Error = S::Error;
     type Future = TracedFuture<S::Future>;
 
@@ -50,7 +51,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request<ReqB>) -> Self::Future {
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
         let span = tracing::info_span!(
             "mcp.request",
             http.method = %request.method(),
@@ -86,9 +87,9 @@ pin_project! {
     }
 }
 
-impl<F, E, ResB> Future for TracedFuture<F>
+impl<F, E> Future for TracedFuture<F>
 where
-    F: Future<Output = Result<Response<ResB>, E>>,
+    F: Future<Output = Result<Response<Body>, E>>,
 {
     type Output = F::Output;
 
