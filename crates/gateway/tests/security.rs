@@ -173,6 +173,61 @@ async fn missing_and_wrong_keys_are_refused_and_nothing_reaches_the_upstream() {
     gateway.shutdown().await;
 }
 
+/// `/mcp` and the REST routes cross the same edge: the DNS-rebinding guard of
+/// a loopback listener, CORS preflights answered before the key is asked
+/// for, and the key itself; `/health` stays open to probes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_and_rest_cross_the_same_edge() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["--api-key", KEY, "streamablehttp", &upstream.url()], &[]).await;
+    warmed(&gateway).await;
+    let (base, http) = (gateway.url(), Http::default());
+    let bearer = format!("Bearer {KEY}");
+    let before = upstream.proxy.requests();
+    let calls = [
+        ("/mcp", initialize().to_string()),
+        ("/echo", json!({"text": "x"}).to_string()),
+    ];
+    for (path, body) in &calls {
+        let url = format!("{base}{path}");
+        let send = |extra: (&'static str, &'static str)| {
+            let headers = vec![
+                ("content-type", "application/json"),
+                ("accept", ACCEPT_MCP),
+                ("authorization", bearer.as_str()),
+                extra,
+            ];
+            let (http, url, body) = (http.clone(), url.clone(), body.clone());
+            async move { http.send(Method::POST, &url, &headers, body).await }
+        };
+        for foreign in [("host", "evil.example"), ("origin", "http://evil.example")] {
+            let answer = send(foreign).await;
+            assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path} with {foreign:?}");
+            assert!(String::from_utf8_lossy(&answer.body).contains("not allowed on a loopback gateway"));
+        }
+        let answer = send(("origin", "http://localhost:3000")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path} from a loopback origin");
+        assert_eq!(answer.headers["access-control-allow-origin"], "*");
+
+        let preflight = [
+            ("origin", "http://localhost:3000"),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "authorization, mcp-session-id"),
+        ];
+        let answer = http.send(Method::OPTIONS, &url, &preflight, Bytes::new()).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: a preflight needs no key");
+        assert!(answer.headers.contains_key("access-control-allow-methods"));
+    }
+    // Refused and preflight requests never reached the upstream: only the two
+    // allowed calls did (the initialize, and echo's tools/call).
+    assert_eq!(upstream.proxy.requests() - before, 2);
+    let health = http
+        .get(&format!("{base}/health"), &[("host", "evil.example")])
+        .await;
+    assert_eq!(health.status, StatusCode::OK, "probes are not guarded");
+    gateway.shutdown().await;
+}
+
 /// The comparison is `subtle`'s `ConstantTimeEq` (no early exit on the first
 /// differing byte; a different length is refused at once, which reveals the
 /// length only). Checked here for outcomes, never for time.
