@@ -106,11 +106,14 @@ impl Cluster {
         .await;
     }
 
+    /// The replicas still running.
+    fn live(&self) -> impl Iterator<Item = &Gateway> {
+        self.replicas.iter().flatten()
+    }
+
     /// Successful calls each live replica's circuit counted.
     fn successes(&self) -> Vec<u64> {
-        self.replicas
-            .iter()
-            .flatten()
+        self.live()
             .map(|gateway| {
                 let snapshot = gateway.clients()[0].upstream().status.snapshot();
                 let success = snapshot.requests.iter().find(|(class, _)| class.is_none());
@@ -121,9 +124,7 @@ impl Cluster {
 
     /// Whether a live replica's session store is degraded.
     fn degraded(&self) -> Vec<bool> {
-        self.replicas
-            .iter()
-            .flatten()
+        self.live()
             .map(|gateway| {
                 let store = gateway.clients()[0].upstream().session_store.as_ref();
                 store.expect("a Redis store").is_degraded()
@@ -177,9 +178,7 @@ async fn one_session_alternates_between_replicas_and_outlives_one() {
         replicas.insert(served_by(&echo(&mut client, &format!("before {n}")).await));
     }
     let both: HashSet<String> = cluster
-        .replicas
-        .iter()
-        .flatten()
+        .live()
         .map(|gateway| gateway.local_addr().to_string())
         .collect();
     assert_eq!(
@@ -386,9 +385,7 @@ async fn a_redis_outage_keeps_sessions_working_and_ends_in_a_write_back() {
     assert_eq!(replicas.len(), 2, "both replicas served it from their caches");
     assert_eq!(cluster.degraded(), [true, true]);
     let errors: Vec<u64> = cluster
-        .replicas
-        .iter()
-        .flatten()
+        .live()
         .map(|gateway| {
             gateway.clients()[0]
                 .upstream()
@@ -403,7 +400,7 @@ async fn a_redis_outage_keeps_sessions_working_and_ends_in_a_write_back() {
         errors.iter().all(|&n| n >= 1),
         "store errors are counted: {errors:?}"
     );
-    for replica in cluster.replicas.iter().flatten() {
+    for replica in cluster.live() {
         let (health, metrics) = store_documents(replica).await;
         assert_eq!(health.0, StatusCode::OK, "the replica itself still serves");
         assert_eq!(health.1["status"], "degraded", "{}", health.1);
@@ -441,7 +438,7 @@ async fn a_redis_outage_keeps_sessions_working_and_ends_in_a_write_back() {
         "two warm-ups and two clients, nothing more: {sessions:?}"
     );
     assert!(cluster.redis.keys("*reinit*").await.unwrap().is_empty());
-    for replica in cluster.replicas.iter().flatten() {
+    for replica in cluster.live() {
         let (health, metrics) = store_documents(replica).await;
         assert_eq!(health.1["session_store"]["status"], "ok", "{}", health.1);
         let store = &metrics["connection"]["session_store"];
