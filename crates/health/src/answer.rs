@@ -7,9 +7,8 @@ use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 
 use crate::json;
-use crate::layer::{Shared, read};
+use crate::layer::{Shared, overall, read};
 use crate::negotiate::{Format, JSON_CONTENT_TYPE, Rejection};
-use crate::verdict::Verdict;
 
 /// The `Allow` header of a `405`.
 const ALLOWED: &str = "GET, HEAD";
@@ -53,7 +52,7 @@ pub(crate) fn answer<B>(shared: &Shared, request: &Request<B>) -> Option<Respons
 
 fn health(shared: &Shared) -> Response<Bytes> {
     let readings = read(&shared.upstreams);
-    let overall = Verdict::overall(readings.iter().map(|r| r.verdict), shared.policy);
+    let overall = overall(&readings, shared.policy);
     let body = json::health(&readings, overall, shared.watched_since);
     respond(overall.status_code(), JSON_CONTENT_TYPE, Bytes::from(body))
 }
@@ -76,7 +75,7 @@ fn metrics<B>(shared: &Shared, request: &Request<B>) -> Response<Bytes> {
     let body = match format {
         Format::Json => {
             let readings = read(&shared.upstreams);
-            let overall = Verdict::overall(readings.iter().map(|r| r.verdict), shared.policy);
+            let overall = overall(&readings, shared.policy);
             Bytes::from(json::metrics(&readings, overall, shared.watched_since))
         }
         #[cfg(feature = "prometheus")]

@@ -86,8 +86,7 @@ impl HealthLayer {
 
     /// The overall verdict now, as `/health` would answer it.
     pub fn verdict(&self) -> Verdict {
-        let readings = read(&self.shared.upstreams);
-        Verdict::overall(readings.iter().map(|r| r.verdict), self.shared.policy)
+        overall(&read(&self.shared.upstreams), self.shared.policy)
     }
 }
 
@@ -123,4 +122,9 @@ pub(crate) fn read(upstreams: &[Upstream]) -> Vec<Reading<'_>> {
             }
         })
         .collect()
+}
+
+/// The overall verdict of `readings` under `policy`.
+pub(crate) fn overall(readings: &[Reading<'_>], policy: Policy) -> Verdict {
+    Verdict::overall(readings.iter().map(|r| r.verdict), policy)
 }
