@@ -181,7 +181,7 @@ async fn run(
         ));
     }
 
-    // Rounds interleave the targets (A B C, A B C, …) so that a noisy
+    // Rounds interleave the targets (A B C, B C A, …) so that a noisy
     // neighbour slows every target alike; ratios are taken round by round.
     let slice = seconds.div_f64(rounds.max(1) as f64);
     let mut rows: Vec<Row<'_>> = Vec::new();
@@ -191,8 +191,15 @@ async fn run(
             load::run(make.clone(), concurrency, Duration::from_millis(300)).await;
             rows.push(Row::new(name, concurrency, proc.and_then(Proc::rss_mib)));
         }
-        for _ in 0..rounds.max(1) {
-            for (name, proc, make) in &targets {
+        for round in 0..rounds.max(1) {
+            // Each round starts one target later, so no target always runs
+            // right after the same other one.
+            let turns = targets
+                .iter()
+                .cycle()
+                .skip(round % targets.len())
+                .take(targets.len());
+            for (name, proc, make) in turns {
                 let sampler = proc.map(report::RssSampler::start);
                 let cpu_before = proc.and_then(Proc::cpu_time);
                 let result = load::run(make.clone(), concurrency, slice).await;
