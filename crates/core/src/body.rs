@@ -71,6 +71,16 @@ impl<B> LayerBody<B> {
     pub fn is_local(&self) -> bool {
         matches!(self.inner, Inner::Local { .. })
     }
+
+    /// Changes the inner service's body with `f` (e.g. wraps it to watch
+    /// it stream); bytes the layer wrote stay as they are.
+    pub fn map_inner<B2>(self, f: impl FnOnce(B) -> B2) -> LayerBody<B2> {
+        let inner = match self.inner {
+            Inner::Inner { body } => Inner::Inner { body: f(body) },
+            Inner::Local { data, trailers } => Inner::Local { data, trailers },
+        };
+        LayerBody { inner }
+    }
 }
 
 impl<B> Body for LayerBody<B>

@@ -200,7 +200,7 @@ fn learn_tools<B>(
     };
     let event_stream = is_event_stream(response.headers());
     let (limit, safety) = (shared.config.tools_list_capture, shared.safety.clone());
-    response.map(|body| body.tee(limit, event_stream, ids, safety))
+    response.map(|body| crate::body::tee(body, limit, event_stream, ids, safety))
 }
 
 /// `413` with a JSON-RPC error: the body was over the limit and nothing was forwarded.

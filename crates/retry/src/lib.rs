@@ -86,7 +86,7 @@ mod safety;
 mod service;
 mod stats;
 
-pub use body::RetryBody;
+pub use body::{RetryBody, TeeBody};
 pub use config::{Config, RetryBudget};
 pub use error::DeadlineExceeded;
 pub use future::ResponseFuture;

@@ -124,7 +124,7 @@ where
         let result = ready!(self.project().inner.poll(cx));
         Poll::Ready(
             result
-                .map(|response| response.map(RetryBody::upstream))
+                .map(|response| response.map(crate::body::upstream))
                 .map_err(Into::into),
         )
     }
