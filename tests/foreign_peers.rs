@@ -407,6 +407,23 @@ async fn start_everything(interop: &Interop, port: u16) -> (ServerProcess, Strin
 }
 
 /// `mcp-gateway --host 127.0.0.1 --port 0 streamablehttp UPSTREAM`; returns it and its base URL.
+/// The MCP URLs to try a peer on: `upstream` directly, and through a gateway
+/// when its binary is built (returned too: it runs while it is held).
+async fn direct_and_through_gateway(
+    test: &str,
+    upstream: &str,
+) -> (Vec<(&'static str, String)>, Option<(ServerProcess, String)>) {
+    let mut urls = vec![("direct", upstream.to_owned())];
+    let gateway = match gateway_binary(test) {
+        Some(binary) => Some(start_gateway(&binary, upstream).await),
+        None => None,
+    };
+    if let Some((_, base)) = &gateway {
+        urls.push(("gateway", format!("{base}/mcp")));
+    }
+    (urls, gateway)
+}
+
 async fn start_gateway(binary: &Path, upstream: &str) -> (ServerProcess, String) {
     let mut command = Command::new(binary);
     command
@@ -581,14 +598,7 @@ async fn python_and_typescript_sdks_use_the_testkit_server_directly_and_through_
     };
     bounded(async {
         let server = McpServer::start(ServerOptions::default()).await.unwrap();
-        let mut urls = vec![("direct", server.url())];
-        let gateway = match gateway_binary(test) {
-            Some(binary) => Some(start_gateway(&binary, &server.url()).await),
-            None => None,
-        };
-        if let Some((_, base)) = &gateway {
-            urls.push(("gateway", format!("{base}/mcp")));
-        }
+        let (urls, _gateway) = direct_and_through_gateway(test, &server.url()).await;
         for (route, url) in &urls {
             // The Python SDK's default (`auto`: server/discover, the 2026-07-28
             // era, stateless on rmcp) and its `initialize` handshake.
@@ -731,14 +741,7 @@ async fn server_everything_serves_the_sdks_directly_and_through_the_gateway() {
     };
     bounded(async {
         let (_everything, url) = start_everything(&interop, 0).await;
-        let mut urls = vec![("direct", url.clone())];
-        let gateway = match gateway_binary(test) {
-            Some(binary) => Some(start_gateway(&binary, &url).await),
-            None => None,
-        };
-        if let Some((_, base)) = &gateway {
-            urls.push(("gateway", format!("{base}/mcp")));
-        }
+        let (urls, gateway) = direct_and_through_gateway(test, &url).await;
         let calls = everything_calls();
         for (route, url) in &urls {
             let python = run_peer(
@@ -924,14 +927,7 @@ async fn inspector_cli_lists_and_calls_tools_directly_and_through_the_gateway() 
     };
     bounded(async {
         let server = McpServer::start(ServerOptions::default()).await.unwrap();
-        let mut urls = vec![("direct", server.url())];
-        let gateway = match gateway_binary(test) {
-            Some(binary) => Some(start_gateway(&binary, &server.url()).await),
-            None => None,
-        };
-        if let Some((_, base)) = &gateway {
-            urls.push(("gateway", format!("{base}/mcp")));
-        }
+        let (urls, _gateway) = direct_and_through_gateway(test, &server.url()).await;
         // The Inspector keeps a catalog and storage under $HOME: give it its own.
         let home = TempDir::new("inspector-home");
         let inspector = |args: &[&str]| {
