@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use hyper::body::Frame;
 use mcp_reconnect_gateway::config::parse_servers_file;
@@ -326,46 +326,55 @@ proptest! {
 
 // ------------------------------------------------------ command line and env
 
-const FLAGS: &[&str] = &[
-    "--host",
-    "-h",
-    "--port",
-    "-p",
-    "--api-key",
-    "-k",
-    "--strict-auth",
-    "--cors-allow-origins",
-    "--server-type",
-    "--type",
-    "--config",
-    "-c",
-    "--name",
-    "-n",
-    "--description",
-    "-d",
-    "--version",
-    "-v",
-    "--root-path",
-    "--path-prefix",
-    "--header",
-    "-H",
-    "--log-level",
-    "--max-concurrent-calls",
-    "--max-body-bytes",
-    "--header-read-timeout",
-    "--shutdown-timeout",
-    "--tool-timeout",
-    "--help",
-    "--",
-    "-",
-    "demo",
-    "version",
-    "--duration",
-    "streamablehttp",
-    "streamable-http",
-    "sse",
-    "stdio",
-];
+#[test]
+fn the_flag_dictionary_is_the_cli_s_own() {
+    let (all, valued) = &*CLI_FLAGS;
+    for flag in [
+        "--host",
+        "-h",
+        "--port",
+        "--api-key",
+        "-k",
+        "--type",
+        "--path-prefix",
+        "-H",
+        "--tool-timeout",
+    ] {
+        assert!(
+            all.contains(&flag) && valued.contains(&flag),
+            "{flag} takes a value"
+        );
+    }
+    assert!(all.contains(&"--strict-auth") && !valued.contains(&"--strict-auth"));
+}
+
+/// Every flag the gateway's CLI defines (long and short names, aliases), and
+/// those that take a value — read from clap itself, so the fuzz dictionary
+/// never falls behind the CLI.
+static CLI_FLAGS: LazyLock<(Vec<&'static str>, Vec<&'static str>)> = LazyLock::new(|| {
+    let leak = |name: String| -> &'static str { Box::leak(name.into_boxed_str()) };
+    let (mut all, mut valued) = (Vec::new(), Vec::new());
+    for arg in Cli::command().get_arguments() {
+        let longs = arg
+            .get_long()
+            .into_iter()
+            .chain(arg.get_all_aliases().unwrap_or_default());
+        let shorts = arg
+            .get_short()
+            .into_iter()
+            .chain(arg.get_all_short_aliases().unwrap_or_default());
+        let names: Vec<&'static str> = longs
+            .map(|long| leak(format!("--{long}")))
+            .chain(shorts.map(|short| leak(format!("-{short}"))))
+            .collect();
+        if arg.get_action().takes_values() {
+            valued.extend(&names);
+        }
+        all.extend(names);
+    }
+    all.extend(["--help", "--", "-"]);
+    (all, valued)
+});
 
 const VALUES: &[&str] = &[
     "0",
@@ -415,35 +424,6 @@ const VALUES: &[&str] = &[
     "[span{a=/x*/}]=trace",
 ];
 
-/// Flags that take a value.
-const VALUED_FLAGS: &[&str] = &[
-    "--host",
-    "-h",
-    "--port",
-    "-p",
-    "--api-key",
-    "-k",
-    "--cors-allow-origins",
-    "--server-type",
-    "--type",
-    "--name",
-    "-n",
-    "--description",
-    "-d",
-    "--version",
-    "-v",
-    "--root-path",
-    "--path-prefix",
-    "--header",
-    "-H",
-    "--log-level",
-    "--max-concurrent-calls",
-    "--max-body-bytes",
-    "--header-read-timeout",
-    "--shutdown-timeout",
-    "--tool-timeout",
-];
-
 /// Values a flag takes.
 fn good_values(flag: &str) -> &'static [&'static str] {
     match flag.trim_start_matches('-') {
@@ -463,11 +443,11 @@ fn good_values(flag: &str) -> &'static [&'static str] {
 /// (seed form, mcpo form, a bare URL or `--config`); or anything at all.
 fn command_line() -> impl Strategy<Value = Vec<String>> {
     let flag = prop_oneof![
-        4 => select(VALUED_FLAGS).prop_flat_map(|flag| {
+        4 => select(CLI_FLAGS.1.as_slice()).prop_flat_map(|flag| {
             prop_oneof![6 => select(good_values(flag)).prop_map(str::to_owned), 1 => argument()]
                 .prop_map(move |value| vec![flag.to_owned(), value])
         }),
-        1 => (select(VALUED_FLAGS), argument()).prop_map(|(flag, value)| vec![format!("{flag}={value}")]),
+        1 => (select(CLI_FLAGS.1.as_slice()), argument()).prop_map(|(flag, value)| vec![format!("{flag}={value}")]),
         1 => Just(vec!["--strict-auth".to_owned()]),
     ];
     let url = prop_oneof![3 => select(GOOD_URLS).prop_map(str::to_owned), 1 => argument()];
@@ -492,7 +472,7 @@ fn command_line() -> impl Strategy<Value = Vec<String>> {
 
 fn argument() -> impl Strategy<Value = String> {
     prop_oneof![
-        4 => select(FLAGS).prop_map(str::to_owned),
+        4 => select(CLI_FLAGS.0.as_slice()).prop_map(str::to_owned),
         4 => select(VALUES).prop_map(str::to_owned),
         1 => "\\PC{0,12}",
         1 => "--[a-z-]{1,16}",
