@@ -60,7 +60,22 @@ enum Command {
         #[arg(long)]
         with_mcpo: bool,
     },
-    /// Internal: the bare hyper proxy, in its own process.
+    /// Serves the testkit upstream (stateless, JSON answers) on an ephemeral
+    /// loopback port until killed, for profiling one target by hand.
+    Upstream,
+    /// Drives one target closed-loop and prints its line, for profiling it
+    /// by hand (`perf record -p`, `strace -c -p`) while it runs.
+    Load {
+        /// `http://host:port/mcp` for a JSON-RPC `tools/call echo`, or a REST
+        /// tool route such as `http://host:port/echo`.
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+    },
+    /// The bare hyper proxy, in its own process.
     BareProxy {
         #[arg(long)]
         listen: SocketAddr,
@@ -73,6 +88,27 @@ enum Command {
 async fn main() -> Result<(), BoxError> {
     match Cli::parse().command {
         Command::BareProxy { listen, upstream } => bare_proxy::run(listen, upstream).await,
+        Command::Upstream => serve_upstream().await,
+        Command::Load {
+            url,
+            seconds,
+            concurrency,
+        } => {
+            let make = if url.ends_with("/mcp") {
+                mcp_call(url)
+            } else {
+                rest_call(url)
+            };
+            let result = load::run(make, concurrency, Duration::from_secs_f64(seconds)).await;
+            println!(
+                "c={concurrency}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, {} failed",
+                result.rps(),
+                result.p50.as_secs_f64() * 1e3,
+                result.p99.as_secs_f64() * 1e3,
+                result.failed
+            );
+            Ok(())
+        }
         Command::Run {
             seconds,
             concurrency,
@@ -107,6 +143,20 @@ fn rest_call(url: String) -> MakeRequest {
     })
 }
 
+/// The upstream every measurement uses: rmcp's server, stateless, JSON answers.
+fn upstream_options() -> ServerOptions {
+    ServerOptions::default()
+        .with_sessions(false)
+        .with_json_response(true)
+}
+
+async fn serve_upstream() -> Result<(), BoxError> {
+    let upstream = McpServer::start(upstream_options()).await?;
+    println!("upstream listening on {}", upstream.url());
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
 async fn run(
     seconds: Duration,
     levels: &[usize],
@@ -114,10 +164,7 @@ async fn run(
     recovery_rounds: usize,
     with_mcpo: bool,
 ) -> Result<(), BoxError> {
-    let options = ServerOptions::default()
-        .with_sessions(false)
-        .with_json_response(true);
-    let mut upstream = McpServer::start(options).await?;
+    let mut upstream = McpServer::start(upstream_options()).await?;
     let upstream_url = upstream.url();
 
     let bare_addr = free_addr()?;
