@@ -23,7 +23,7 @@ use tower::{Layer, ServiceExt, service_fn};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use crate::edge::GateLayer;
+use crate::edge::{CorsOnOriginLayer, GateLayer};
 use crate::rebinding::LoopbackGuard;
 use crate::trace::TraceLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -271,7 +271,7 @@ async fn docs_page(State(docs): State<Docs>) -> Response {
     docs::page(&title, &openapi_url, &docs.config.root_path)
 }
 
-fn cors(policy: &Cors) -> CorsLayer {
+fn cors(policy: &Cors) -> CorsOnOriginLayer {
     let layer = CorsLayer::new()
         .allow_methods(Any)
         .allow_headers(Any)
@@ -280,8 +280,9 @@ fn cors(policy: &Cors) -> CorsLayer {
             http::header::RETRY_AFTER,
             http::header::WWW_AUTHENTICATE,
         ]);
-    match policy {
+    let layer = match policy {
         Cors::Any => layer.allow_origin(Any),
         Cors::List(origins) => layer.allow_origin(AllowOrigin::list(origins.iter().cloned())),
-    }
+    };
+    CorsOnOriginLayer::new(layer)
 }

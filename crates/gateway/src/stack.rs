@@ -189,25 +189,66 @@ pub struct RejectMalformed<S>(pub S);
 impl<S, B> Service<Request<Full<Bytes>>> for RejectMalformed<S>
 where
     S: Service<Request<Full<Bytes>>, Response = Response<B>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    B: Send + 'static,
 {
     type Response = Response<Either<B, Full<Bytes>>>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+    type Future = RejectMalformedFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.0.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<Full<Bytes>>) -> Self::Future {
-        if let Some(error) = malformed(&request) {
-            let response = error.into_response().map(|body| Either::Right(Full::new(body)));
-            return Box::pin(std::future::ready(Ok(response)));
+        let kind = match malformed(&request) {
+            Some(error) => MalformedKind::Answered {
+                response: Some(error.into_response().map(Full::new)),
+            },
+            None => MalformedKind::Forwarded {
+                future: self.0.call(request),
+            },
+        };
+        RejectMalformedFuture { kind }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`RejectMalformed`]: the answer to a malformed request,
+    /// or the inner service's.
+    pub struct RejectMalformedFuture<F> {
+        #[pin]
+        kind: MalformedKind<F>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = MalformedKindProj]
+    enum MalformedKind<F> {
+        Answered { response: Option<Response<Full<Bytes>>> },
+        Forwarded { #[pin] future: F },
+    }
+}
+
+impl<F, B, E> Future for RejectMalformedFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<Either<B, Full<Bytes>>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            MalformedKindProj::Answered { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response.map(Either::Right))),
+                // Polled after completion: nothing left to give; never a panic.
+                None => {
+                    let mut response = Response::new(Either::Right(Full::default()));
+                    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    Poll::Ready(Ok(response))
+                }
+            },
+            MalformedKindProj::Forwarded { future } => {
+                Poll::Ready(std::task::ready!(future.poll(cx)).map(|response| response.map(Either::Left)))
+            }
         }
-        let future = self.0.call(request);
-        Box::pin(async move { Ok(future.await?.map(Either::Left)) })
     }
 }
 

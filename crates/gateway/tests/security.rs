@@ -208,6 +208,19 @@ async fn mcp_and_rest_cross_the_same_edge() {
         let answer = send(("origin", "http://localhost:3000")).await;
         assert_eq!(answer.status, StatusCode::OK, "{path} from a loopback origin");
         assert_eq!(answer.headers["access-control-allow-origin"], "*");
+        // No Origin, no CORS request: the answer carries no CORS headers (as Starlette's).
+        let answer = send(("accept-language", "en")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path} without an origin");
+        for cors in [
+            "access-control-allow-origin",
+            "access-control-expose-headers",
+            "vary",
+        ] {
+            assert!(
+                !answer.headers.contains_key(cors),
+                "{path}: {cors} without an origin"
+            );
+        }
 
         let preflight = [
             ("origin", "http://localhost:3000"),
@@ -218,9 +231,10 @@ async fn mcp_and_rest_cross_the_same_edge() {
         assert_eq!(answer.status, StatusCode::OK, "{path}: a preflight needs no key");
         assert!(answer.headers.contains_key("access-control-allow-methods"));
     }
-    // Refused and preflight requests never reached the upstream: only the two
-    // allowed calls did (the initialize, and echo's tools/call).
-    assert_eq!(upstream.proxy.requests() - before, 2);
+    // Refused and preflight requests never reached the upstream: only the
+    // allowed calls did (the initialize and echo's tools/call, each with and
+    // without an origin).
+    assert_eq!(upstream.proxy.requests() - before, 4);
     let health = http
         .get(&format!("{base}/health"), &[("host", "evil.example")])
         .await;
