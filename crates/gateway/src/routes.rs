@@ -15,11 +15,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, any_service, get, post};
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use mcp_reconnect_core::headers::MCP_SESSION_ID;
 use mcp_reconnect_core::respond::{JsonRpcError, codes};
 use mcp_reconnect_health::HealthLayer;
 use serde_json::json;
-use tower::{Layer, ServiceExt, service_fn};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
@@ -52,7 +53,7 @@ struct Docs {
 }
 
 /// The gateway's whole HTTP service.
-pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> Router {
+pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
     let shared = Arc::new(config.clone());
     let mut router = Router::new();
     let mut open = BTreeSet::from(["/metrics".to_owned()]);
@@ -101,18 +102,43 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> Router {
         Some(guard) => router.layer(GateLayer::new(guard)),
         None => router,
     };
-    router
+    let router = router
         .route_service(auth::HEALTH_PATH, health.clone())
         .route_service("/metrics", health)
         .merge(docs::assets())
-        .fallback(|| async { detail(StatusCode::NOT_FOUND, json!("Not Found")) })
-        .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(GateLayer::new(auth))
-        .layer(cors(&config.cors))
+        .fallback(|| async { detail(StatusCode::NOT_FOUND, json!("Not Found")) });
+    // The edge layers wrap the router once, not each route (`Router::layer`
+    // would box every layer per route, and clone and box each of them again
+    // on every request).
+    ServiceBuilder::new()
+        .map_request(|request: Request<Incoming>| request.map(Body::new))
+        .layer(TraceLayer)
+        .map_response(|response: http::Response<_>| response.map(Body::new))
         .layer(CatchPanicLayer::custom(|_| {
             detail(StatusCode::INTERNAL_SERVER_ERROR, json!("Internal Server Error"))
         }))
-        .layer(TraceLayer)
+        .layer(cors(&config.cors))
+        .layer(GateLayer::new(auth))
+        .map_response(|response: http::Response<_>| response.map(Body::new))
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .service(router)
+}
+
+/// What [`app`] makes: hyper's requests in, answers out, never an error.
+pub trait App:
+    Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: Service<Request<Incoming>, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + 'static
+{
 }
 
 /// `/health` and `/metrics` over every upstream's circuit and retry counters

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -140,7 +139,7 @@ async fn warm_up(client: Arc<McpClient>) {
 
 async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: impl routes::App,
     limits: crate::config::Limits,
     mut stopped: oneshot::Receiver<()>,
 ) {
