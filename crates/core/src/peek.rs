@@ -15,6 +15,7 @@
 //! assert_eq!(message.id().map(ToString::to_string).as_deref(), Some("7"));
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -388,12 +389,12 @@ fn visit_message<'de, A: MapAccess<'de>>(mut map: A) -> Result<MessagePeek, A::E
     let mut error = None;
     while let Some(key) = map.next_key::<Key>()? {
         match key {
-            Key::Jsonrpc => version_ok = map.next_value::<Scalar>()?.into_string().as_deref() == Some("2.0"),
-            Key::Method => match map.next_value::<Scalar>()?.into_string() {
+            Key::Jsonrpc => version_ok = map.next_value::<Scalar<'_>>()?.is_str("2.0"),
+            Key::Method => match map.next_value::<Scalar<'_>>()?.into_string() {
                 Some(name) => method = Some(name),
                 None => method_invalid = true,
             },
-            Key::Id => match map.next_value::<Scalar>()?.into_id() {
+            Key::Id => match map.next_value::<Scalar<'_>>()?.into_id() {
                 Some(value) => id = Some(value),
                 None => id_invalid = true,
             },
@@ -467,8 +468,10 @@ impl<'de> Deserialize<'de> for Key {
 }
 
 /// Any JSON value, keeping only scalars; objects and arrays are skipped.
-enum Scalar {
-    Str(String),
+/// A string borrows from the body when it has no escapes, so a value that is
+/// only compared (`"jsonrpc": "2.0"`) costs no allocation.
+enum Scalar<'de> {
+    Str(Cow<'de, str>),
     I64(i64),
     U64(u64),
     F64(f64),
@@ -477,12 +480,16 @@ enum Scalar {
     Compound,
 }
 
-impl Scalar {
+impl Scalar<'_> {
     fn into_string(self) -> Option<String> {
         match self {
-            Scalar::Str(string) => Some(string),
+            Scalar::Str(string) => Some(string.into_owned()),
             _ => None,
         }
+    }
+
+    fn is_str(&self, wanted: &str) -> bool {
+        matches!(self, Scalar::Str(string) if string == wanted)
     }
 
     fn into_i64(self) -> Option<i64> {
@@ -495,7 +502,7 @@ impl Scalar {
 
     fn into_id(self) -> Option<JsonRpcId> {
         match self {
-            Scalar::Str(string) => Some(JsonRpcId::String(string)),
+            Scalar::Str(string) => Some(JsonRpcId::String(string.into_owned())),
             Scalar::I64(n) => Some(JsonRpcId::Number(n.into())),
             Scalar::U64(n) => Some(JsonRpcId::Number(n.into())),
             Scalar::F64(n) => serde_json::Number::from_f64(n).map(JsonRpcId::Number),
@@ -505,45 +512,74 @@ impl Scalar {
     }
 }
 
-impl<'de> Deserialize<'de> for Scalar {
+impl<'de> Deserialize<'de> for Scalar<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct ScalarVisitor;
         impl<'de> Visitor<'de> for ScalarVisitor {
-            type Value = Scalar;
+            type Value = Scalar<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar::Str(v.to_owned()))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Borrowed(v)))
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar, E> {
-                Ok(Scalar::Str(v))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(v.to_owned())))
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar<'de>, E> {
                 Ok(Scalar::I64(v))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar<'de>, E> {
                 Ok(Scalar::U64(v))
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar<'de>, E> {
                 Ok(Scalar::F64(v))
             }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar<'de>, E> {
                 Ok(Scalar::Bool(v))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Scalar, E> {
+            fn visit_unit<E: de::Error>(self) -> Result<Scalar<'de>, E> {
                 Ok(Scalar::Null)
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'de>, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(Scalar::Compound)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'de>, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(Scalar::Compound)
             }
         }
         deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
+/// An object member's name, borrowed from the body unless it has escapes
+/// (serde's own `Cow<str>` always allocates).
+struct MemberName<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for MemberName<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl<'de> Visitor<'de> for NameVisitor {
+            type Value = MemberName<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<MemberName<'de>, E> {
+                Ok(MemberName(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MemberName<'de>, E> {
+                Ok(MemberName(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<MemberName<'de>, E> {
+                Ok(MemberName(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
     }
 }
 
@@ -563,7 +599,7 @@ struct ParamsMembers {
 impl PickMembers for ParamsMembers {
     fn take<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
-            "name" => self.name = map.next_value::<Scalar>()?.into_string(),
+            "name" => self.name = map.next_value::<Scalar<'_>>()?.into_string(),
             _ => {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -580,7 +616,7 @@ struct ResultMembers {
 impl PickMembers for ResultMembers {
     fn take<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
-            "isError" => self.is_error = matches!(map.next_value::<Scalar>()?, Scalar::Bool(true)),
+            "isError" => self.is_error = matches!(map.next_value::<Scalar<'_>>()?, Scalar::Bool(true)),
             _ => {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -592,8 +628,8 @@ impl PickMembers for ResultMembers {
 impl PickMembers for ErrorPeek {
     fn take<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
         match key {
-            "code" => self.code = map.next_value::<Scalar>()?.into_i64(),
-            "message" => self.message = map.next_value::<Scalar>()?.into_string(),
+            "code" => self.code = map.next_value::<Scalar<'_>>()?.into_i64(),
+            "message" => self.message = map.next_value::<Scalar<'_>>()?.into_string(),
             _ => {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -612,7 +648,7 @@ impl<'de, T: PickMembers> Deserialize<'de> for Members<T> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members<T>, A::Error> {
                 let mut members = T::default();
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                while let Some(MemberName(key)) = map.next_key::<MemberName<'de>>()? {
                     members.take(&key, &mut map)?;
                 }
                 Ok(Members(members))
