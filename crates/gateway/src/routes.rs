@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use crate::edge::{CorsOnOriginLayer, GateLayer};
+use crate::edge::{CorsOnOriginLayer, Gate, GateLayer};
 use crate::rebinding::LoopbackGuard;
 use crate::trace::TraceLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -73,18 +74,18 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
             )
             .route(&format!("{mount}/docs"), get(docs_page).with_state(state))
     };
+    let mut endpoints = Vec::with_capacity(clients.len());
     for client in clients {
         let mount = client.upstream().spec.mount.clone();
+        endpoints.push((format!("{mount}/mcp"), Arc::clone(client)));
         let rest = RestState {
             client: Arc::clone(client),
             limits: config.limits.clone(),
         };
-        router = router
-            .route(&format!("{mount}/mcp"), any(mcp).with_state(Arc::clone(client)))
-            .route(
-                &format!("{mount}/{{tool}}"),
-                post(rest::call_tool).with_state(rest),
-            );
+        router = router.route(
+            &format!("{mount}/{{tool}}"),
+            post(rest::call_tool).with_state(rest),
+        );
         router = mount_docs(router, &mount, Arc::from([Arc::clone(client)]), false);
     }
     if !config.is_single() {
@@ -98,8 +99,9 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
         docs::ASSETS_PREFIX,
     );
     let body_limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
-    let router = match LoopbackGuard::for_listen_host(&config.host, &config.cors) {
-        Some(guard) => router.layer(GateLayer::new(guard)),
+    let guard = LoopbackGuard::for_listen_host(&config.host, &config.cors);
+    let router = match &guard {
+        Some(guard) => router.layer(GateLayer::new(guard.clone())),
         None => router,
     };
     let router = router
@@ -121,7 +123,85 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
         .layer(GateLayer::new(auth))
         .map_response(|response: http::Response<_>| response.map(Body::new))
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .service(router)
+        .map_request(|request: Request<_>| request.map(Body::new))
+        .service(McpFirst {
+            endpoints: Arc::from(endpoints),
+            guard,
+            router,
+        })
+}
+
+/// Serves each `<mount>/mcp` itself and hands every other path to the
+/// router. `/mcp` carries nearly all the traffic, and through axum every
+/// call paid for path matching, the method router's clones and a boxed
+/// handler future (BENCHMARKS.md "Profile").
+#[derive(Clone)]
+struct McpFirst {
+    /// `<mount>/mcp` and its upstream, one per server.
+    endpoints: Arc<[(String, Arc<McpClient>)]>,
+    /// The DNS-rebinding guard on a loopback listener (the router has it on its routes).
+    guard: Option<LoopbackGuard>,
+    router: Router,
+}
+
+impl Service<Request> for McpFirst {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = McpFirstFuture<<Router as Service<Request>>::Future>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        Service::<Request>::poll_ready(&mut self.router, cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let path = request.uri().path();
+        let Some((_, client)) = self.endpoints.iter().find(|(endpoint, _)| endpoint == path) else {
+            return McpFirstFuture::Routed {
+                future: self.router.call(request),
+            };
+        };
+        if let Some(refused) = self.guard.as_ref().and_then(|guard| guard.check(&mut request)) {
+            return McpFirstFuture::Refused {
+                response: Some(refused),
+            };
+        }
+        McpFirstFuture::Mcp {
+            future: Box::pin(mcp(Arc::clone(client), request)),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`McpFirst`].
+    #[project = McpFirstProj]
+    enum McpFirstFuture<F> {
+        Mcp { future: std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>> },
+        Refused { response: Option<Response> },
+        Routed { #[pin] future: F },
+    }
+}
+
+impl<F> Future for McpFirstFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.project() {
+            McpFirstProj::Mcp { future } => future.as_mut().poll(cx),
+            McpFirstProj::Refused { response } => {
+                std::task::Poll::Ready(Ok(response.take().unwrap_or_else(|| {
+                    // Polled after completion: nothing left to give; never a panic.
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                })))
+            }
+            McpFirstProj::Routed { future } => future.poll(cx),
+        }
+    }
 }
 
 /// What [`app`] makes: hyper's requests in, answers out, never an error.
@@ -160,7 +240,7 @@ fn health(clients: &[Arc<McpClient>]) -> MethodRouter {
 }
 
 /// `<mount>/mcp`: the upstream's stack, with calls shed when too many are in flight.
-async fn mcp(State(client): State<Arc<McpClient>>, request: Request) -> Response {
+async fn mcp(client: Arc<McpClient>, request: Request) -> Result<Response, Infallible> {
     tracing::Span::current().record("upstream", client.upstream().spec.display.as_str());
     // A POST is a call; GET (the server's stream) and DELETE hold no permit.
     let permit = if request.method() == Method::POST {
@@ -173,7 +253,7 @@ async fn mcp(State(client): State<Arc<McpClient>>, request: Request) -> Response
                 )
                 .with_status(StatusCode::SERVICE_UNAVAILABLE)
                 .with_retry_after(Some(DEFAULT_RETRY_AFTER));
-                return error.into_response().map(Body::from);
+                return Ok(error.into_response().map(Body::from));
             }
         }
     } else {
@@ -183,7 +263,7 @@ async fn mcp(State(client): State<Arc<McpClient>>, request: Request) -> Response
         Ok(response) => response,
         Err(never) => match never {},
     };
-    match permit {
+    Ok(match permit {
         // The permit lives as long as the answer's body (an SSE stream included).
         Some(permit) => response.map(|body| {
             Body::new(body.map_frame(move |frame| {
@@ -192,7 +272,7 @@ async fn mcp(State(client): State<Arc<McpClient>>, request: Request) -> Response
             }))
         }),
         None => response,
-    }
+    })
 }
 
 /// `<mount>/openapi.json` (or the combined `/openapi.json`).
