@@ -114,6 +114,14 @@ impl CircuitStatus {
         self.cells.reconnect_attempts.load(Relaxed)
     }
 
+    /// Reconnects that succeeded since start: it changes exactly when the
+    /// upstream connection was replaced, so a client can tell cheaply whether
+    /// what it learned (a session, a tool list) may be stale. The snapshot
+    /// has it too, but builds every counter and histogram.
+    pub fn reconnects_succeeded(&self) -> u64 {
+        self.cells.reconnects_succeeded.load(Relaxed)
+    }
+
     /// How long until the next connect attempt or probe (zero if none is waiting).
     pub fn next_attempt_in(&self) -> Duration {
         let at = Duration::from_micros(self.cells.next_attempt_micros.load(Relaxed));
@@ -137,7 +145,7 @@ impl CircuitStatus {
             state: self.state(),
             error_count: self.error_count(),
             reconnect_attempts: self.reconnect_attempts(),
-            reconnects_succeeded: cells.reconnects_succeeded.load(Relaxed),
+            reconnects_succeeded: self.reconnects_succeeded(),
             reconnects_failed: cells.reconnects_failed.load(Relaxed),
             fail_fast: cells.fail_fast.load(Relaxed),
             last_check,

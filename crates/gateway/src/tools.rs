@@ -92,8 +92,11 @@ impl McpClient {
 
     /// Calls `tool` with `arguments`; the `CallToolResult` on success.
     pub async fn call_tool(&self, tool: &str, arguments: Value) -> Result<Value, CallError> {
-        self.request("tools/call", json!({"name": tool, "arguments": arguments}))
-            .await
+        // Built by moving `arguments` in: `json!` would deep-copy them.
+        let mut params = serde_json::Map::with_capacity(2);
+        params.insert("name".to_owned(), Value::String(tool.to_owned()));
+        params.insert("arguments".to_owned(), arguments);
+        self.request("tools/call", Value::Object(params)).await
     }
 
     /// Sends a JSON-RPC request on the client's session and returns its
@@ -106,8 +109,7 @@ impl McpClient {
         loop {
             let session = self.session().await?;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-            let response = self.post(Some(&session), &message).await;
+            let response = self.post(Some(&session), request_body(id, method, &params)).await;
             match answer::read_answer(response, id).await {
                 Err(CallError::Upstream {
                     status: StatusCode::NOT_FOUND,
@@ -159,7 +161,7 @@ impl McpClient {
     }
 
     fn connection(&self) -> u64 {
-        self.upstream.status.snapshot().reconnects_succeeded
+        self.upstream.status.reconnects_succeeded()
     }
 
     fn forget(&self, lost: &Arc<Session>) {
@@ -194,7 +196,7 @@ impl McpClient {
                 "clientInfo": {"name": CLIENT_NAME, "version": env!("CARGO_PKG_VERSION")},
             },
         });
-        let response = self.post(None, &message).await;
+        let response = self.post(None, message.to_string()).await;
         // Read after the answer: the first `initialize` is what makes the circuit connect.
         let connection = self.connection();
         let session_id = response.headers().get(MCP_SESSION_ID).cloned();
@@ -212,7 +214,7 @@ impl McpClient {
             connection,
         };
         let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let response = self.post(Some(&session), &initialized).await;
+        let response = self.post(Some(&session), initialized.to_string()).await;
         if !response.status().is_success() {
             return Err(CallError::Protocol(format!(
                 "notifications/initialized answered {}",
@@ -223,8 +225,8 @@ impl McpClient {
         Ok(session)
     }
 
-    async fn post(&self, session: Option<&Session>, message: &Value) -> http::Response<Body> {
-        let mut request = Request::new(Body::from(message.to_string()));
+    async fn post(&self, session: Option<&Session>, message: String) -> http::Response<Body> {
+        let mut request = Request::new(Body::from(message));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = Uri::from_static("/mcp");
         request.extensions_mut().insert(crate::stack::SpanRecorded);
@@ -246,5 +248,35 @@ impl McpClient {
             Ok(response) => response,
             Err(never) => match never {},
         }
+    }
+}
+
+/// A JSON-RPC request's text, written straight from its parts (a `json!`
+/// message would deep-copy `params` first).
+fn request_body(id: u64, method: &str, params: &Value) -> String {
+    // `Display` of a `Value` or a string cannot fail, and the writes go to a `String`.
+    let method = Value::from(method);
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"method":{method},"params":{params}}}"#)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_request_body_is_the_json_rpc_request_of_its_parts() {
+        let params = json!({"name": "say \"hi\"\n", "arguments": {"text": "ünï", "n": [1, 2.5, null]}});
+        let body = request_body(7, "tools/call", &params);
+        let parsed: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            parsed,
+            json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params})
+        );
+        let odd = request_body(u64::MAX, "a\"b\\c", &Value::Null);
+        let parsed: Value = serde_json::from_str(&odd).unwrap();
+        assert_eq!(parsed["method"], "a\"b\\c");
+        assert_eq!(parsed["id"], u64::MAX);
     }
 }

@@ -118,7 +118,7 @@ impl McpClient {
         if cached.attempted.is_some_and(|at| at >= asked) || !self.needs_fetch(&cached, missing) {
             return cached;
         }
-        let reconnects = self.upstream.status.snapshot().reconnects_succeeded;
+        let reconnects = self.upstream.status.reconnects_succeeded();
         let now = Instant::now();
         let next = match self.fetch_tools().await {
             Ok(tools) => {
@@ -166,7 +166,7 @@ impl McpClient {
         if missing.is_some_and(|name| catalog.get(name).is_none()) && !recently_tried {
             return true;
         }
-        let reconnected = self.upstream.status.snapshot().reconnects_succeeded != catalog.reconnects;
+        let reconnected = self.upstream.status.reconnects_succeeded() != catalog.reconnects;
         (fetched.elapsed() >= CATALOG_TTL || reconnected) && !recently_tried
     }
 
