@@ -33,7 +33,7 @@ type Answer<B> = Result<Response<SessionBody<B>>, BoxError>;
 
 pub(crate) async fn handle<S, St, ReqB, RB>(
     shared: Arc<Shared<St>>,
-    inner: S,
+    mut inner: S,
     request: Request<ReqB>,
     session: Option<SessionId>,
 ) -> Answer<RB>
@@ -57,29 +57,28 @@ where
         }
         Err(error) => return Err(error),
     };
+    // Only the pass-through lives in this future; opening a session and
+    // serving one (store round trips, re-initialization) are boxed apart.
+    // The whole state machine was 9 KiB, allocated and moved on every call;
+    // 2026-07-28 traffic never needs more than the pass-through.
     match session {
-        None => without_session(&shared, inner, parts, bytes).await,
-        Some(id) => with_session(&shared, inner, parts, bytes, id).await,
+        None if !is_initialize(&parts, &bytes) => {
+            let response = inner.call(Request::from_parts(parts, Full::new(bytes))).await;
+            Ok(response.map_err(Into::into)?.map(SessionBody::inner))
+        }
+        None => Box::pin(open_session(&shared, inner, parts, bytes)).await,
+        Some(id) => Box::pin(with_session(&shared, inner, parts, bytes, id)).await,
     }
 }
 
-/// No session: an `initialize` opens one; anything else (2026-07-28
-/// stateless traffic) passes straight through.
-async fn without_session<S, St, RB>(
-    shared: &Shared<St>,
-    mut inner: S,
-    parts: Parts,
-    bytes: Bytes,
-) -> Answer<RB>
+/// An `initialize` without a session opens one (anything else without a
+/// session, 2026-07-28 stateless traffic, passed straight through).
+async fn open_session<S, St, RB>(shared: &Shared<St>, mut inner: S, parts: Parts, bytes: Bytes) -> Answer<RB>
 where
     S: Service<Request<Full<Bytes>>, Response = Response<RB>>,
     S::Error: Into<BoxError>,
     St: SessionStore,
 {
-    if !is_initialize(&parts, &bytes) {
-        let response = inner.call(Request::from_parts(parts, Full::new(bytes))).await;
-        return Ok(response.map_err(Into::into)?.map(SessionBody::inner));
-    }
     if bytes.len() > shared.config.max_initialize_body {
         let id = local::request_id(&parts.extensions, Some(&bytes));
         let limit = shared.config.max_initialize_body;
