@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -219,6 +220,114 @@ where
     }
 }
 
+/// Answers a request whose service panicked (in `call` or while its future
+/// runs) with the answer `on_panic` makes, instead of dropping the
+/// connection. tower-http's `CatchPanic` does the same but boxes every
+/// answer's body, which the gateway then boxed again into axum's `Body` —
+/// two allocations and two dynamic layers per answer for a panic that
+/// should never happen. A panic while a body streams is not caught (nor is
+/// it by tower-http's).
+#[derive(Clone, Copy, Debug)]
+pub struct CatchPanicLayer {
+    on_panic: fn() -> Response<Body>,
+}
+
+impl CatchPanicLayer {
+    /// Answers panics with `on_panic()`.
+    pub fn new(on_panic: fn() -> Response<Body>) -> Self {
+        CatchPanicLayer { on_panic }
+    }
+}
+
+impl<S> Layer<S> for CatchPanicLayer {
+    type Service = CatchPanic<S>;
+
+    fn layer(&self, inner: S) -> CatchPanic<S> {
+        CatchPanic {
+            inner,
+            on_panic: self.on_panic,
+        }
+    }
+}
+
+/// The service [`CatchPanicLayer`] makes.
+#[derive(Clone, Copy, Debug)]
+pub struct CatchPanic<S> {
+    inner: S,
+    on_panic: fn() -> Response<Body>,
+}
+
+impl<S> Service<Request<Body>> for CatchPanic<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = CatchPanicFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let inner = &mut self.inner;
+        let kind = match std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(request))) {
+            Ok(future) => PanicKind::Running { future },
+            Err(_) => PanicKind::Panicked,
+        };
+        CatchPanicFuture {
+            kind,
+            on_panic: self.on_panic,
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`CatchPanic`].
+    pub struct CatchPanicFuture<F> {
+        #[pin]
+        kind: PanicKind<F>,
+        on_panic: fn() -> Response<Body>,
+    }
+}
+
+pin_project! {
+    #[project = PanicKindProj]
+    enum PanicKind<F> {
+        Running { #[pin] future: F },
+        // Panicked in `call`, or the future did: answered once, then done.
+        Panicked,
+        Done,
+    }
+}
+
+impl<F, E> Future for CatchPanicFuture<F>
+where
+    F: Future<Output = Result<Response<Body>, E>>,
+{
+    type Output = Result<Response<Body>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let polled = match this.kind.as_mut().project() {
+            PanicKindProj::Running { future } => {
+                std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))).ok()
+            }
+            PanicKindProj::Panicked => None,
+            // Polled after completion: nothing left to give; never a panic.
+            PanicKindProj::Done => return Poll::Ready(Ok((this.on_panic)())),
+        };
+        match polled {
+            Some(poll) => poll,
+            None => {
+                this.kind.set(PanicKind::Done);
+                tracing::error!("a request's handler panicked; answered 500");
+                Poll::Ready(Ok((this.on_panic)()))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::convert::Infallible;
@@ -288,5 +397,49 @@ mod tests {
             .body(Body::empty())
             .unwrap();
         assert_eq!(router.oneshot(request).await.unwrap().status(), StatusCode::OK);
+    }
+
+    fn teapot() -> Response<Body> {
+        let mut response = Response::new(Body::from("caught"));
+        *response.status_mut() = StatusCode::IM_A_TEAPOT;
+        response
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_call_or_in_the_future_is_answered_and_the_service_goes_on() {
+        let in_call = tower::service_fn(|request: Request<Body>| {
+            assert!(request.uri().path() != "/call", "panic in call");
+            async move {
+                assert!(request.uri().path() != "/poll", "panic in poll");
+                Ok::<_, Infallible>(Response::new(Body::from("fine")))
+            }
+        });
+        let mut service = CatchPanicLayer::new(teapot).layer(in_call);
+        for (path, status) in [
+            ("/call", StatusCode::IM_A_TEAPOT),
+            ("/poll", StatusCode::IM_A_TEAPOT),
+            ("/fine", StatusCode::OK),
+        ] {
+            let request = Request::get(path).body(Body::empty()).unwrap();
+            let response = service.ready().await.unwrap().call(request).await.unwrap();
+            assert_eq!(response.status(), status, "{path}");
+        }
+    }
+
+    async fn boom(request: Request<Body>) -> &'static str {
+        assert_eq!(request.uri().path(), "/never", "a handler that panics");
+        "unreachable"
+    }
+
+    #[tokio::test]
+    async fn the_panic_layer_composes_with_axum_routers() {
+        let router = axum::Router::new()
+            .route("/boom", axum::routing::get(boom))
+            .layer(CatchPanicLayer::new(teapot));
+        let request = Request::get("/boom").body(Body::empty()).unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
+        let body = axum::body::to_bytes(response.into_body(), 64).await.unwrap();
+        assert_eq!(body, "caught");
     }
 }

@@ -22,10 +22,9 @@ use mcp_reconnect_core::respond::{JsonRpcError, codes};
 use mcp_reconnect_health::HealthLayer;
 use serde_json::json;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use crate::edge::{CorsOnOriginLayer, Gate, GateLayer};
+use crate::edge::{CatchPanicLayer, CorsOnOriginLayer, Gate, GateLayer};
 use crate::rebinding::LoopbackGuard;
 use crate::trace::TraceLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -115,8 +114,7 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
     ServiceBuilder::new()
         .map_request(|request: Request<Incoming>| request.map(Body::new))
         .layer(TraceLayer)
-        .map_response(|response: http::Response<_>| response.map(Body::new))
-        .layer(CatchPanicLayer::custom(|_| {
+        .layer(CatchPanicLayer::new(|| {
             detail(StatusCode::INTERNAL_SERVER_ERROR, json!("Internal Server Error"))
         }))
         .layer(cors(&config.cors))
