@@ -227,13 +227,17 @@ mod tests {
         String::from_utf8(log).unwrap()
     }
 
+    /// The first line of `log` that contains `needle`.
+    fn line_with<'a>(log: &'a str, needle: &str) -> &'a str {
+        log.lines()
+            .find(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` line: {log}"))
+    }
+
     #[test]
     fn at_info_a_failed_request_is_one_event_that_names_it_without_a_span() {
         let log = log_of_one_call(tracing::Level::INFO, StatusCode::BAD_GATEWAY);
-        let failed = log
-            .lines()
-            .find(|line| line.contains("request failed"))
-            .unwrap_or_else(|| panic!("no failure event: {log}"));
+        let failed = line_with(&log, "request failed");
         for field in [
             "http.method=POST",
             "http.path=\"/mcp\"",
@@ -259,10 +263,7 @@ mod tests {
     #[test]
     fn at_debug_events_inside_the_stack_carry_the_request_span() {
         let log = log_of_one_call(tracing::Level::DEBUG, StatusCode::OK);
-        let inside = log
-            .lines()
-            .find(|line| line.contains("inside the stack"))
-            .unwrap_or_else(|| panic!("no event: {log}"));
+        let inside = line_with(&log, "inside the stack");
         assert!(inside.contains("mcp.request{"), "{inside}");
         assert!(inside.contains("mcp.tool=\"echo\""), "{inside}");
         assert!(log.contains("request done"), "{log}");
