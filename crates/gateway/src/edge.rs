@@ -1,7 +1,8 @@
 //! The gateway's own edge middleware as plain tower layers with named
 //! futures: a [`GateLayer`] for checks that pass a request on or answer it at
 //! once (the API key, the DNS-rebinding guard), CORS for browsers only
-//! ([`CorsOnOriginLayer`]), and the request span ([`crate::trace::TraceLayer`]).
+//! ([`CorsOnOriginLayer`]), a catch-panic that keeps axum's `Body`
+//! ([`CatchPanicLayer`]), and the request span ([`crate::trace::TraceLayer`]).
 //!
 //! Why not `axum::middleware::from_fn`: each `from_fn` layer clones the
 //! wrapped route (a boxed service) and boxes a future on every request. On the
