@@ -53,6 +53,7 @@ pub mod edge;
 pub mod logging;
 pub mod openapi;
 pub mod rebinding;
+mod repoll;
 pub mod rest;
 mod routes;
 pub mod server;

@@ -173,12 +173,14 @@ async fn serve(
         let service =
             hyper::service::service_fn(move |request: http::Request<Incoming>| app.clone().oneshot(request));
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
+        // `Repoll`: hyper wakes this task from inside its own poll once per
+        // call; polling again in place saves a worker wake-up (repoll.rs).
+        tokio::spawn(crate::repoll::Repoll::new(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
             drop(permit);
-        });
+        }));
     }
     drop(listener);
     tracing::info!(

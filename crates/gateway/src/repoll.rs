@@ -1,0 +1,226 @@
+//! A connection task that polls itself again, in place, when it is woken
+//! from inside its own poll.
+//!
+//! Why: hyper's HTTP/1 server runs the service in the connection's task, and
+//! hyper's body channel (1.12, `body/chan.rs`) wakes the sender's waker —
+//! that same task — whenever the service takes a chunk of the request body,
+//! even after the sender is gone. Every layer that reads the JSON-RPC
+//! message therefore wakes its own task once per call. Tokio treats a task
+//! woken during its own poll as a yield: it goes to the back of the run
+//! queue and an idle worker is woken to steal it, which costs a `futex`
+//! wake and park pair per call (measured with `strace -c`; see
+//! BENCHMARKS.md). The task has nothing else to wait for, so polling it
+//! again at once gives the same result without the detour.
+//!
+//! At most [`REPOLLS`] such polls run in a row; a task that keeps waking
+//! itself (hyper's own fairness yield, or tokio's exhausted coop budget)
+//! then yields to the scheduler as before. A wake from anywhere else while
+//! the task is idle goes to the scheduler's waker unchanged.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+/// Polls in a row after a wake from inside the poll before yielding.
+pub const REPOLLS: usize = 2;
+
+const IDLE: u8 = 0;
+const POLLING: u8 = 1;
+const WOKEN_WHILE_POLLING: u8 = 2;
+
+pin_project_lite::pin_project! {
+    /// Runs `inner`, polling it again at once when it wakes itself during a
+    /// poll (see the module docs).
+    pub struct Repoll<F> {
+        #[pin]
+        inner: F,
+        signal: Arc<Signal>,
+        waker: Waker,
+    }
+}
+
+impl<F> Repoll<F> {
+    /// Wraps a future; one small allocation per connection.
+    pub fn new(inner: F) -> Self {
+        let signal = Arc::new(Signal {
+            state: AtomicU8::new(IDLE),
+            task: Mutex::new(None),
+        });
+        let waker = Waker::from(Arc::clone(&signal));
+        Repoll { inner, signal, waker }
+    }
+}
+
+/// What the inner future's wakers point at.
+struct Signal {
+    state: AtomicU8,
+    /// The scheduler's waker of the task that runs the `Repoll`.
+    task: Mutex<Option<Waker>>,
+}
+
+impl Signal {
+    fn remember(&self, waker: &Waker) {
+        // A poisoned lock only means a waker call panicked; the slot is
+        // still a plain `Option<Waker>`.
+        let mut task = self.task.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match &*task {
+            Some(known) if known.will_wake(waker) => {}
+            _ => *task = Some(waker.clone()),
+        }
+    }
+}
+
+impl Wake for Signal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // During a poll, leave a note for the poll loop; otherwise wake the
+        // task through the scheduler.
+        match self
+            .state
+            .compare_exchange(POLLING, WOKEN_WHILE_POLLING, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) | Err(WOKEN_WHILE_POLLING) => {}
+            Err(_) => {
+                let task = self.task.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Some(task) = &*task {
+                    task.wake_by_ref();
+                }
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for Repoll<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        this.signal.remember(cx.waker());
+        let mut inner_cx = Context::from_waker(this.waker);
+        for _ in 0..=REPOLLS {
+            this.signal.state.store(POLLING, Ordering::Release);
+            if let Poll::Ready(output) = this.inner.as_mut().poll(&mut inner_cx) {
+                this.signal.state.store(IDLE, Ordering::Release);
+                return Poll::Ready(output);
+            }
+            if this
+                .signal
+                .state
+                .compare_exchange(POLLING, IDLE, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Poll::Pending;
+            }
+        }
+        // Still waking itself: yield to the scheduler like any other task.
+        this.signal.state.store(IDLE, Ordering::Release);
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Counts the scheduler's wakes.
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn counting() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        (count, waker)
+    }
+
+    #[test]
+    fn a_wake_inside_the_poll_polls_again_without_the_scheduler() {
+        let mut polls = 0;
+        let mut future = std::pin::pin!(Repoll::new(std::future::poll_fn(|cx| {
+            polls += 1;
+            if polls == 1 {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            } else {
+                Poll::Ready(polls)
+            }
+        })));
+        let (count, waker) = counting();
+        assert_eq!(
+            future.as_mut().poll(&mut Context::from_waker(&waker)),
+            Poll::Ready(2)
+        );
+        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_task_that_keeps_waking_itself_yields_to_the_scheduler() {
+        let polls = std::cell::Cell::new(0);
+        let mut future = std::pin::pin!(Repoll::new(std::future::poll_fn(|cx| {
+            polls.set(polls.get() + 1);
+            cx.waker().wake_by_ref();
+            Poll::<()>::Pending
+        })));
+        let (count, waker) = counting();
+        assert!(
+            future
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        assert_eq!(count.0.load(Ordering::Relaxed), 1, "yielded once");
+        assert_eq!(polls.get(), REPOLLS + 1);
+    }
+
+    #[test]
+    fn a_wake_while_idle_reaches_the_scheduler() {
+        let stored = std::cell::RefCell::new(None::<Waker>);
+        let mut future = std::pin::pin!(Repoll::new(std::future::poll_fn(|cx| {
+            *stored.borrow_mut() = Some(cx.waker().clone());
+            Poll::<()>::Pending
+        })));
+        let (count, waker) = counting();
+        assert!(
+            future
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        assert_eq!(count.0.load(Ordering::Relaxed), 0);
+        let inner = stored
+            .borrow_mut()
+            .take()
+            .expect("the inner future registered a waker");
+        inner.wake_by_ref();
+        inner.wake();
+        assert_eq!(count.0.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wakes_from_other_tasks_are_not_lost() {
+        let (sender, receiver) = tokio::sync::mpsc::channel::<usize>(1);
+        let consumer = tokio::spawn(Repoll::new(async move {
+            let mut receiver = receiver;
+            let mut sum = 0;
+            while let Some(n) = receiver.recv().await {
+                sum += n;
+            }
+            sum
+        }));
+        for n in 0..1000 {
+            sender.send(n).await.expect("consumer alive");
+        }
+        drop(sender);
+        assert_eq!(consumer.await.expect("no panic"), (0..1000).sum::<usize>());
+    }
+}
