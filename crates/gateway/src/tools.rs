@@ -196,7 +196,7 @@ impl McpClient {
                 "clientInfo": {"name": CLIENT_NAME, "version": env!("CARGO_PKG_VERSION")},
             },
         });
-        let response = self.post(None, message.to_string()).await;
+        let response = self.post(None, message.to_string().into_bytes()).await;
         // Read after the answer: the first `initialize` is what makes the circuit connect.
         let connection = self.connection();
         let session_id = response.headers().get(MCP_SESSION_ID).cloned();
@@ -214,7 +214,7 @@ impl McpClient {
             connection,
         };
         let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let response = self.post(Some(&session), initialized.to_string()).await;
+        let response = self.post(Some(&session), initialized.to_string().into_bytes()).await;
         if !response.status().is_success() {
             return Err(CallError::Protocol(format!(
                 "notifications/initialized answered {}",
@@ -225,7 +225,7 @@ impl McpClient {
         Ok(session)
     }
 
-    async fn post(&self, session: Option<&Session>, message: String) -> http::Response<Body> {
+    async fn post(&self, session: Option<&Session>, message: Vec<u8>) -> http::Response<Body> {
         let mut request = Request::new(Body::from(message));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = Uri::from_static("/mcp");
@@ -252,11 +252,19 @@ impl McpClient {
 }
 
 /// A JSON-RPC request's text, written straight from its parts (a `json!`
-/// message would deep-copy `params` first).
-fn request_body(id: u64, method: &str, params: &Value) -> String {
-    // `Display` of a `Value` or a string cannot fail, and the writes go to a `String`.
-    let method = Value::from(method);
-    format!(r#"{{"jsonrpc":"2.0","id":{id},"method":{method},"params":{params}}}"#)
+/// message would deep-copy `params` first, and `format!` would write each
+/// token through `fmt`'s machinery).
+fn request_body(id: u64, method: &str, params: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    // Serializing a number, a `&str` or a `Value` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut out, &id);
+    out.extend_from_slice(br#","method":"#);
+    let _ = serde_json::to_writer(&mut out, method);
+    out.extend_from_slice(br#","params":"#);
+    let _ = serde_json::to_writer(&mut out, params);
+    out.push(b'}');
+    out
 }
 
 #[cfg(test)]
@@ -269,13 +277,13 @@ mod tests {
     fn a_request_body_is_the_json_rpc_request_of_its_parts() {
         let params = json!({"name": "say \"hi\"\n", "arguments": {"text": "ünï", "n": [1, 2.5, null]}});
         let body = request_body(7, "tools/call", &params);
-        let parsed: Value = serde_json::from_str(&body).unwrap();
+        let parsed: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             parsed,
             json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params})
         );
         let odd = request_body(u64::MAX, "a\"b\\c", &Value::Null);
-        let parsed: Value = serde_json::from_str(&odd).unwrap();
+        let parsed: Value = serde_json::from_slice(&odd).unwrap();
         assert_eq!(parsed["method"], "a\"b\\c");
         assert_eq!(parsed["id"], u64::MAX);
     }
