@@ -48,6 +48,8 @@
 //! - [`body`]: [`LayerBody`](body::LayerBody), the inner body or bytes a layer wrote;
 //! - [`sse`]: a bounded, incremental `text/event-stream` decoder;
 //! - [`redact_url`]: an upstream's address without userinfo, query or fragment;
+//! - [`repoll`]: a connection task that polls itself again instead of
+//!   yielding when hyper's body channel wakes it from inside its own poll;
 //! - [`metrics`]: a lock-free duration histogram for `_seconds` metrics;
 //! - [`config`]: reading `MCPO_*` settings with errors that name the variable.
 #![forbid(unsafe_code)]
@@ -62,6 +64,7 @@ pub mod headers;
 pub mod metrics;
 pub mod peek;
 pub mod redact;
+pub mod repoll;
 pub mod respond;
 pub mod response;
 pub mod sse;

@@ -53,7 +53,6 @@ pub mod edge;
 pub mod logging;
 pub mod openapi;
 pub mod rebinding;
-mod repoll;
 pub mod rest;
 mod routes;
 pub mod server;

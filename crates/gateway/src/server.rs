@@ -10,6 +10,7 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use mcp_reconnect_core::repoll::Repoll;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
@@ -174,8 +175,8 @@ async fn serve(
             hyper::service::service_fn(move |request: http::Request<Incoming>| app.clone().oneshot(request));
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         // `Repoll`: hyper wakes this task from inside its own poll once per
-        // call; polling again in place saves a worker wake-up (repoll.rs).
-        tokio::spawn(crate::repoll::Repoll::new(async move {
+        // call; polling again in place saves a worker wake-up.
+        tokio::spawn(Repoll::new(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }

@@ -214,7 +214,9 @@ impl McpClient {
             connection,
         };
         let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let response = self.post(Some(&session), initialized.to_string().into_bytes()).await;
+        let response = self
+            .post(Some(&session), initialized.to_string().into_bytes())
+            .await;
         if !response.status().is_success() {
             return Err(CallError::Protocol(format!(
                 "notifications/initialized answered {}",

@@ -1,21 +1,38 @@
-//! A connection task that polls itself again, in place, when it is woken
-//! from inside its own poll.
+//! A task wrapper that polls its future again, in place, when the future
+//! wakes its own task from inside a poll.
 //!
 //! Why: hyper's HTTP/1 server runs the service in the connection's task, and
 //! hyper's body channel (1.12, `body/chan.rs`) wakes the sender's waker —
 //! that same task — whenever the service takes a chunk of the request body,
-//! even after the sender is gone. Every layer that reads the JSON-RPC
-//! message therefore wakes its own task once per call. Tokio treats a task
-//! woken during its own poll as a yield: it goes to the back of the run
-//! queue and an idle worker is woken to steal it, which costs a `futex`
-//! wake and park pair per call (measured with `strace -c`; see
-//! BENCHMARKS.md). The task has nothing else to wait for, so polling it
-//! again at once gives the same result without the detour.
+//! even after the sender is gone. A layer that reads the JSON-RPC message
+//! (`ToolRetryLayer` does) therefore makes the connection wake itself once
+//! per call. Tokio treats a task woken during its own poll as a yield: it
+//! goes to the back of the run queue and an idle worker is woken to steal
+//! it, which costs a `futex` wake and park pair and a worker searching for
+//! work, on every call (with one call in flight the gateway spent about a
+//! fifth more CPU per call on it). The task has nothing else to wait for, so
+//! polling it again at once gives the same result without the detour.
 //!
-//! At most [`REPOLLS`] such polls run in a row; a task that keeps waking
+//! At most [`REPOLLS`] such polls run in a row; a future that keeps waking
 //! itself (hyper's own fairness yield, or tokio's exhausted coop budget)
 //! then yields to the scheduler as before. A wake from anywhere else while
 //! the task is idle goes to the scheduler's waker unchanged.
+//!
+//! # Example
+//!
+//! Spawn each connection of a hyper server through it, as `mcp-gateway`
+//! does: `tokio::spawn(Repoll::new(http1.serve_connection(io, service)))`.
+//! It runs any future:
+//!
+//! ```
+//! use mcp_reconnect_core::repoll::Repoll;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let task = tokio::spawn(Repoll::new(async { 1 + 1 }));
+//! assert_eq!(task.await.unwrap(), 2);
+//! # }
+//! ```
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,7 +40,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
-/// Polls in a row after a wake from inside the poll before yielding.
+/// Polls in a row after a wake from inside the poll, before yielding.
 pub const REPOLLS: usize = 2;
 
 const IDLE: u8 = 0;
