@@ -53,8 +53,15 @@ const CREDENTIALS: [HeaderName; 3] = [header::AUTHORIZATION, header::PROXY_AUTHO
 /// Answers stream back frame by frame (`hyper::body::Incoming`): an SSE
 /// stream is never buffered. Clones share the pool.
 pub struct UpstreamService<B = Full<Bytes>> {
+    // One `Arc` for the client and the endpoint: the layers above clone this
+    // service several times per call (tower's convention), and a hyper-util
+    // `Client` clone is a handful of reference counts of its own.
+    shared: Arc<Shared<B>>,
+}
+
+struct Shared<B> {
     client: Client<UpstreamConnection, B>,
-    bound: Arc<Bound>,
+    bound: Bound,
 }
 
 /// The endpoint, prepared once so that a request costs no allocation of ours.
@@ -75,20 +82,22 @@ impl<B> UpstreamService<B> {
         let (_, authority) = target.scheme_and_authority();
         let host = HeaderValue::from_str(authority.as_str()).unwrap_or(HeaderValue::from_static("localhost"));
         UpstreamService {
-            client,
-            bound: Arc::new(Bound {
-                uri: target.url().clone(),
-                host,
-                headers: target.headers().clone(),
-                forward_credentials,
-                display: target.display(),
+            shared: Arc::new(Shared {
+                client,
+                bound: Bound {
+                    uri: target.url().clone(),
+                    host,
+                    headers: target.headers().clone(),
+                    forward_credentials,
+                    display: target.display(),
+                },
             }),
         }
     }
 
     /// The endpoint, without query (safe to log).
     pub fn upstream(&self) -> &str {
-        &self.bound.display
+        &self.shared.bound.display
     }
 }
 
@@ -151,8 +160,7 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
 impl<B> Clone for UpstreamService<B> {
     fn clone(&self) -> Self {
         UpstreamService {
-            client: self.client.clone(),
-            bound: Arc::clone(&self.bound),
+            shared: Arc::clone(&self.shared),
         }
     }
 }
@@ -160,7 +168,7 @@ impl<B> Clone for UpstreamService<B> {
 impl<B> fmt::Debug for UpstreamService<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UpstreamService")
-            .field("upstream", &self.bound.display)
+            .field("upstream", &self.shared.bound.display)
             .finish_non_exhaustive()
     }
 }
@@ -182,12 +190,13 @@ where
 
     fn call(&mut self, request: Request<B>) -> UpstreamFuture {
         let (mut parts, body) = request.into_parts();
-        parts.uri = self.bound.uri_for(parts.uri.query());
+        let Shared { client, bound } = &*self.shared;
+        parts.uri = bound.uri_for(parts.uri.query());
         // The version to the upstream is the client's choice (ALPN, `http2_only`), not the caller's.
         parts.version = Version::HTTP_11;
-        self.bound.prepare(&parts.method, &mut parts.headers);
+        bound.prepare(&parts.method, &mut parts.headers);
         UpstreamFuture {
-            inner: self.client.request(Request::from_parts(parts, body)),
+            inner: client.request(Request::from_parts(parts, body)),
         }
     }
 }
