@@ -160,6 +160,14 @@ mod tests {
         (count, waker)
     }
 
+    /// Polls once with a fresh counting waker: the result and the wakes
+    /// that reached that waker.
+    fn poll_counting<F: Future>(future: Pin<&mut F>) -> (Poll<F::Output>, Arc<Count>) {
+        let (count, waker) = counting();
+        let result = future.poll(&mut Context::from_waker(&waker));
+        (result, count)
+    }
+
     #[test]
     fn a_wake_inside_the_poll_polls_again_without_the_scheduler() {
         let mut polls = 0;
@@ -172,11 +180,8 @@ mod tests {
                 Poll::Ready(polls)
             }
         })));
-        let (count, waker) = counting();
-        assert_eq!(
-            future.as_mut().poll(&mut Context::from_waker(&waker)),
-            Poll::Ready(2)
-        );
+        let (result, count) = poll_counting(future.as_mut());
+        assert_eq!(result, Poll::Ready(2));
         assert_eq!(count.0.load(Ordering::Relaxed), 0);
     }
 
@@ -188,13 +193,8 @@ mod tests {
             cx.waker().wake_by_ref();
             Poll::<()>::Pending
         })));
-        let (count, waker) = counting();
-        assert!(
-            future
-                .as_mut()
-                .poll(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
+        let (result, count) = poll_counting(future.as_mut());
+        assert!(result.is_pending());
         assert_eq!(count.0.load(Ordering::Relaxed), 1, "yielded once");
         assert_eq!(polls.get(), REPOLLS + 1);
     }
@@ -206,13 +206,8 @@ mod tests {
             *stored.borrow_mut() = Some(cx.waker().clone());
             Poll::<()>::Pending
         })));
-        let (count, waker) = counting();
-        assert!(
-            future
-                .as_mut()
-                .poll(&mut Context::from_waker(&waker))
-                .is_pending()
-        );
+        let (result, count) = poll_counting(future.as_mut());
+        assert!(result.is_pending());
         assert_eq!(count.0.load(Ordering::Relaxed), 0);
         let inner = stored
             .borrow_mut()
@@ -239,5 +234,121 @@ mod tests {
         }
         drop(sender);
         assert_eq!(consumer.await.expect("no panic"), (0..1000).sum::<usize>());
+    }
+
+    pin_project_lite::pin_project! {
+        /// Counts the wakes its task gets from inside its own poll (what
+        /// tokio turns into a yield).
+        struct SelfWakes<F> {
+            #[pin]
+            inner: F,
+            count: Arc<SelfWakeCount>,
+        }
+    }
+
+    #[derive(Default)]
+    struct SelfWakeCount {
+        polling: std::sync::atomic::AtomicBool,
+        wakes: AtomicUsize,
+    }
+
+    struct Forward {
+        count: Arc<SelfWakeCount>,
+        task: Waker,
+    }
+
+    impl Wake for Forward {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            if self.count.polling.load(Ordering::SeqCst) {
+                self.count.wakes.fetch_add(1, Ordering::SeqCst);
+            }
+            self.task.wake_by_ref();
+        }
+    }
+
+    impl<F: Future> Future for SelfWakes<F> {
+        type Output = F::Output;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            let this = self.project();
+            let waker = Waker::from(Arc::new(Forward {
+                count: Arc::clone(this.count),
+                task: cx.waker().clone(),
+            }));
+            this.count.polling.store(true, Ordering::SeqCst);
+            let result = this.inner.poll(&mut Context::from_waker(&waker));
+            this.count.polling.store(false, Ordering::SeqCst);
+            result
+        }
+    }
+
+    const CALLS: usize = 20;
+
+    /// Serves one connection of a hyper server whose service reads the
+    /// request body, sends `CALLS` requests on it, and returns how many times
+    /// the connection's task woke itself.
+    async fn self_wakes_serving(repoll: bool) -> usize {
+        use http_body_util::BodyExt;
+        use hyper_util::rt::TokioIo;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let count = Arc::new(SelfWakeCount::default());
+        let server = {
+            let count = Arc::clone(&count);
+            tokio::spawn(async move {
+                let (stream, _) = listener.accept().await.unwrap();
+                let service =
+                    hyper::service::service_fn(|request: http::Request<hyper::body::Incoming>| async {
+                        let body = request.into_body().collect().await?.to_bytes();
+                        Ok::<_, hyper::Error>(http::Response::new(http_body_util::Full::new(body)))
+                    });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                let _ = if repoll {
+                    SelfWakes {
+                        inner: Repoll::new(connection),
+                        count,
+                    }
+                    .await
+                } else {
+                    SelfWakes {
+                        inner: connection,
+                        count,
+                    }
+                    .await
+                };
+            })
+        };
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}";
+        let mut answer = [0u8; 1024];
+        for _ in 0..CALLS {
+            client.write_all(request).await.unwrap();
+            let mut read = 0;
+            while !answer[..read].ends_with(b"{}") {
+                let n = client.read(&mut answer[read..]).await.unwrap();
+                assert!(n > 0, "the server closed the connection");
+                read += n;
+            }
+        }
+        drop(client);
+        server.await.unwrap();
+        count.wakes.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hyper_connection_whose_service_reads_the_body_stops_waking_itself() {
+        // Without `Repoll`, hyper 1.12 wakes the connection from inside its
+        // own poll once per call. If this first check fails after a hyper
+        // upgrade, hyper stopped doing that and `Repoll` may not be needed.
+        assert!(
+            self_wakes_serving(false).await >= CALLS,
+            "hyper no longer wakes the connection task when the body is read"
+        );
+        assert_eq!(self_wakes_serving(true).await, 0);
     }
 }
