@@ -37,6 +37,11 @@
 //!   once, untouched; a batch is retried only when every member is safe; the
 //!   decision is taken on the response head, so a streaming answer is never replayed.
 //!
+//! Served by hyper's HTTP/1 server, reading the body in the connection's own
+//! task makes hyper wake that task from inside its poll once per call; spawn
+//! each connection in [`mcp_reconnect_core::repoll::Repoll`] so that does not
+//! cost a second worker's wake-up (`mcp-gateway` does).
+//!
 //! # Example
 //!
 //! ```
