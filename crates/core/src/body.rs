@@ -122,3 +122,160 @@ where
         }
     }
 }
+
+/// Reads a whole body into one [`Bytes`], failing once it is over `limit`
+/// bytes (the error then holds `http_body_util::LengthLimitError`, as
+/// [`Limited`](http_body_util::Limited) gives). Trailers are dropped.
+///
+/// The same result as `Limited::new(body, limit).collect()` and
+/// `Collected::to_bytes`, in a future about a hundred bytes smaller (no
+/// trailer map, no list of chunks: the first chunk is kept as it is, later
+/// ones are copied after it). The layers that buffer a request keep this
+/// future inside their own, which is allocated on every call.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http_body_util::Full;
+/// use mcp_reconnect_core::body::collect_bytes;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let body = Full::new(Bytes::from_static(b"{\"jsonrpc\":\"2.0\"}"));
+/// assert_eq!(collect_bytes(body, 1024).await.unwrap(), "{\"jsonrpc\":\"2.0\"}");
+/// let error = collect_bytes(Full::new(Bytes::from_static(b"too long")), 3).await.unwrap_err();
+/// assert!(error.is::<http_body_util::LengthLimitError>());
+/// # }
+/// ```
+pub fn collect_bytes<B>(body: B, limit: usize) -> CollectBytes<B>
+where
+    B: Body,
+    B::Error: Into<crate::BoxError>,
+{
+    CollectBytes {
+        body: http_body_util::Limited::new(body, limit),
+        read: Read::Nothing,
+    }
+}
+
+pin_project! {
+    /// The future of [`collect_bytes`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct CollectBytes<B> {
+        #[pin]
+        body: http_body_util::Limited<B>,
+        read: Read,
+    }
+}
+
+/// What a [`CollectBytes`] has read so far.
+enum Read {
+    Nothing,
+    One(Bytes),
+    Many(bytes::BytesMut),
+}
+
+impl<B> std::future::Future for CollectBytes<B>
+where
+    B: Body,
+    B::Error: Into<crate::BoxError>,
+{
+    type Output = Result<Bytes, crate::BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        use bytes::{Buf, BufMut};
+        let mut this = self.project();
+        loop {
+            let Some(frame) = std::task::ready!(this.body.as_mut().poll_frame(cx)) else {
+                let read = std::mem::replace(this.read, Read::Nothing);
+                return Poll::Ready(Ok(match read {
+                    Read::Nothing => Bytes::new(),
+                    Read::One(bytes) => bytes,
+                    Read::Many(bytes) => bytes.freeze(),
+                }));
+            };
+            let Ok(mut data) = frame?.into_data() else {
+                continue;
+            };
+            if !data.has_remaining() {
+                continue;
+            }
+            *this.read = match std::mem::replace(this.read, Read::Nothing) {
+                Read::Nothing => Read::One(data.copy_to_bytes(data.remaining())),
+                Read::One(first) => {
+                    let mut joined = bytes::BytesMut::with_capacity(first.len() + data.remaining());
+                    joined.extend_from_slice(&first);
+                    joined.put(data);
+                    Read::Many(joined)
+                }
+                Read::Many(mut joined) => {
+                    joined.put(data);
+                    Read::Many(joined)
+                }
+            };
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for CollectBytes<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CollectBytes").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// A body that yields the given frames, one per poll.
+    struct Frames(VecDeque<Result<Frame<Bytes>, std::io::Error>>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = std::io::Error;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+            Poll::Ready(self.0.pop_front())
+        }
+    }
+
+    fn data(text: &'static str) -> Result<Frame<Bytes>, std::io::Error> {
+        Ok(Frame::data(Bytes::from_static(text.as_bytes())))
+    }
+
+    #[tokio::test]
+    async fn chunks_are_joined_in_order_and_trailers_dropped() {
+        let mut trailers = HeaderMap::new();
+        trailers.insert("x-t", http::HeaderValue::from_static("1"));
+        let body = Frames(VecDeque::from([
+            data(""),
+            data("{\"a\""),
+            data(":1"),
+            Ok(Frame::trailers(trailers)),
+            data("}"),
+        ]));
+        assert_eq!(collect_bytes(body, 100).await.unwrap(), "{\"a\":1}");
+        assert_eq!(collect_bytes(Frames(VecDeque::new()), 0).await.unwrap(), "");
+    }
+
+    #[tokio::test]
+    async fn one_chunk_is_returned_without_a_copy() {
+        let chunk = Bytes::from_static(b"{}");
+        let body = Frames(VecDeque::from([Ok(Frame::data(chunk.clone()))]));
+        let read = collect_bytes(body, 2).await.unwrap();
+        assert_eq!(read.as_ptr(), chunk.as_ptr());
+    }
+
+    #[tokio::test]
+    async fn over_the_limit_or_a_broken_body_is_an_error() {
+        let body = Frames(VecDeque::from([data("ab"), data("cd")]));
+        let error = collect_bytes(body, 3).await.unwrap_err();
+        assert!(error.is::<http_body_util::LengthLimitError>());
+        let broken = Frames(VecDeque::from([data("ab"), Err(std::io::Error::other("reset"))]));
+        let error = collect_bytes(broken, 100).await.unwrap_err();
+        assert_eq!(error.to_string(), "reset");
+    }
+}

@@ -9,8 +9,8 @@ use std::task::{Context, Poll, ready};
 use bytes::{Buf, Bytes};
 use http::{Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::combinators::Collect;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{Full, LengthLimitError};
+use mcp_reconnect_core::body::{CollectBytes, collect_bytes};
 use mcp_reconnect_core::headers::is_event_stream;
 use mcp_reconnect_core::peek::peek_with_limit;
 use mcp_reconnect_core::respond::{JsonRpcError, codes};
@@ -62,7 +62,7 @@ pin_project! {
         ReqB::Error: Into<BoxError>,
     {
         Buffering {
-            #[pin] collect: Collect<Limited<ReqB>>,
+            #[pin] collect: CollectBytes<ReqB>,
             head: Option<(http::request::Parts, S)>,
         },
         Calling { #[pin] tries: Tries<S> },
@@ -81,7 +81,7 @@ where
         let deadline_at = Instant::now() + shared.config.connection_timeout;
         ResponseFuture {
             state: State::Buffering {
-                collect: Limited::new(body, shared.config.max_body).collect(),
+                collect: collect_bytes(body, shared.config.max_body),
                 head: Some((parts, ready)),
             },
             deadline: None,
@@ -116,7 +116,7 @@ where
                         return Poll::Ready(Err("retry future polled after completion".into()));
                     };
                     let bytes = match collected {
-                        Ok(collected) => collected.to_bytes(),
+                        Ok(bytes) => bytes,
                         // Ours, or an outer limit's (tower-http's) under the body's own error type.
                         Err(error)
                             if mcp_reconnect_core::cause_ref::<LengthLimitError>(&*error).is_some() =>
