@@ -6,8 +6,7 @@ use bytes::{Buf, Bytes};
 use http::Response;
 use http::response::Parts;
 use http_body::Body;
-use http_body_util::combinators::Collect;
-use http_body_util::{BodyExt, Limited};
+use mcp_reconnect_core::body::{CollectBytes, collect_bytes};
 use pin_project_lite::pin_project;
 
 use mcp_reconnect_core::headers::is_json;
@@ -43,7 +42,7 @@ pin_project! {
     {
         Calling { #[pin] future: F },
         Reading {
-            #[pin] collect: Collect<Limited<B>>,
+            #[pin] collect: CollectBytes<B>,
             head: Option<(Parts, Classification)>,
         },
     }
@@ -90,7 +89,7 @@ where
                             .exact()
                             .is_some_and(|len| len <= *this.body_peek_limit as u64);
                     if small_json && body_can_refine(&classification, parts.status, *this.facts) {
-                        let collect = Limited::new(body, *this.body_peek_limit).collect();
+                        let collect = collect_bytes(body, *this.body_peek_limit);
                         let head = Some((parts, classification));
                         this.state.set(State::Reading { collect, head });
                         continue;
@@ -98,17 +97,16 @@ where
                     parts.extensions.insert(classification);
                     return Poll::Ready(Ok(Response::from_parts(parts, ClassifyBody::inner(body))));
                 }
-                StateProj::Reading { collect, head } => {
-                    let result = ready!(collect.poll(cx));
+                StateProj::Reading { mut collect, head } => {
+                    let result = ready!(collect.as_mut().poll(cx));
                     let Some((mut parts, classification)) = head.take() else {
                         return Poll::Ready(Err("classify future polled after completion".into()));
                     };
-                    let collected = match result {
-                        Ok(collected) => collected,
+                    let bytes = match result {
+                        Ok(bytes) => bytes,
                         Err(error) => return Poll::Ready(Err(ClassifiedError::classify(error).into())),
                     };
-                    let trailers = collected.trailers().cloned();
-                    let bytes = collected.to_bytes();
+                    let trailers = collect.take_trailers();
                     let classification = refine_with_body(classification, parts.status, *this.facts, &bytes);
                     parts.extensions.insert(classification);
                     let body = ClassifyBody::local_with_trailers(bytes, trailers);

@@ -125,7 +125,8 @@ where
 
 /// Reads a whole body into one [`Bytes`], failing once it is over `limit`
 /// bytes (the error then holds `http_body_util::LengthLimitError`, as
-/// [`Limited`](http_body_util::Limited) gives). Trailers are dropped.
+/// [`Limited`](http_body_util::Limited) gives). Trailers are kept apart:
+/// [`CollectBytes::take_trailers`].
 ///
 /// The same result as `Limited::new(body, limit).collect()` and
 /// `Collected::to_bytes`, in a future about a hundred bytes smaller (no
@@ -153,7 +154,8 @@ where
 {
     CollectBytes {
         body: http_body_util::Limited::new(body, limit),
-        read: Read::Nothing,
+        first: None,
+        rest: None,
     }
 }
 
@@ -163,15 +165,27 @@ pin_project! {
     pub struct CollectBytes<B> {
         #[pin]
         body: http_body_util::Limited<B>,
-        read: Read,
+        // The one chunk of a small body, kept as it came.
+        first: Option<Bytes>,
+        // What is rare goes behind one pointer: a body of several chunks,
+        // and trailers. Layers keep this future inside their own, which is
+        // allocated on every call.
+        rest: Option<Box<Rest>>,
     }
 }
 
-/// What a [`CollectBytes`] has read so far.
-enum Read {
-    Nothing,
-    One(Bytes),
-    Many(bytes::BytesMut),
+#[derive(Default)]
+struct Rest {
+    /// Every chunk so far, once there was more than one.
+    joined: bytes::BytesMut,
+    trailers: Option<HeaderMap>,
+}
+
+impl<B> CollectBytes<B> {
+    /// The body's trailers, once the future has finished.
+    pub fn take_trailers(self: Pin<&mut Self>) -> Option<HeaderMap> {
+        self.project().rest.as_mut()?.trailers.take()
+    }
 }
 
 impl<B> std::future::Future for CollectBytes<B>
@@ -186,32 +200,38 @@ where
         let mut this = self.project();
         loop {
             let Some(frame) = std::task::ready!(this.body.as_mut().poll_frame(cx)) else {
-                let read = std::mem::replace(this.read, Read::Nothing);
-                return Poll::Ready(Ok(match read {
-                    Read::Nothing => Bytes::new(),
-                    Read::One(bytes) => bytes,
-                    Read::Many(bytes) => bytes.freeze(),
+                let joined = this.rest.as_mut().filter(|rest| !rest.joined.is_empty());
+                return Poll::Ready(Ok(match joined {
+                    Some(rest) => rest.joined.split().freeze(),
+                    None => this.first.take().unwrap_or_default(),
                 }));
             };
-            let Ok(mut data) = frame?.into_data() else {
-                continue;
+            let mut data = match frame?.into_data() {
+                Ok(data) => data,
+                Err(frame) => {
+                    if let Ok(more) = frame.into_trailers() {
+                        let rest = this.rest.get_or_insert_with(Box::default);
+                        match &mut rest.trailers {
+                            Some(trailers) => trailers.extend(more),
+                            None => rest.trailers = Some(more),
+                        }
+                    }
+                    continue;
+                }
             };
             if !data.has_remaining() {
                 continue;
             }
-            *this.read = match std::mem::replace(this.read, Read::Nothing) {
-                Read::Nothing => Read::One(data.copy_to_bytes(data.remaining())),
-                Read::One(first) => {
-                    let mut joined = bytes::BytesMut::with_capacity(first.len() + data.remaining());
-                    joined.extend_from_slice(&first);
-                    joined.put(data);
-                    Read::Many(joined)
+            match (this.first.take(), this.rest.as_mut()) {
+                (None, Some(rest)) if !rest.joined.is_empty() => rest.joined.put(data),
+                (None, _) => *this.first = Some(data.copy_to_bytes(data.remaining())),
+                (Some(first), _) => {
+                    let rest = this.rest.get_or_insert_with(Box::default);
+                    rest.joined.reserve(first.len() + data.remaining());
+                    rest.joined.extend_from_slice(&first);
+                    rest.joined.put(data);
                 }
-                Read::Many(mut joined) => {
-                    joined.put(data);
-                    Read::Many(joined)
-                }
-            };
+            }
         }
     }
 }
@@ -247,7 +267,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn chunks_are_joined_in_order_and_trailers_dropped() {
+    async fn chunks_are_joined_in_order_and_trailers_kept_apart() {
         let mut trailers = HeaderMap::new();
         trailers.insert("x-t", http::HeaderValue::from_static("1"));
         let body = Frames(VecDeque::from([
@@ -257,7 +277,10 @@ mod tests {
             Ok(Frame::trailers(trailers)),
             data("}"),
         ]));
-        assert_eq!(collect_bytes(body, 100).await.unwrap(), "{\"a\":1}");
+        let mut collect = std::pin::pin!(collect_bytes(body, 100));
+        assert_eq!(collect.as_mut().await.unwrap(), "{\"a\":1}");
+        let kept = collect.take_trailers().expect("trailers");
+        assert_eq!(kept["x-t"], "1");
         assert_eq!(collect_bytes(Frames(VecDeque::new()), 0).await.unwrap(), "");
     }
 
