@@ -45,7 +45,8 @@
 //! - [`headers`]: the MCP header names;
 //! - [`Attempt`]: which try of a request this is, so retry layers never stack;
 //! - [`respond`]: the one JSON-RPC error responder;
-//! - [`body`]: [`LayerBody`](body::LayerBody), the inner body or bytes a layer wrote;
+//! - [`body`]: [`LayerBody`](body::LayerBody), the inner body or bytes a layer wrote,
+//!   and [`collect_bytes`](body::collect_bytes), a small bounded body reader;
 //! - [`sse`]: a bounded, incremental `text/event-stream` decoder;
 //! - [`redact_url`]: an upstream's address without userinfo, query or fragment;
 //! - [`repoll`]: a connection task that polls itself again instead of
