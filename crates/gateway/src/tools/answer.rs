@@ -102,9 +102,8 @@ fn into_result(mut message: Value) -> Result<Value, CallError> {
 }
 
 async fn collect(body: Body) -> Result<bytes::Bytes, CallError> {
-    let limited = http_body_util::Limited::new(body, MAX_ANSWER_BYTES);
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
+    match mcp_reconnect_core::body::collect_bytes(body, MAX_ANSWER_BYTES).await {
+        Ok(bytes) => Ok(bytes),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(CallError::Protocol(format!(
             "the answer is over {MAX_ANSWER_BYTES} bytes"
         ))),
