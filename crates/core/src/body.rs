@@ -129,10 +129,12 @@ where
 /// [`CollectBytes::take_trailers`].
 ///
 /// The same result as `Limited::new(body, limit).collect()` and
-/// `Collected::to_bytes`, in a future about a hundred bytes smaller (no
-/// trailer map, no list of chunks: the first chunk is kept as it is, later
-/// ones are copied after it). The layers that buffer a request keep this
-/// future inside their own, which is allocated on every call.
+/// `Collected::to_bytes`, in a future about a hundred bytes smaller: no
+/// inline trailer map and no list of chunks. The first chunk is kept as it
+/// came; a second one starts a buffer the rest is copied into, and that
+/// buffer and any trailers live behind one box. The layers that buffer a
+/// request keep this future inside their own, which is allocated on every
+/// call.
 ///
 /// ```
 /// use bytes::Bytes;

@@ -20,6 +20,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, Request, StatusCode};
+use http_body_util::LengthLimitError;
 use serde_json::{Value, json};
 
 use crate::config::Limits;
@@ -54,13 +55,19 @@ pub async fn call_tool(
     // One deadline from here: a client that trickles its body holds a permit only so long.
     let deadline = tokio::time::Instant::now() + state.limits.tool_timeout;
     let limit = usize::try_from(state.limits.max_body_bytes).unwrap_or(usize::MAX);
-    let body = match tokio::time::timeout_at(deadline, axum::body::to_bytes(request.into_body(), limit)).await
-    {
+    let read = mcp_reconnect_core::body::collect_bytes(request.into_body(), limit);
+    let body = match tokio::time::timeout_at(deadline, read).await {
         Ok(Ok(body)) => body,
-        Ok(Err(_)) => {
+        Ok(Err(error)) if mcp_reconnect_core::cause_ref::<LengthLimitError>(&*error).is_some() => {
             return detail(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({"message": "request body too large"}),
+            );
+        }
+        Ok(Err(_)) => {
+            return detail(
+                StatusCode::BAD_REQUEST,
+                json!({"message": "the request body could not be read"}),
             );
         }
         Err(_) => {

@@ -99,3 +99,29 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     assert!(answer.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
     gateway.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rest_body_that_breaks_off_is_a_400_not_a_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    let mut stream = tokio::net::TcpStream::connect(gateway.local_addr())
+        .await
+        .unwrap();
+    // A chunk size that is not hexadecimal: hyper fails the body mid-read.
+    stream
+        .write_all(
+            b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+              Transfer-Encoding: chunked\r\n\r\n2\r\n{\"\r\nzz\r\n",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the gateway answered and closed");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("could not be read"), "{text}");
+    assert_eq!(upstream.counters().total_calls(), 0, "nothing reached the server");
+    gateway.shutdown().await;
+}

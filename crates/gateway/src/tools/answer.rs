@@ -102,15 +102,15 @@ fn into_result(mut message: Value) -> Result<Value, CallError> {
 }
 
 async fn collect(body: Body) -> Result<bytes::Bytes, CallError> {
-    match mcp_reconnect_core::body::collect_bytes(body, MAX_ANSWER_BYTES).await {
-        Ok(bytes) => Ok(bytes),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(CallError::Protocol(format!(
-            "the answer is over {MAX_ANSWER_BYTES} bytes"
-        ))),
-        Err(error) => Err(CallError::Interrupted(format!(
-            "reading the answer failed: {error}"
-        ))),
-    }
+    mcp_reconnect_core::body::collect_bytes(body, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|error| {
+            if error.is::<http_body_util::LengthLimitError>() {
+                CallError::Protocol(format!("the answer is over {MAX_ANSWER_BYTES} bytes"))
+            } else {
+                CallError::Interrupted(format!("reading the answer failed: {error}"))
+            }
+        })
 }
 
 async fn read_event_stream(mut body: Body, id: u64) -> Result<Value, CallError> {
