@@ -29,7 +29,7 @@ use mcp_reconnect_testkit::{McpServer, ServerOptions};
 use serde_json::json;
 
 use crate::load::MakeRequest;
-use crate::process::{Proc, free_addr, sibling};
+use crate::process::{Proc, UpstreamProc, free_addr, sibling};
 use crate::report::Row;
 
 #[derive(Parser)]
@@ -60,9 +60,13 @@ enum Command {
         #[arg(long)]
         with_mcpo: bool,
     },
-    /// Serves the testkit upstream (stateless, JSON answers) on an ephemeral
-    /// loopback port until killed, for profiling one target by hand.
-    Upstream,
+    /// Serves the testkit upstream (stateless, JSON answers) until killed:
+    /// `run` starts it so, and it serves one target for profiling by hand.
+    Upstream {
+        /// A loopback address; an ephemeral port on 127.0.0.1 if not given.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
     /// Drives one target closed-loop and prints its line, for profiling it
     /// by hand (`perf record -p`, `strace -c -p`) while it runs.
     Load {
@@ -88,7 +92,7 @@ enum Command {
 async fn main() -> Result<(), BoxError> {
     match Cli::parse().command {
         Command::BareProxy { listen, upstream } => bare_proxy::run(listen, upstream).await,
-        Command::Upstream => serve_upstream().await,
+        Command::Upstream { listen } => serve_upstream(listen).await,
         Command::Load {
             url,
             seconds,
@@ -150,8 +154,11 @@ fn upstream_options() -> ServerOptions {
         .with_json_response(true)
 }
 
-async fn serve_upstream() -> Result<(), BoxError> {
-    let upstream = McpServer::start(upstream_options()).await?;
+async fn serve_upstream(listen: Option<SocketAddr>) -> Result<(), BoxError> {
+    let upstream = match listen {
+        Some(addr) => McpServer::start_on(addr, upstream_options()).await?,
+        None => McpServer::start(upstream_options()).await?,
+    };
     println!("upstream listening on {}", upstream.url());
     std::future::pending::<()>().await;
     Ok(())
@@ -164,7 +171,7 @@ async fn run(
     recovery_rounds: usize,
     with_mcpo: bool,
 ) -> Result<(), BoxError> {
-    let mut upstream = McpServer::start(upstream_options()).await?;
+    let mut upstream = UpstreamProc::start().await?;
     let upstream_url = upstream.url();
 
     let bare_addr = free_addr()?;

@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use mcp_reconnect_core::BoxError;
 use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+/// How long a child may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A child process killed on drop.
 pub struct Proc {
@@ -42,13 +46,21 @@ impl Proc {
             .spawn()
             .map_err(|e| format!("cannot start {name} ({}): {e}", program.display()))?;
         let proc = Proc { child, addr };
-        for _ in 0..600 {
+        // Polled often: the recovery rounds time from this moment.
+        let started = Instant::now();
+        while started.elapsed() < START_TIMEOUT {
             if tokio::net::TcpStream::connect(addr).await.is_ok() {
                 return Ok(proc);
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        Err(format!("{name} did not listen on {addr} within 30 s").into())
+        Err(format!("{name} did not listen on {addr} within {START_TIMEOUT:?}").into())
+    }
+
+    /// Kills the process (`SIGKILL`: no goodbye to its peers) and reaps it.
+    pub async fn kill(&mut self) -> Result<(), BoxError> {
+        self.child.kill().await?;
+        Ok(())
     }
 
     /// Resident memory in MiB, from `/proc/<pid>/status` (Linux).
@@ -104,4 +116,55 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// The testkit upstream in its own process (`mcp-bench upstream`), as in a
+/// deployment: apart from the load generator, so neither one's work runs on
+/// the other's threads, and killed for real in the recovery rounds.
+pub struct UpstreamProc {
+    addr: SocketAddr,
+    running: Option<Proc>,
+}
+
+impl UpstreamProc {
+    /// Starts it on a free loopback port; returns once it accepts connections.
+    pub async fn start() -> Result<UpstreamProc, BoxError> {
+        let mut upstream = UpstreamProc {
+            addr: free_addr()?,
+            running: None,
+        };
+        upstream.start_again().await?;
+        Ok(upstream)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The MCP endpoint.
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+
+    /// Kills it: its port refuses connections and its connections are closed.
+    pub async fn stop(&mut self) -> Result<(), BoxError> {
+        if let Some(mut running) = self.running.take() {
+            running.kill().await?;
+        }
+        Ok(())
+    }
+
+    /// Serves the same port again; returns once it accepts connections.
+    pub async fn start_again(&mut self) -> Result<(), BoxError> {
+        if self.running.is_none() {
+            let args = [
+                "upstream".to_string(),
+                "--listen".to_string(),
+                self.addr.to_string(),
+            ];
+            let exe = std::env::current_exe()?;
+            self.running = Some(Proc::spawn("upstream", &exe, &args, self.addr).await?);
+        }
+        Ok(())
+    }
 }

@@ -8,10 +8,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use mcp_reconnect_core::BoxError;
-use mcp_reconnect_testkit::McpServer;
 use tokio::time::Instant;
 
 use crate::load::MakeRequest;
+use crate::process::UpstreamProc;
 
 /// The longest a round waits for the first success, or for a circuit to open.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
@@ -67,7 +67,7 @@ async fn wait_open(client: &Client<HttpConnector, Full<Bytes>>, health: &str) ->
 /// open it times calls through both gateways; then it restarts the upstream
 /// and times the first successful call through the default gateway.
 pub async fn measure(
-    upstream: &mut McpServer,
+    upstream: &mut UpstreamProc,
     gateways: &Gateways,
     rounds: usize,
 ) -> Result<Recovery, BoxError> {
@@ -78,7 +78,7 @@ pub async fn measure(
         waited_while_open: Vec::new(),
     };
     for _ in 0..rounds {
-        upstream.stop().await;
+        upstream.stop().await?;
         // Calls drive the circuits: each needs a failure to notice the outage.
         let _ = call(&client, &gateways.no_retry).await;
         let _ = call(&client, &gateways.default).await;

@@ -117,6 +117,22 @@ impl McpServer {
         Ok(server)
     }
 
+    /// Starts a server on a given loopback `addr`, such as the port an earlier
+    /// process served (its connections may linger in `TIME_WAIT`: the bind
+    /// retries while the port is in use).
+    pub async fn start_on(addr: SocketAddr, options: ServerOptions) -> io::Result<McpServer> {
+        let listener = bind_again(addr).await?;
+        let mut server = McpServer {
+            addr: listener.local_addr()?,
+            options,
+            counters: Arc::default(),
+            running: None,
+        };
+        server.serve(listener);
+        tracing::debug!(addr = %server.addr, "mcp server started");
+        Ok(server)
+    }
+
     /// The address the server listens on (it keeps it across restarts).
     pub fn addr(&self) -> SocketAddr {
         self.addr

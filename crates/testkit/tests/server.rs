@@ -126,6 +126,23 @@ async fn stop_refuses_connects_and_drops_keep_alive_connections() {
 }
 
 #[tokio::test]
+async fn a_new_server_can_take_over_the_port_of_one_that_was_killed() {
+    let first = within(McpServer::start(ServerOptions::default())).await.unwrap();
+    let addr = first.addr();
+    // One exchange, so the port has a connection closing behind it.
+    let mut client = RawClient::new(first.url());
+    assert_eq!(within(client.initialize()).await.unwrap().status, StatusCode::OK);
+    drop(first);
+
+    let second = within(McpServer::start_on(addr, ServerOptions::default()))
+        .await
+        .unwrap();
+    assert_eq!(second.addr(), addr);
+    let mut client = RawClient::new(second.url());
+    assert_eq!(within(client.initialize()).await.unwrap().status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn other_paths_are_not_found() {
     let server = within(McpServer::start(ServerOptions::default())).await.unwrap();
     let url = server.url().replace("/mcp", "/other");
