@@ -11,6 +11,7 @@
 //! | JSON-RPC error | mcpo's map: `-32700`/`-32600` `400`, `-32601` `404`, `-32602` `422`, else `500` |
 //! | upstream unavailable after retries | `502`/`503`/`504` with `Retry-After` |
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,12 +20,15 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, StatusCode};
 use http_body_util::LengthLimitError;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::config::Limits;
-use crate::tools::{CallError, McpClient};
+use crate::tools::{CallError, McpClient, from_object};
 use crate::validate::validate;
 
 /// `Retry-After` sent with a `502`/`503`/`504` when the stack gave none: 1 s.
@@ -93,7 +97,7 @@ pub async fn call_tool(
         let errors: Vec<Value> = violations.iter().map(|violation| violation.to_json()).collect();
         return detail(StatusCode::UNPROCESSABLE_ENTITY, Value::Array(errors));
     }
-    match tokio::time::timeout_at(deadline, state.client.call_tool(&tool, arguments)).await {
+    match tokio::time::timeout_at(deadline, state.client.call_tool_text(&tool, arguments)).await {
         Ok(Ok(result)) => result_response(&result),
         Ok(Err(error)) => error_response(&error),
         Err(_) => error_response(&CallError::Timeout),
@@ -117,52 +121,136 @@ fn parse_arguments(body: &Bytes) -> Result<Value, Value> {
     }
 }
 
-/// A `CallToolResult` as mcpo answers it.
-pub fn result_response(result: &Value) -> Response {
-    let content = result
-        .get("content")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
+/// A `CallToolResult` as mcpo answers it, read from its JSON text: the few
+/// members mcpo looks at are borrowed from it, and the answer is written
+/// straight from them. Each member is read leniently, as mcpo does: one of
+/// another type counts as absent.
+pub fn result_response(result: &RawValue) -> Response {
+    let result: ToolResult<'_> = from_object(result.get()).unwrap_or_default();
+    let content: Vec<&RawValue> = result
+        .content
+        .and_then(|content| serde_json::from_str(content.get()).ok())
         .unwrap_or_default();
-    if result.get("isError").and_then(Value::as_bool) == Some(true) {
-        let message = content
-            .first()
-            .and_then(|item| item.get("text"))
-            .and_then(Value::as_str)
-            .unwrap_or("Unknown tool execution error");
+    let items: Vec<(&RawValue, Item<'_>)> = content
+        .into_iter()
+        .map(|raw| (raw, from_object(raw.get()).unwrap_or_default()))
+        .collect();
+    if result.is_error.is_some_and(|is_error| is_error.get() == "true") {
+        let message = items.first().and_then(|(_, item)| text(item.text));
+        let message = message.as_deref().unwrap_or("Unknown tool execution error");
         return detail(StatusCode::INTERNAL_SERVER_ERROR, json!({"message": message}));
     }
-    let mut items: Vec<Value> = content.iter().map(content_item).collect();
-    let body = if items.len() == 1 {
-        items.remove(0)
+    let mut body = Vec::with_capacity(64);
+    if let [(raw, item)] = items.as_slice() {
+        write_content_item(&mut body, raw, item);
     } else {
-        Value::Array(items)
-    };
-    (StatusCode::OK, Json(body)).into_response()
+        body.push(b'[');
+        for (n, (raw, item)) in items.iter().enumerate() {
+            if n > 0 {
+                body.push(b',');
+            }
+            write_content_item(&mut body, raw, item);
+        }
+        body.push(b']');
+    }
+    let mut response = Body::from(body).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// The members of a `CallToolResult` mcpo reads.
+#[derive(Default, Deserialize)]
+struct ToolResult<'a> {
+    #[serde(default, borrow)]
+    content: Option<&'a RawValue>,
+    #[serde(default, borrow, rename = "isError")]
+    is_error: Option<&'a RawValue>,
+}
+
+/// The members of a content item mcpo reads.
+#[derive(Default, Deserialize)]
+struct Item<'a> {
+    #[serde(default, borrow, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    text: Option<&'a RawValue>,
+    #[serde(default, borrow, rename = "mimeType")]
+    mime_type: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    resource: Option<&'a RawValue>,
+}
+
+/// A member that is there, even when it is `null`.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(deserializer).map(Some)
+}
+
+/// A JSON string, borrowed unless it has escapes.
+#[derive(Deserialize)]
+struct JsonStr<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// The string `raw` holds, if it holds one.
+fn text(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<JsonStr<'_>>(raw?.get()).ok().map(|s| s.0)
 }
 
 /// One content item: text (parsed when it is JSON), an image or audio as a
 /// data URL, a resource as its text (or itself), anything else as it is.
-fn content_item(item: &Value) -> Value {
-    let field = |key: &str| item.get(key).and_then(Value::as_str);
-    match field("type") {
+fn write_content_item(out: &mut Vec<u8>, raw: &RawValue, item: &Item<'_>) {
+    // Writing JSON into a `Vec` cannot fail.
+    match text(item.kind).as_deref() {
         Some("text") => {
-            let text = field("text").unwrap_or_default();
-            serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+            let text = text(item.text).unwrap_or_default();
+            match parse_if_json(&text) {
+                Some(value) => {
+                    let _ = serde_json::to_writer(&mut *out, &value);
+                }
+                None => {
+                    let _ = serde_json::to_writer(&mut *out, &*text);
+                }
+            }
         }
         Some("image" | "audio") => {
-            let mime = field("mimeType").unwrap_or("application/octet-stream");
-            Value::String(format!(
-                "data:{mime};base64,{}",
-                field("data").unwrap_or_default()
-            ))
+            let mime = text(item.mime_type);
+            let mime = mime.as_deref().unwrap_or("application/octet-stream");
+            let data = text(item.data).unwrap_or_default();
+            let _ = serde_json::to_writer(&mut *out, &format!("data:{mime};base64,{data}"));
         }
-        Some("resource") => match item.pointer("/resource/text").and_then(Value::as_str) {
-            Some(text) => Value::String(text.to_owned()),
-            None => item.get("resource").cloned().unwrap_or(Value::Null),
-        },
-        _ => item.clone(),
+        Some("resource") => {
+            #[derive(Deserialize)]
+            struct Resource<'a> {
+                #[serde(default, borrow)]
+                text: Option<&'a RawValue>,
+            }
+            let resource = item.resource.map_or("null", RawValue::get);
+            let resource_text =
+                from_object::<Resource<'_>>(resource).and_then(|resource| text(resource.text));
+            match resource_text {
+                Some(text) => {
+                    let _ = serde_json::to_writer(&mut *out, &*text);
+                }
+                None => out.extend_from_slice(resource.as_bytes()),
+            }
+        }
+        _ => out.extend_from_slice(raw.get().as_bytes()),
     }
+}
+
+/// `text` as JSON, if it is JSON. Text whose first character cannot begin
+/// a JSON value (most prose) is not handed to the parser at all.
+fn parse_if_json(text: &str) -> Option<Value> {
+    let first = text.trim_start().bytes().next()?;
+    if !matches!(
+        first,
+        b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+    ) {
+        return None;
+    }
+    serde_json::from_str(text).ok()
 }
 
 /// A failed exchange as mcpo answers it, with `Retry-After` on `502`/`503`/`504`.

@@ -11,6 +11,7 @@ use http::{HeaderValue, Method, Request, StatusCode, Uri};
 use mcp_reconnect_core::headers::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 use mcp_reconnect_core::peek::TOOLS_CALL;
 use mcp_reconnect_retry::is_safe_method;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -19,6 +20,7 @@ use crate::stack::Upstream;
 mod answer;
 mod catalog;
 
+pub(crate) use answer::from_object;
 pub use answer::{CallError, MAX_ANSWER_BYTES, read_answer};
 pub use catalog::{CATALOG_TTL, Catalog, MAX_TOOL_PAGES, MIN_REFRESH_INTERVAL, Tool};
 
@@ -92,25 +94,38 @@ impl McpClient {
 
     /// Calls `tool` with `arguments`; the `CallToolResult` on success.
     pub async fn call_tool(&self, tool: &str, arguments: Value) -> Result<Value, CallError> {
+        let result = self.call_tool_text(tool, arguments).await?;
+        answer::parse_result(&result)
+    }
+
+    /// [`call_tool`](Self::call_tool), the result left as its JSON text.
+    pub async fn call_tool_text(&self, tool: &str, arguments: Value) -> Result<Box<RawValue>, CallError> {
         // Built by moving `arguments` in: `json!` would deep-copy them.
         let mut params = serde_json::Map::with_capacity(2);
         params.insert("name".to_owned(), Value::String(tool.to_owned()));
         params.insert("arguments".to_owned(), arguments);
-        self.request("tools/call", Value::Object(params)).await
+        self.request_text("tools/call", Value::Object(params)).await
     }
 
     /// Sends a JSON-RPC request on the client's session and returns its
-    /// `result`. A session the upstream forgot is opened again once; a safe
-    /// call whose answer was cut off mid-stream (which the retry layer, having
-    /// passed the answer's head on, cannot replay) is sent once more.
+    /// `result`.
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, CallError> {
+        let result = self.request_text(method, params).await?;
+        answer::parse_result(&result)
+    }
+
+    /// [`request`](Self::request), the result left as its JSON text. A
+    /// session the upstream forgot is opened again once; a safe call whose
+    /// answer was cut off mid-stream (which the retry layer, having passed the
+    /// answer's head on, cannot replay) is sent once more.
+    async fn request_text(&self, method: &str, params: Value) -> Result<Box<RawValue>, CallError> {
         let mut reopened = false;
         let mut resent = false;
         loop {
             let session = self.session().await?;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             let response = self.post(Some(&session), request_body(id, method, &params)).await;
-            match answer::read_answer(response, id).await {
+            match answer::read_result(response, id).await {
                 Err(CallError::Upstream {
                     status: StatusCode::NOT_FOUND,
                     ..

@@ -8,6 +8,7 @@
 //! | OpenAPI (`openapi::document`) | arbitrary tool names, titles and JSON as `inputSchema` / `outputSchema` |
 //! | REST argument validation (`validate::validate`) | arbitrary schemas × arbitrary arguments, `$ref` cycles |
 //! | the gateway client's answer reader (`tools::read_answer`) | arbitrary statuses, headers and bodies, JSON or SSE, split anywhere |
+//! | the REST answer writer (`rest::result_response`) | arbitrary `CallToolResult`s: content items of every type with members of any type |
 //!
 //! The core crate holds the JSON-RPC peek, SSE framing and classifier
 //! properties, the upstream crate the session-id ones.
@@ -893,6 +894,72 @@ proptest! {
             Ok(_) => prop_assert!(status.is_success()),
             Err(CallError::Upstream { status: seen, .. }) => prop_assert_eq!(seen, status),
             Err(error) => prop_assert!(status.is_success() && !error.to_string().is_empty()),
+        }
+    }
+}
+
+// ------------------------------------------------------- REST answer writer
+
+/// A content item as tools send them, or something like it.
+fn content_item() -> impl Strategy<Value = Value> {
+    let kind = prop_oneof![
+        4 => select(&["text", "image", "audio", "resource", "video"][..]).prop_map(Value::from),
+        1 => json_leaf(),
+    ];
+    let text = prop_oneof![
+        select(
+            &[
+                " 42 ",
+                "{\"a\":[1,2]}",
+                "[1",
+                "\"q\"",
+                "-",
+                "null",
+                "say \"hi\"\n"
+            ][..]
+        )
+        .prop_map(Value::from),
+        json_leaf(),
+    ];
+    let item = (kind, text, json_value(), proptest::option::of(json_value())).prop_map(
+        |(kind, text, data, resource)| {
+            let mut item = json!({"type": kind, "text": text, "data": data, "mimeType": "image/png"});
+            if let Some(resource) = resource {
+                item["resource"] = resource;
+            }
+            item
+        },
+    );
+    prop_oneof![4 => item, 1 => json_value()]
+}
+
+fn tool_result() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        3 => (prop::collection::vec(content_item(), 0..4), json_leaf())
+            .prop_map(|(content, is_error)| json!({"content": content, "isError": is_error})),
+        1 => json_value(),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn any_tool_result_becomes_a_json_answer(result in tool_result()) {
+        let raw = serde_json::value::to_raw_value(&result).unwrap();
+        let response = mcp_reconnect_gateway::rest::result_response(&raw);
+        let status = response.status();
+        let body = RUNTIME.block_on(http_body_util::BodyExt::collect(response.into_body())).unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&body).expect("the answer is JSON");
+        let content = result.get("content").and_then(Value::as_array);
+        if result.get("isError") == Some(&Value::Bool(true)) {
+            prop_assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            prop_assert!(body["detail"]["message"].is_string());
+        } else {
+            prop_assert_eq!(status, StatusCode::OK);
+            match content.map(Vec::len) {
+                Some(1) => {}
+                Some(n) => prop_assert_eq!(body.as_array().map(Vec::len), Some(n)),
+                None => prop_assert_eq!(body, json!([])),
+            }
         }
     }
 }

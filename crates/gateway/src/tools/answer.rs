@@ -9,7 +9,10 @@ use http::{HeaderMap, Response, StatusCode};
 use http_body_util::BodyExt;
 use mcp_reconnect_core::headers;
 use mcp_reconnect_core::sse::SseDecoder;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// The most bytes of one answer the gateway's client reads: 16 MiB.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
@@ -65,40 +68,107 @@ impl std::error::Error for CallError {}
 /// the JSON body, or the first SSE event carrying it (the stream is not read
 /// further). A status that is not `2xx` becomes [`CallError::Upstream`].
 pub async fn read_answer(response: Response<Body>, id: u64) -> Result<Value, CallError> {
+    parse_result(&read_result(response, id).await?)
+}
+
+/// A result's text as a [`Value`].
+pub fn parse_result(result: &RawValue) -> Result<Value, CallError> {
+    serde_json::from_str(result.get()).map_err(|_| CallError::Protocol("the result is not JSON".into()))
+}
+
+/// [`read_answer`], with the `result` left as its JSON text: a caller that
+/// needs a few parts of it (the REST routes) reads them from the text
+/// without building a [`Value`] tree of the whole answer first.
+pub async fn read_result(response: Response<Body>, id: u64) -> Result<Box<RawValue>, CallError> {
     let (parts, body) = response.into_parts();
     if !parts.status.is_success() {
         let bytes = collect(body).await.unwrap_or_default();
         return Err(upstream_error(parts.status, &parts.headers, &bytes));
     }
-    let message = if headers::is_event_stream(&parts.headers) {
-        read_event_stream(body, id).await?
-    } else {
-        let bytes = collect(body).await?;
-        let value: Value =
-            serde_json::from_slice(&bytes).map_err(|_| CallError::Protocol("the body is not JSON".into()))?;
-        find_answer(value, id)
-            .ok_or_else(|| CallError::Protocol("no answer to the request in the body".into()))?
-    };
-    into_result(message)
+    if headers::is_event_stream(&parts.headers) {
+        return read_event_stream(body, id).await;
+    }
+    let bytes = collect(body).await?;
+    match find_answer(&bytes, id) {
+        Some(answer) => answer,
+        None if serde_json::from_slice::<IgnoredAny>(&bytes).is_err() => {
+            Err(CallError::Protocol("the body is not JSON".into()))
+        }
+        None => Err(CallError::Protocol("no answer to the request in the body".into())),
+    }
 }
 
-/// The `result` of an answer, or its JSON-RPC error.
-fn into_result(mut message: Value) -> Result<Value, CallError> {
-    if let Some(error) = message.get_mut("error").map(Value::take) {
-        return Err(CallError::Rpc {
-            code: error.get("code").and_then(Value::as_i64).unwrap_or_default(),
-            message: error
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            data: error.get("data").cloned(),
-        });
+/// A JSON object in `text` read into `T`, or `None` for any other text.
+///
+/// A derived `Deserialize` also reads a struct from an array, member by
+/// member in order; a JSON-RPC or MCP object never comes as one.
+pub(crate) fn from_object<'a, T: Deserialize<'a>>(text: &'a str) -> Option<T> {
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).ok()
+    } else {
+        None
     }
-    message
-        .get_mut("result")
-        .map(Value::take)
-        .ok_or_else(|| CallError::Protocol("an answer without result or error".into()))
+}
+
+/// The members of a JSON-RPC message an answer is told by, borrowed from
+/// its text.
+#[derive(Deserialize)]
+struct Message<'a> {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    result: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    error: Option<&'a RawValue>,
+}
+
+/// A member that is there, even when it is `null` (`Option` alone reads
+/// `null` as absent).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(deserializer).map(Some)
+}
+
+impl Message<'_> {
+    fn answers(&self, id: u64) -> bool {
+        self.id.as_ref().and_then(Value::as_u64) == Some(id)
+            && (self.result.is_some() || self.error.is_some())
+    }
+
+    /// The `result`, or the JSON-RPC error (which wins when both are there).
+    fn into_result(self) -> Result<Box<RawValue>, CallError> {
+        if let Some(error) = self.error {
+            let error: Value = serde_json::from_str(error.get()).unwrap_or_default();
+            return Err(CallError::Rpc {
+                code: error.get("code").and_then(Value::as_i64).unwrap_or_default(),
+                message: error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                data: error.get("data").cloned(),
+            });
+        }
+        self.result
+            .map(RawValue::to_owned)
+            .ok_or_else(|| CallError::Protocol("an answer without result or error".into()))
+    }
+}
+
+/// The outcome of the message (or batch member) in `text` that answers `id`;
+/// `None` when there is none, or `text` is not JSON.
+fn find_answer(text: &[u8], id: u64) -> Option<Result<Box<RawValue>, CallError>> {
+    let starts_batch = text.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'[');
+    let answer = if starts_batch {
+        // Members that are not messages are skipped, not fatal.
+        let batch: Vec<&RawValue> = serde_json::from_slice(text).ok()?;
+        batch
+            .into_iter()
+            .filter_map(|member| from_object::<Message<'_>>(member.get()))
+            .find(|message| message.answers(id))?
+    } else {
+        from_object::<Message<'_>>(std::str::from_utf8(text).ok()?).filter(|message| message.answers(id))?
+    };
+    Some(answer.into_result())
 }
 
 async fn collect(body: Body) -> Result<bytes::Bytes, CallError> {
@@ -113,7 +183,7 @@ async fn collect(body: Body) -> Result<bytes::Bytes, CallError> {
         })
 }
 
-async fn read_event_stream(mut body: Body, id: u64) -> Result<Value, CallError> {
+async fn read_event_stream(mut body: Body, id: u64) -> Result<Box<RawValue>, CallError> {
     let mut decoder = SseDecoder::new(MAX_ANSWER_BYTES);
     let mut read = 0usize;
     while let Some(frame) = body.frame().await {
@@ -127,31 +197,17 @@ async fn read_event_stream(mut body: Body, id: u64) -> Result<Value, CallError> 
         }
         let mut found = None;
         decoder.push(&data, &mut |event| {
-            if found.is_none() && !event.data.trim().is_empty() {
-                found = serde_json::from_str::<Value>(&event.data)
-                    .ok()
-                    .and_then(|value| find_answer(value, id));
+            if found.is_none() {
+                found = find_answer(event.data.as_bytes(), id);
             }
         });
-        if let Some(message) = found {
-            return Ok(message);
+        if let Some(answer) = found {
+            return answer;
         }
     }
     Err(CallError::Interrupted(
         "the stream ended without an answer".into(),
     ))
-}
-
-/// The message (or batch member) answering `id`.
-fn find_answer(value: Value, id: u64) -> Option<Value> {
-    let is_answer = |message: &Value| {
-        message.get("id").and_then(Value::as_u64) == Some(id)
-            && (message.get("result").is_some() || message.get("error").is_some())
-    };
-    match value {
-        Value::Array(batch) => batch.into_iter().find(is_answer),
-        message => is_answer(&message).then_some(message),
-    }
 }
 
 fn upstream_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> CallError {
@@ -196,6 +252,41 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(result, serde_json::json!({"content": []}));
+    }
+
+    #[tokio::test]
+    async fn the_answer_is_found_by_its_id_in_a_message_or_a_batch() {
+        let json = |body| read_answer(response(200, "application/json", body), 2);
+        let one = r#"{"jsonrpc":"2.0","id":2,"result":{"n":1}}"#;
+        assert_eq!(json(one).await.unwrap(), serde_json::json!({"n": 1}));
+        // `null` is a result; other members and other batch members are skipped.
+        let null = r#"{"id":2,"result":null,"extra":[1,{"x":2}]}"#;
+        assert_eq!(json(null).await.unwrap(), Value::Null);
+        let batch =
+            r#"[5, "x", [2, 1], {"id":"2","result":1}, {"id":1,"result":1}, {"id":2,"result":"mine"}]"#;
+        assert_eq!(json(batch).await.unwrap(), serde_json::json!("mine"));
+        // An error wins over a result beside it.
+        let both = r#"{"id":2,"result":1,"error":{"code":-1,"message":"no"}}"#;
+        assert!(matches!(json(both).await, Err(CallError::Rpc { code: -1, .. })));
+        // An error that is not an object is still an error.
+        let odd = r#"{"id":2,"error":"bad"}"#;
+        assert!(matches!(json(odd).await, Err(CallError::Rpc { code: 0, .. })));
+        for (body, why) in [
+            ("{\"id\":2", "invalid answer: the body is not JSON"),
+            ("", "invalid answer: the body is not JSON"),
+            ("[1, 2]", "invalid answer: no answer to the request in the body"),
+            ("[[2, 1]]", "invalid answer: no answer to the request in the body"),
+            (
+                r#"{"id":3,"result":1}"#,
+                "invalid answer: no answer to the request in the body",
+            ),
+            (
+                r#"{"id":2}"#,
+                "invalid answer: no answer to the request in the body",
+            ),
+        ] {
+            assert_eq!(json(body).await.unwrap_err().to_string(), why, "{body}");
+        }
     }
 
     #[tokio::test]
