@@ -52,6 +52,14 @@ pub fn assets() -> Router {
     )
 }
 
+/// The path of every asset [`assets`] serves.
+pub fn asset_paths() -> impl Iterator<Item = String> {
+    ASSETS
+        .iter()
+        .chain([&STARTER])
+        .map(|asset| format!("{ASSETS_PREFIX}/{asset}"))
+}
+
 /// The docs page for the document at `openapi_url`, with assets under `root_path`.
 pub fn page(title: &str, openapi_url: &str, root_path: &str) -> Response {
     let assets = format!("{root_path}{ASSETS_PREFIX}");

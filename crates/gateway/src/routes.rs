@@ -3,7 +3,7 @@
 //! `/metrics`, Swagger UI assets (and, with a config file, a combined
 //! `/openapi.json` and `/docs`); then the edge layers.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, any_service, get, post};
 use http::{Method, StatusCode};
@@ -57,6 +57,11 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
     let shared = Arc::new(config.clone());
     let mut router = Router::new();
     let mut open = BTreeSet::from(["/metrics".to_owned()]);
+    // Every fixed path the router serves: `CallsFirst` leaves these to it.
+    let mut fixed: HashSet<String> = [auth::HEALTH_PATH.to_owned(), "/metrics".to_owned()]
+        .into_iter()
+        .chain(docs::asset_paths())
+        .collect();
     let mut mount_docs = |router: Router, mount: &str, clients: Arc<[Arc<McpClient>]>, combined: bool| {
         let state = Docs {
             config: Arc::clone(&shared),
@@ -64,8 +69,10 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
             openapi_path: format!("{mount}/openapi.json"),
             combined,
         };
-        open.insert(format!("{mount}/openapi.json"));
-        open.insert(format!("{mount}/docs"));
+        for path in [format!("{mount}/openapi.json"), format!("{mount}/docs")] {
+            open.insert(path.clone());
+            fixed.insert(path);
+        }
         router
             .route(
                 &format!("{mount}/openapi.json"),
@@ -76,15 +83,19 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
     let mut endpoints = Vec::with_capacity(clients.len());
     for client in clients {
         let mount = client.upstream().spec.mount.clone();
-        endpoints.push((format!("{mount}/mcp"), Arc::clone(client)));
         let rest = RestState {
             client: Arc::clone(client),
             limits: config.limits.clone(),
         };
         router = router.route(
             &format!("{mount}/{{tool}}"),
-            post(rest::call_tool).with_state(rest),
+            post(rest::call_tool).with_state(rest.clone()),
         );
+        endpoints.push(Endpoint {
+            mount: mount.clone(),
+            client: Arc::clone(client),
+            rest,
+        });
         router = mount_docs(router, &mount, Arc::from([Arc::clone(client)]), false);
     }
     if !config.is_single() {
@@ -122,64 +133,105 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
         .map_response(|response: http::Response<_>| response.map(Body::new))
         .layer(RequestBodyLimitLayer::new(body_limit))
         .map_request(|request: Request<_>| request.map(Body::new))
-        .service(McpFirst {
+        .service(CallsFirst {
             endpoints: Arc::from(endpoints),
+            fixed: Arc::new(fixed),
             guard,
             router,
         })
 }
 
-/// Serves each `<mount>/mcp` itself and hands every other path to the
-/// router. `/mcp` carries nearly all the traffic, and through axum every
-/// call paid for path matching, the method router's clones and a boxed
-/// handler future (BENCHMARKS.md "Profile").
+/// Serves the two call routes of each upstream itself, `<mount>/mcp` and
+/// `POST <mount>/<tool>`, and hands every other request to the router. The
+/// calls are nearly all the traffic, and through axum each paid for path
+/// matching, the method router's clones, the path parameters' map and a
+/// boxed handler future (BENCHMARKS.md "Profile").
+///
+/// A tool route is taken here only when the router would route it to the
+/// same handler: one plain segment (nothing to percent-decode) that is not
+/// one of the router's fixed paths. Anything else takes the router's way.
 #[derive(Clone)]
-struct McpFirst {
-    /// `<mount>/mcp` and its upstream, one per server.
-    endpoints: Arc<[(String, Arc<McpClient>)]>,
+struct CallsFirst {
+    endpoints: Arc<[Endpoint]>,
+    /// The router's fixed paths, which a tool route does not shadow.
+    fixed: Arc<HashSet<String>>,
     /// The DNS-rebinding guard on a loopback listener (the router has it on its routes).
     guard: Option<LoopbackGuard>,
     router: Router,
 }
 
-impl Service<Request> for McpFirst {
+/// One upstream's mount and what its call routes need.
+struct Endpoint {
+    /// `""` for a single upstream, `/<name>` for each of a config file's.
+    mount: String,
+    client: Arc<McpClient>,
+    rest: RestState,
+}
+
+/// A request [`CallsFirst`] serves itself.
+enum Call {
+    Mcp(Arc<McpClient>),
+    Tool(RestState, String),
+}
+
+impl CallsFirst {
+    fn route(&self, request: &Request) -> Option<Call> {
+        let path = request.uri().path();
+        self.endpoints.iter().find_map(|endpoint| {
+            let rest = path.strip_prefix(endpoint.mount.as_str())?.strip_prefix('/')?;
+            if rest == "mcp" {
+                return Some(Call::Mcp(Arc::clone(&endpoint.client)));
+            }
+            let plain = !rest.is_empty() && !rest.contains(['/', '%']);
+            (request.method() == Method::POST && plain && !self.fixed.contains(path))
+                .then(|| Call::Tool(endpoint.rest.clone(), rest.to_owned()))
+        })
+    }
+}
+
+impl Service<Request> for CallsFirst {
     type Response = Response;
     type Error = Infallible;
-    type Future = McpFirstFuture<<Router as Service<Request>>::Future>;
+    type Future = CallsFirstFuture<<Router as Service<Request>>::Future>;
 
     fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
         Service::<Request>::poll_ready(&mut self.router, cx)
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        let path = request.uri().path();
-        let Some((_, client)) = self.endpoints.iter().find(|(endpoint, _)| endpoint == path) else {
-            return McpFirstFuture::Routed {
+        let Some(call) = self.route(&request) else {
+            return CallsFirstFuture::Routed {
                 future: self.router.call(request),
             };
         };
         if let Some(refused) = self.guard.as_ref().and_then(|guard| guard.check(&mut request)) {
-            return McpFirstFuture::Refused {
+            return CallsFirstFuture::Refused {
                 response: Some(refused),
             };
         }
-        McpFirstFuture::Mcp {
-            future: Box::pin(mcp(Arc::clone(client), request)),
-        }
+        let future: BoxedCall = match call {
+            Call::Mcp(client) => Box::pin(mcp(client, request)),
+            Call::Tool(state, tool) => {
+                Box::pin(async move { Ok(rest::call_tool(State(state), Path(tool), request).await) })
+            }
+        };
+        CallsFirstFuture::Call { future }
     }
 }
 
+type BoxedCall = std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
 pin_project_lite::pin_project! {
-    /// The future of [`McpFirst`].
-    #[project = McpFirstProj]
-    enum McpFirstFuture<F> {
-        Mcp { future: std::pin::Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>> },
+    /// The future of [`CallsFirst`].
+    #[project = CallsFirstProj]
+    enum CallsFirstFuture<F> {
+        Call { future: BoxedCall },
         Refused { response: Option<Response> },
         Routed { #[pin] future: F },
     }
 }
 
-impl<F> Future for McpFirstFuture<F>
+impl<F> Future for CallsFirstFuture<F>
 where
     F: Future<Output = Result<Response, Infallible>>,
 {
@@ -190,14 +242,14 @@ where
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
         match self.project() {
-            McpFirstProj::Mcp { future } => future.as_mut().poll(cx),
-            McpFirstProj::Refused { response } => {
+            CallsFirstProj::Call { future } => future.as_mut().poll(cx),
+            CallsFirstProj::Refused { response } => {
                 std::task::Poll::Ready(Ok(response.take().unwrap_or_else(|| {
                     // Polled after completion: nothing left to give; never a panic.
                     StatusCode::INTERNAL_SERVER_ERROR.into_response()
                 })))
             }
-            McpFirstProj::Routed { future } => future.poll(cx),
+            CallsFirstProj::Routed { future } => future.poll(cx),
         }
     }
 }

@@ -65,6 +65,55 @@ async fn rest_calls_answer_as_mcpo_does() {
     gateway.shutdown().await;
 }
 
+/// Tool routes are served before the router, but only where the router
+/// would have sent them to the tool handler: a percent-encoded name still
+/// takes the router's way, and the fixed paths beside the tools keep theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_routes_and_the_fixed_routes_beside_them() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["streamablehttp", &upstream.url()], &FAST_ENV).await;
+    let base = gateway.url();
+    let http = Http::default();
+    let text = json!({"text": "hi"});
+
+    let encoded = http.post_json(&format!("{base}/ech%6F"), &[], &text).await;
+    assert_eq!((encoded.status.as_u16(), encoded.json()), (200, json!("hi")));
+    assert_eq!(upstream.counters().calls("echo"), 1);
+
+    // Their own routes answer a POST with 405; as tool calls they would be 404s.
+    for path in [
+        "/openapi.json",
+        "/docs",
+        "/docs/swagger-ui.css",
+        "/health",
+        "/metrics",
+    ] {
+        let answer = http.post_json(&format!("{base}{path}"), &[], &text).await;
+        assert_eq!(answer.status.as_u16(), 405, "POST {path}");
+    }
+    // Not tool routes at all: a nested path, an empty name, another method.
+    for (method, path) in [
+        (http::Method::POST, "/echo/more"),
+        (http::Method::POST, "/"),
+        (http::Method::GET, "/echo"),
+        (http::Method::PUT, "/echo"),
+    ] {
+        let answer = http
+            .send(method.clone(), &format!("{base}{path}"), &[], text.to_string())
+            .await;
+        assert!(
+            matches!(answer.status.as_u16(), 404 | 405),
+            "{method} {path}: {answer:?}"
+        );
+    }
+    assert_eq!(
+        upstream.counters().calls("echo"),
+        1,
+        "no other request ran the tool"
+    );
+    gateway.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_upstream_answers_503_with_retry_after() {
     let mut upstream = TestUpstream::start().await.unwrap();
