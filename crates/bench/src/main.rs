@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo build --release -p mcp-reconnect-gateway -p mcp-reconnect-bench
-//! target/release/mcp-bench run --seconds 5
+//! target/release/mcp-bench run                # --with-mcpo adds Python mcpo
 //! ```
 //!
 //! Everything listens on 127.0.0.1 and stops by itself.
@@ -43,15 +43,17 @@ struct Cli {
 enum Command {
     /// Runs every measurement and prints the table.
     Run {
-        /// Seconds per load run.
-        #[arg(long, default_value_t = 5.0)]
+        /// Seconds per target and concurrency level, over all rounds.
+        #[arg(long, default_value_t = 12.0)]
         seconds: f64,
         /// Concurrency levels, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
         concurrency: Vec<usize>,
         /// Interleaved rounds per concurrency level: the targets take turns,
         /// `seconds / rounds` each per round, so machine noise hits them alike.
-        #[arg(long, default_value_t = 3)]
+        /// Ratios are the median over the rounds: on a shared 2-core machine
+        /// single rounds of a few seconds spread by ±15 %.
+        #[arg(long, default_value_t = 6)]
         rounds: usize,
         /// Recovery rounds (upstream killed and restarted under load).
         #[arg(long, default_value_t = 5)]
