@@ -1,6 +1,6 @@
 //! The gateway's own edge middleware as plain tower layers with named
 //! futures: a [`GateLayer`] for checks that pass a request on or answer it at
-//! once (the API key, the DNS-rebinding guard), CORS for browsers only
+//! once (the API key, the DNS-rebinding guard, the body limit), CORS for browsers only
 //! ([`CorsOnOriginLayer`]), a catch-panic that keeps axum's `Body`
 //! ([`CatchPanicLayer`]), and the request span ([`crate::trace::TraceLayer`]).
 //!
@@ -119,6 +119,47 @@ where
                 Poll::Ready(Ok(answer.take().expect("GateFuture polled after completion")))
             }
             GateProjection::Passed { future } => future.poll(cx),
+        }
+    }
+}
+
+/// The request body limit, as a [`Gate`]: a declared `Content-Length` over
+/// the limit is answered `413` at once; a body without one (chunked) is
+/// wrapped so that reading past the limit fails with
+/// [`http_body_util::LengthLimitError`], which the readers behind turn into
+/// their own `413`. A body within its declared length passes untouched:
+/// hyper never yields more than the declared length, and tower-http's
+/// `RequestBodyLimit` (which wrapped every body and every answer, two
+/// allocations per call to box them again as `Body`) was doing nothing more.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyLimit {
+    limit: usize,
+}
+
+impl BodyLimit {
+    /// At most `limit` bytes of request body.
+    pub fn new(limit: usize) -> Self {
+        BodyLimit { limit }
+    }
+}
+
+impl Gate for BodyLimit {
+    fn check(&self, request: &mut Request<Body>) -> Option<Response<Body>> {
+        let declared = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+        match declared {
+            Some(length) if length > self.limit as u64 => Some(crate::rest::detail(
+                http::StatusCode::PAYLOAD_TOO_LARGE,
+                serde_json::json!({"message": "request body too large"}),
+            )),
+            Some(_) => None,
+            None => {
+                let body = std::mem::take(request.body_mut());
+                *request.body_mut() = Body::new(http_body_util::Limited::new(body, self.limit));
+                None
+            }
         }
     }
 }
@@ -398,6 +439,39 @@ mod tests {
             .body(Body::empty())
             .unwrap();
         assert_eq!(router.oneshot(request).await.unwrap().status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn the_body_limit_refuses_a_declared_length_and_bounds_an_undeclared_one() {
+        let gate = BodyLimit::new(8);
+        let mut declared = Request::builder()
+            .header(http::header::CONTENT_LENGTH, "9")
+            .body(Body::from("123456789"))
+            .unwrap();
+        let refused = gate.check(&mut declared).expect("over the limit");
+        assert_eq!(refused.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let body = axum::body::to_bytes(refused.into_body(), 256).await.unwrap();
+        assert_eq!(&body[..], br#"{"detail":{"message":"request body too large"}}"#);
+
+        let mut within = Request::builder()
+            .header(http::header::CONTENT_LENGTH, "8")
+            .body(Body::from("12345678"))
+            .unwrap();
+        assert!(gate.check(&mut within).is_none());
+        let body = axum::body::to_bytes(within.into_body(), 64).await.unwrap();
+        assert_eq!(&body[..], b"12345678");
+
+        // No length declared (a chunked body): reading past the limit fails.
+        let mut undeclared = Request::new(Body::from("123456789"));
+        assert!(gate.check(&mut undeclared).is_none());
+        let error = mcp_reconnect_core::body::collect_bytes(undeclared.into_body(), usize::MAX)
+            .await
+            .unwrap_err();
+        assert!(mcp_reconnect_core::cause_ref::<http_body_util::LengthLimitError>(&*error).is_some());
+        let mut small = Request::new(Body::from("1234"));
+        assert!(gate.check(&mut small).is_none());
+        let body = axum::body::to_bytes(small.into_body(), 64).await.unwrap();
+        assert_eq!(&body[..], b"1234");
     }
 
     fn teapot() -> Response<Body> {

@@ -21,19 +21,20 @@ use mcp_reconnect_core::headers::MCP_SESSION_ID;
 use mcp_reconnect_core::respond::{JsonRpcError, codes};
 use mcp_reconnect_health::HealthLayer;
 use serde_json::json;
+use tokio::sync::OwnedSemaphorePermit;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
-use crate::edge::{CatchPanicLayer, CorsOnOriginLayer, Gate, GateLayer};
+use crate::edge::{BodyLimit, CatchPanicLayer, CorsOnOriginLayer, Gate, GateLayer};
 use crate::rebinding::LoopbackGuard;
 use crate::trace::TraceLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::{self, Auth};
 use crate::config::{Cors, GatewayConfig};
 use crate::docs;
 use crate::openapi::{self, DocInfo, ToolGroup};
 use crate::rest::{self, DEFAULT_RETRY_AFTER, RestState, detail};
+use crate::stack::McpService;
 use crate::tools::{Catalog, McpClient};
 
 /// How long `/openapi.json` waits for a stale tool list to be fetched before
@@ -130,9 +131,7 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
         }))
         .layer(cors(&config.cors))
         .layer(GateLayer::new(auth))
-        .map_response(|response: http::Response<_>| response.map(Body::new))
-        .layer(RequestBodyLimitLayer::new(body_limit))
-        .map_request(|request: Request<_>| request.map(Body::new))
+        .layer(GateLayer::new(BodyLimit::new(body_limit)))
         .service(CallsFirst {
             endpoints: Arc::from(endpoints),
             fixed: Arc::new(fixed),
@@ -205,17 +204,16 @@ impl Service<Request> for CallsFirst {
             };
         };
         if let Some(refused) = self.guard.as_ref().and_then(|guard| guard.check(&mut request)) {
-            return CallsFirstFuture::Refused {
+            return CallsFirstFuture::Answered {
                 response: Some(refused),
             };
         }
-        let future: BoxedCall = match call {
-            Call::Mcp(client) => Box::pin(mcp(client, request)),
-            Call::Tool(state, tool) => {
-                Box::pin(async move { Ok(rest::call_tool(State(state), Path(tool), request).await) })
-            }
-        };
-        CallsFirstFuture::Call { future }
+        match call {
+            Call::Mcp(client) => mcp(&client, request),
+            Call::Tool(state, tool) => CallsFirstFuture::Tool {
+                future: Box::pin(async move { Ok(rest::call_tool(State(state), Path(tool), request).await) }),
+            },
+        }
     }
 }
 
@@ -225,8 +223,9 @@ pin_project_lite::pin_project! {
     /// The future of [`CallsFirst`].
     #[project = CallsFirstProj]
     enum CallsFirstFuture<F> {
-        Call { future: BoxedCall },
-        Refused { response: Option<Response> },
+        Mcp { #[pin] future: McpCall },
+        Tool { future: BoxedCall },
+        Answered { response: Option<Response> },
         Routed { #[pin] future: F },
     }
 }
@@ -242,8 +241,9 @@ where
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
         match self.project() {
-            CallsFirstProj::Call { future } => future.as_mut().poll(cx),
-            CallsFirstProj::Refused { response } => {
+            CallsFirstProj::Mcp { future } => future.poll(cx),
+            CallsFirstProj::Tool { future } => future.as_mut().poll(cx),
+            CallsFirstProj::Answered { response } => {
                 std::task::Poll::Ready(Ok(response.take().unwrap_or_else(|| {
                     // Polled after completion: nothing left to give; never a panic.
                     StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -289,12 +289,15 @@ fn health(clients: &[Arc<McpClient>]) -> MethodRouter {
     )
 }
 
-/// `<mount>/mcp`: the upstream's stack, with calls shed when too many are in flight.
-async fn mcp(client: Arc<McpClient>, request: Request) -> Result<Response, Infallible> {
-    tracing::Span::current().record("upstream", client.upstream().spec.display.as_str());
-    // A POST is a call; GET (the server's stream) and DELETE hold no permit.
+/// `<mount>/mcp`: the upstream's stack, with calls shed when too many are in
+/// flight. A `POST` is a call and holds a permit as long as its answer's
+/// body (an SSE stream included); `GET` (the server's stream) and `DELETE`
+/// hold none.
+fn mcp<F>(client: &McpClient, request: Request) -> CallsFirstFuture<F> {
+    let upstream = client.upstream();
+    tracing::Span::current().record("upstream", upstream.spec.display.as_str());
     let permit = if request.method() == Method::POST {
-        match Arc::clone(&client.upstream().calls).try_acquire_owned() {
+        match Arc::clone(&upstream.calls).try_acquire_owned() {
             Ok(permit) => Some(permit),
             Err(_) => {
                 let error = JsonRpcError::new(
@@ -303,26 +306,55 @@ async fn mcp(client: Arc<McpClient>, request: Request) -> Result<Response, Infal
                 )
                 .with_status(StatusCode::SERVICE_UNAVAILABLE)
                 .with_retry_after(Some(DEFAULT_RETRY_AFTER));
-                return Ok(error.into_response().map(Body::from));
+                return CallsFirstFuture::Answered {
+                    response: Some(error.into_response().map(Body::from)),
+                };
             }
         }
     } else {
         None
     };
-    let response = match client.upstream().service.clone().oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    };
-    Ok(match permit {
-        // The permit lives as long as the answer's body (an SSE stream included).
-        Some(permit) => response.map(|body| {
-            Body::new(body.map_frame(move |frame| {
-                let _held = &permit;
-                frame
-            }))
-        }),
-        None => response,
-    })
+    CallsFirstFuture::Mcp {
+        future: McpCall {
+            call: upstream.service.clone().oneshot(request),
+            permit,
+        },
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// One `<mount>/mcp` request through the upstream's stack (a named
+    /// future: it is most of the traffic, and a boxed `async fn` cost an
+    /// allocation and a move of its state per call).
+    struct McpCall {
+        #[pin]
+        call: tower::util::Oneshot<McpService, Request>,
+        permit: Option<OwnedSemaphorePermit>,
+    }
+}
+
+impl Future for McpCall {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = self.project();
+        let response = match std::task::ready!(this.call.poll(cx)) {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        std::task::Poll::Ready(Ok(match this.permit.take() {
+            Some(permit) => response.map(|body| {
+                Body::new(body.map_frame(move |frame| {
+                    let _held = &permit;
+                    frame
+                }))
+            }),
+            None => response,
+        }))
+    }
 }
 
 /// `<mount>/openapi.json` (or the combined `/openapi.json`).
