@@ -143,7 +143,7 @@ impl fmt::Display for JsonRpcId {
 #[derive(Clone, Debug, PartialEq)]
 pub struct MessagePeek {
     kind: MessageKind,
-    method: Option<String>,
+    method: Option<Cow<'static, str>>,
     id: Option<JsonRpcId>,
     params_name: Option<String>,
     error: Option<ErrorPeek>,
@@ -390,9 +390,9 @@ fn visit_message<'de, A: MapAccess<'de>>(mut map: A) -> Result<MessagePeek, A::E
     while let Some(key) = map.next_key::<Key>()? {
         match key {
             Key::Jsonrpc => version_ok = map.next_value::<Scalar<'_>>()?.is_str("2.0"),
-            Key::Method => match map.next_value::<Scalar<'_>>()?.into_string() {
-                Some(name) => method = Some(name),
-                None => method_invalid = true,
+            Key::Method => match map.next_value::<Scalar<'_>>()? {
+                Scalar::Str(name) => method = Some(known_method(name)),
+                _ => method_invalid = true,
             },
             Key::Id => match map.next_value::<Scalar<'_>>()?.into_id() {
                 Some(value) => id = Some(value),
@@ -430,6 +430,28 @@ fn visit_message<'de, A: MapAccess<'de>>(mut map: A) -> Result<MessagePeek, A::E
         error,
         is_error_result,
     })
+}
+
+/// The methods most calls carry, kept as `&'static str` so that peeking
+/// them allocates nothing.
+const KNOWN_METHODS: [&str; 10] = [
+    TOOLS_CALL,
+    "tools/list",
+    "initialize",
+    "notifications/initialized",
+    "ping",
+    "resources/read",
+    "resources/list",
+    "prompts/get",
+    "prompts/list",
+    "notifications/cancelled",
+];
+
+fn known_method(name: Cow<'_, str>) -> Cow<'static, str> {
+    match KNOWN_METHODS.iter().find(|known| **known == name) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(name.into_owned()),
+    }
 }
 
 /// The top-level member names we read; everything else is `Other`.

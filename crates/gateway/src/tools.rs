@@ -246,7 +246,12 @@ impl McpClient {
         let mut request = Request::new(Body::from(message));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = Uri::from_static("/mcp");
-        request.extensions_mut().insert(crate::stack::SpanRecorded);
+        // Only a live span needs the mark (`record_request` looks at nothing
+        // else): an extension is two allocations, and the retry layer's copy
+        // of the request two more.
+        if !tracing::Span::current().is_disabled() {
+            request.extensions_mut().insert(crate::stack::SpanRecorded);
+        }
         let headers = request.headers_mut();
         headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_MCP));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -123,7 +123,7 @@ impl Bound {
 
     fn prepare(&self, method: &Method, headers: &mut HeaderMap) {
         strip_hop_by_hop(headers);
-        if !self.forward_credentials {
+        if !self.forward_credentials && headers.keys().any(|name| CREDENTIALS.contains(name)) {
             for name in CREDENTIALS {
                 headers.remove(name);
             }
@@ -140,6 +140,11 @@ impl Bound {
 
 /// Removes the hop-by-hop headers, and those the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the few names there are is
+    // cheaper than hashing each of the seven to look it up.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)

@@ -12,6 +12,17 @@ fn a_tools_call_request_is_peeked_without_its_arguments() {
 }
 
 #[test]
+fn known_methods_are_not_copied_and_any_other_is_kept_as_sent() {
+    let escaped = peek(br#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"x"}}"#).unwrap();
+    let message = escaped.single().unwrap();
+    assert!(matches!(message.method, Some(Cow::Borrowed(TOOLS_CALL))));
+    assert_eq!(message.tool_name(), Some("x"));
+    let custom = peek(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call2"}"#).unwrap();
+    assert_eq!(custom.single().unwrap().method(), Some("tools/call2"));
+    assert_eq!(custom.single().unwrap().tool_name(), None);
+}
+
+#[test]
 fn notifications_responses_and_batches_are_told_apart() {
     let notification = peek(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).unwrap();
     assert_eq!(notification.single().unwrap().kind(), MessageKind::Notification);
