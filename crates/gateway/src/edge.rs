@@ -124,8 +124,8 @@ where
 }
 
 /// The request body limit, as a [`Gate`]: a declared `Content-Length` over
-/// the limit is answered `413` at once; a body without one (chunked) is
-/// wrapped so that reading past the limit fails with
+/// the limit is answered `413` at once; a body without one (chunked; an
+/// empty one is left alone) is wrapped so that reading past the limit fails with
 /// [`http_body_util::LengthLimitError`], which the readers behind turn into
 /// their own `413`. A body within its declared length passes untouched:
 /// hyper never yields more than the declared length, and tower-http's
@@ -155,6 +155,8 @@ impl Gate for BodyLimit {
                 serde_json::json!({"message": "request body too large"}),
             )),
             Some(_) => None,
+            // Nothing to read (a `GET` or `DELETE` without a body).
+            None if hyper::body::Body::is_end_stream(request.body()) => None,
             None => {
                 let body = std::mem::take(request.body_mut());
                 *request.body_mut() = Body::new(http_body_util::Limited::new(body, self.limit));
@@ -468,6 +470,12 @@ mod tests {
             .await
             .unwrap_err();
         assert!(mcp_reconnect_core::cause_ref::<http_body_util::LengthLimitError>(&*error).is_some());
+        let mut empty = Request::new(Body::empty());
+        assert!(gate.check(&mut empty).is_none());
+        assert!(
+            hyper::body::Body::is_end_stream(empty.body()),
+            "nothing to bound: left as it is"
+        );
         let mut small = Request::new(Body::from("1234"));
         assert!(gate.check(&mut small).is_none());
         let body = axum::body::to_bytes(small.into_body(), 64).await.unwrap();
