@@ -125,7 +125,8 @@ where
 
 /// Reads a whole body into one [`Bytes`], failing once it is over `limit`
 /// bytes (the error then holds `http_body_util::LengthLimitError`, as
-/// [`Limited`](http_body_util::Limited) gives). Trailers are kept apart:
+/// [`Limited`](http_body_util::Limited) gives; [`is_over_limit`] tells it
+/// from a broken body, an outer limit's included). Trailers are kept apart:
 /// [`CollectBytes::take_trailers`].
 ///
 /// The same result as `Limited::new(body, limit).collect()` and
@@ -238,6 +239,14 @@ where
     }
 }
 
+/// Whether `error`, from [`collect_bytes`], means the body was over the
+/// limit: its own, or an outer [`Limited`](http_body_util::Limited)'s (an
+/// edge limit's error arrives wrapped in the body's own error type), found
+/// anywhere in the error's chain.
+pub fn is_over_limit(error: &crate::BoxError) -> bool {
+    crate::cause_ref::<http_body_util::LengthLimitError>(&**error).is_some()
+}
+
 impl<B> std::fmt::Debug for CollectBytes<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CollectBytes").finish_non_exhaustive()
@@ -299,8 +308,32 @@ mod tests {
         let body = Frames(VecDeque::from([data("ab"), data("cd")]));
         let error = collect_bytes(body, 3).await.unwrap_err();
         assert!(error.is::<http_body_util::LengthLimitError>());
+        assert!(is_over_limit(&error));
+        // An outer limit's error, wrapped by a body it passed through.
+        let outer = http_body_util::Limited::new(Frames(VecDeque::from([data("abcd")])), 2);
+        let wrapped = http_body_util::BodyExt::map_err(outer, Wrapped);
+        let error = collect_bytes(wrapped, 100).await.unwrap_err();
+        assert!(!error.is::<http_body_util::LengthLimitError>());
+        assert!(is_over_limit(&error));
         let broken = Frames(VecDeque::from([data("ab"), Err(std::io::Error::other("reset"))]));
         let error = collect_bytes(broken, 100).await.unwrap_err();
         assert_eq!(error.to_string(), "reset");
+        assert!(!is_over_limit(&error));
+    }
+
+    /// A body's error type that wraps another, as axum's `Body` does.
+    #[derive(Debug)]
+    struct Wrapped(crate::BoxError);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("the body failed")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.0)
+        }
     }
 }

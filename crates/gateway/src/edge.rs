@@ -469,7 +469,7 @@ mod tests {
         let error = mcp_reconnect_core::body::collect_bytes(undeclared.into_body(), usize::MAX)
             .await
             .unwrap_err();
-        assert!(mcp_reconnect_core::cause_ref::<http_body_util::LengthLimitError>(&*error).is_some());
+        assert!(mcp_reconnect_core::body::is_over_limit(&error));
         let mut empty = Request::new(Body::empty());
         assert!(gate.check(&mut empty).is_none());
         assert!(

@@ -22,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, StatusCode};
-use http_body_util::LengthLimitError;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -62,7 +61,7 @@ pub async fn call_tool(
     let read = mcp_reconnect_core::body::collect_bytes(request.into_body(), limit);
     let body = match tokio::time::timeout_at(deadline, read).await {
         Ok(Ok(body)) => body,
-        Ok(Err(error)) if mcp_reconnect_core::cause_ref::<LengthLimitError>(&*error).is_some() => {
+        Ok(Err(error)) if mcp_reconnect_core::body::is_over_limit(&error) => {
             return detail(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({"message": "request body too large"}),

@@ -9,7 +9,7 @@ use std::task::{Context, Poll, ready};
 use bytes::{Buf, Bytes};
 use http::{Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{Full, LengthLimitError};
+use http_body_util::Full;
 use mcp_reconnect_core::body::{CollectBytes, collect_bytes};
 use mcp_reconnect_core::headers::is_event_stream;
 use mcp_reconnect_core::peek::peek_with_limit;
@@ -117,10 +117,8 @@ where
                     };
                     let bytes = match collected {
                         Ok(bytes) => bytes,
-                        // Ours, or an outer limit's (tower-http's) under the body's own error type.
-                        Err(error)
-                            if mcp_reconnect_core::cause_ref::<LengthLimitError>(&*error).is_some() =>
-                        {
+                        // Ours, or an outer limit's under the body's own error type.
+                        Err(error) if mcp_reconnect_core::body::is_over_limit(&error) => {
                             return Poll::Ready(Ok(too_large(this.shared.config.max_body)));
                         }
                         Err(error) => return Poll::Ready(Err(error)),

@@ -175,7 +175,7 @@ async fn collect(body: Body) -> Result<bytes::Bytes, CallError> {
     mcp_reconnect_core::body::collect_bytes(body, MAX_ANSWER_BYTES)
         .await
         .map_err(|error| {
-            if error.is::<http_body_util::LengthLimitError>() {
+            if mcp_reconnect_core::body::is_over_limit(&error) {
                 CallError::Protocol(format!("the answer is over {MAX_ANSWER_BYTES} bytes"))
             } else {
                 CallError::Interrupted(format!("reading the answer failed: {error}"))

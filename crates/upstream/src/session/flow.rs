@@ -7,7 +7,7 @@ use bytes::{Buf, Bytes};
 use http::request::Parts;
 use http::{Method, Request, Response};
 use http_body::Body;
-use http_body_util::{Full, LengthLimitError};
+use http_body_util::Full;
 use mcp_reconnect_core::body::collect_bytes;
 use mcp_reconnect_core::headers::{LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, header_method};
 use mcp_reconnect_core::peek::{MessageKind, Peek, peek};
@@ -52,7 +52,7 @@ where
     let (parts, body) = request.into_parts();
     let bytes = match collect_bytes(body, shared.config.max_body).await {
         Ok(bytes) => bytes,
-        Err(error) if error.is::<LengthLimitError>() => {
+        Err(error) if mcp_reconnect_core::body::is_over_limit(&error) => {
             let id = local::request_id(&parts.extensions, None);
             return Ok(local::too_large("the request body", shared.config.max_body, id));
         }
