@@ -179,13 +179,8 @@ struct Item<'a> {
     mime_type: Option<&'a RawValue>,
     #[serde(default, borrow)]
     data: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "present")]
+    #[serde(default, borrow, deserialize_with = "crate::tools::present")]
     resource: Option<&'a RawValue>,
-}
-
-/// A member that is there, even when it is `null`.
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(deserializer).map(Some)
 }
 
 /// A JSON string, borrowed unless it has escapes.

@@ -20,8 +20,8 @@ use crate::stack::Upstream;
 mod answer;
 mod catalog;
 
-pub(crate) use answer::from_object;
 pub use answer::{CallError, MAX_ANSWER_BYTES, read_answer};
+pub(crate) use answer::{from_object, present};
 pub use catalog::{CATALOG_TTL, Catalog, MAX_TOOL_PAGES, MIN_REFRESH_INTERVAL, Tool};
 
 /// The protocol version the gateway's client asks for (the legacy handshake).

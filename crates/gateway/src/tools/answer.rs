@@ -124,7 +124,7 @@ struct Message<'a> {
 
 /// A member that is there, even when it is `null` (`Option` alone reads
 /// `null` as absent).
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
+pub(crate) fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error> {
     <&RawValue>::deserialize(deserializer).map(Some)
 }
 
