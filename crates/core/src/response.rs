@@ -88,13 +88,21 @@ pub fn classify_response(parts: &http::response::Parts, facts: RequestFacts) -> 
 
 /// Whether [`refine_with_body`] can change this classification, so a
 /// classifier reads a body only when it matters: successes, session loss,
-/// and a `400` to a request that named a session.
+/// a `400` to a request that named a session, and a `429`/`503` to one that
+/// named none.
 pub fn body_can_refine(classification: &Classification, status: StatusCode, facts: RequestFacts) -> bool {
     match classification.class() {
         None | Some(FailureClass::SessionLost) => true,
         Some(FailureClass::Business) => status == StatusCode::BAD_REQUEST && facts.carried_session,
+        Some(FailureClass::Unavailable) => !facts.carried_session && is_refusal_status(status),
         Some(_) => false,
     }
+}
+
+/// `429` and `503`: the statuses a proxy answers for a server that is down,
+/// and a live server for a request it will not take.
+fn is_refusal_status(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE
 }
 
 /// Refines a classification with a complete JSON body of at most
@@ -105,7 +113,13 @@ pub fn body_can_refine(classification: &Classification, status: StatusCode, fact
 ///   session (the TypeScript SDK's `-32000 "Bad Request: No valid session ID
 ///   provided"`) is `SessionLost`;
 /// - a success whose body is a JSON-RPC error, an `isError` tool result, or
-///   not JSON at all is `Business`.
+///   not JSON at all is `Business`;
+/// - a `429`/`503` to a request without a session (an `initialize`, a
+///   stateless call) whose body is a JSON-RPC error is `Business` (keeping
+///   `Retry-After`): the MCP server itself refused this request, as the
+///   Python SDK's `503 "Too many open sessions"` does. A proxy's `503` for a
+///   server that is down carries no JSON-RPC, and stays `Unavailable`: a
+///   refused new session must not open the circuit for established ones.
 pub fn refine_with_body(
     classification: Classification,
     status: StatusCode,
@@ -148,6 +162,18 @@ pub fn refine_with_body(
                 .iter()
                 .any(|m| m.kind() == MessageKind::Response && (m.error().is_some() || m.is_error_result()));
             if failed { business() } else { classification }
+        }
+        Some(FailureClass::Unavailable) if !facts.carried_session && is_refusal_status(status) => {
+            let answered = messages
+                .iter()
+                .any(|m| m.kind() == MessageKind::Response && m.error().is_some());
+            match classification {
+                Classification::Failure(failure) if answered => Classification::Failure(
+                    Failure::new(FailureClass::Business, Reached::Yes)
+                        .with_retry_after(failure.retry_after()),
+                ),
+                other => other,
+            }
         }
         Some(_) => classification,
     }
@@ -268,6 +294,39 @@ mod tests {
         assert_eq!(refine(b"{not json"), Some(FailureClass::Business));
         assert_eq!(refine(fine), None);
         assert_eq!(refine(b""), None);
+    }
+
+    #[test]
+    fn a_servers_own_refusal_of_a_new_session_is_business_a_proxys_is_not() {
+        let none = RequestFacts::default();
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("3"));
+        let refused = classify_status(StatusCode::SERVICE_UNAVAILABLE, &headers, none);
+        assert!(body_can_refine(&refused, StatusCode::SERVICE_UNAVAILABLE, none));
+        // The Python SDK's answer at its session limit.
+        let full = br#"{"jsonrpc":"2.0","id":"server-error","error":{"code":-32603,"message":"Too many open sessions"}}"#;
+        let refined = refine_with_body(refused.clone(), StatusCode::SERVICE_UNAVAILABLE, none, full);
+        assert_eq!(refined.class(), Some(FailureClass::Business));
+        assert_eq!(
+            refined.failure().unwrap().retry_after(),
+            Some(Duration::from_secs(3))
+        );
+        // A proxy's page, or JSON that is no JSON-RPC error: still an outage.
+        for body in [
+            &b"<html>503 Service Temporarily Unavailable</html>"[..],
+            br#"{"message":"no endpoints"}"#,
+            b"",
+        ] {
+            let refined = refine_with_body(refused.clone(), StatusCode::SERVICE_UNAVAILABLE, none, body);
+            assert_eq!(refined.class(), Some(FailureClass::Unavailable));
+        }
+        // In an established session a 503 is the upstream's state, never read.
+        let in_session = classify_status(StatusCode::SERVICE_UNAVAILABLE, &headers, session());
+        assert!(!body_can_refine(
+            &in_session,
+            StatusCode::SERVICE_UNAVAILABLE,
+            session()
+        ));
     }
 
     proptest::proptest! {

@@ -21,30 +21,28 @@ use crate::rest::detail;
 pub struct Auth {
     key: Option<ApiKey>,
     strict: bool,
-    /// Exact paths open unless `--strict-auth` (docs, OpenAPI, metrics).
+    /// Exact paths open unless `--strict-auth` (docs, OpenAPI, metrics and
+    /// each Swagger UI asset). Only exact paths: a prefix would also open
+    /// whatever a `--path-prefix` or server name mounts below it.
     docs: Arc<BTreeSet<String>>,
-    /// A prefix open unless `--strict-auth` (Swagger UI assets).
-    docs_prefix: Arc<str>,
 }
 
 /// The path that is always open, so probes work.
 pub const HEALTH_PATH: &str = "/health";
 
 impl Auth {
-    /// Checks `key` (none: everything is open). Unless `strict`, the `docs`
-    /// paths and everything under `docs_prefix` are open too.
-    pub fn new(key: Option<ApiKey>, strict: bool, docs: BTreeSet<String>, docs_prefix: &str) -> Self {
+    /// Checks `key` (none: everything is open). Unless `strict`, the exact
+    /// `docs` paths are open too.
+    pub fn new(key: Option<ApiKey>, strict: bool, docs: BTreeSet<String>) -> Self {
         Auth {
             key,
             strict,
             docs: Arc::new(docs),
-            docs_prefix: Arc::from(format!("{}/", docs_prefix.trim_end_matches('/'))),
         }
     }
 
     fn is_open(&self, path: &str) -> bool {
-        path == HEALTH_PATH
-            || (!self.strict && (self.docs.contains(path) || path.starts_with(&*self.docs_prefix)))
+        path == HEALTH_PATH || (!self.strict && self.docs.contains(path))
     }
 }
 
@@ -104,11 +102,25 @@ mod tests {
 
     #[test]
     fn health_is_always_open_docs_only_without_strict() {
-        let docs = BTreeSet::from(["/docs".to_owned(), "/openapi.json".to_owned()]);
-        let open = Auth::new(Some(ApiKey::new("k")), false, docs.clone(), "/docs");
+        let docs = BTreeSet::from([
+            "/docs".to_owned(),
+            "/openapi.json".to_owned(),
+            "/docs/swagger-ui.css".to_owned(),
+        ]);
+        let open = Auth::new(Some(ApiKey::new("k")), false, docs.clone());
         assert!(open.is_open("/health") && open.is_open("/docs") && open.is_open("/docs/swagger-ui.css"));
         assert!(!open.is_open("/mcp") && !open.is_open("/echo"));
-        let strict = Auth::new(Some(ApiKey::new("k")), true, docs, "/docs");
+        // Nothing below an open path is open: not a mount, not a tool.
+        for closed in [
+            "/docs/",
+            "/docs/srv/mcp",
+            "/docs/srv/increment",
+            "/docs/swagger-ui.css/x",
+            "/health/x",
+        ] {
+            assert!(!open.is_open(closed), "{closed}");
+        }
+        let strict = Auth::new(Some(ApiKey::new("k")), true, docs);
         assert!(strict.is_open("/health") && !strict.is_open("/docs") && !strict.is_open("/openapi.json"));
     }
 }

@@ -57,7 +57,10 @@ struct Docs {
 pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
     let shared = Arc::new(config.clone());
     let mut router = Router::new();
-    let mut open = BTreeSet::from(["/metrics".to_owned()]);
+    // Open without the key (unless `--strict-auth`): exact paths only.
+    let mut open: BTreeSet<String> = std::iter::once("/metrics".to_owned())
+        .chain(docs::asset_paths())
+        .collect();
     // Every fixed path the router serves: `CallsFirst` leaves these to it.
     let mut fixed: HashSet<String> = [auth::HEALTH_PATH.to_owned(), "/metrics".to_owned()]
         .into_iter()
@@ -103,12 +106,7 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
         router = mount_docs(router, "", Arc::from(clients), true);
     }
     let health = health(clients);
-    let auth = Auth::new(
-        config.api_key.clone(),
-        config.strict_auth,
-        open,
-        docs::ASSETS_PREFIX,
-    );
+    let auth = Auth::new(config.api_key.clone(), config.strict_auth, open);
     let body_limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
     let guard = LoopbackGuard::for_listen_host(&config.host, &config.cors);
     let router = match &guard {

@@ -247,7 +247,7 @@ async fn mcp_and_rest_cross_the_same_edge() {
 /// length only). Checked here for outcomes, never for time.
 #[tokio::test]
 async fn the_key_comparison_refuses_equal_and_different_lengths_without_panicking() {
-    let guard = Auth::new(Some(ApiKey::new(KEY)), false, BTreeSet::new(), "/docs");
+    let guard = Auth::new(Some(ApiKey::new(KEY)), false, BTreeSet::new());
     let app = Router::new()
         .route("/x", get(|| async { "ok" }))
         .layer(GateLayer::new(guard));

@@ -173,6 +173,15 @@ pub(super) fn path_prefix(value: Option<&str>) -> Result<String, ConfigError> {
     let value = value.unwrap_or("/").trim();
     let root = root_path(value)
         .map_err(|_| ConfigError::new(format!("--path-prefix `{value}` is not a URL path")))?;
+    // The gateway's own top-level routes (`/docs/<asset>` among them) stay
+    // its own: a mount below one would shadow it, or hide behind it.
+    let first = root.trim_start_matches('/').split('/').next().unwrap_or_default();
+    if super::servers::RESERVED_NAMES.contains(&first) {
+        return Err(ConfigError::new(format!(
+            "--path-prefix `{value}` starts with `/{first}`, one of the gateway's own routes ({})",
+            super::servers::RESERVED_NAMES.join(", ")
+        )));
+    }
     Ok(format!("{root}/"))
 }
 

@@ -193,3 +193,25 @@ fn the_api_key_never_shows_in_debug_output() {
     let config = parse(&["--api-key", "hunter2", "streamablehttp", "http://server/mcp"]).unwrap();
     assert!(!format!("{config:?}").contains("hunter2"));
 }
+
+#[test]
+fn a_path_prefix_on_a_gateway_route_is_refused() {
+    for prefix in [
+        "/docs/",
+        "/docs",
+        "docs",
+        "/docs/x/",
+        "/health",
+        "/metrics/",
+        "/openapi.json",
+    ] {
+        let error = path_prefix(Some(prefix)).unwrap_err().to_string();
+        assert!(
+            error.contains("one of the gateway's own routes"),
+            "{prefix}: {error}"
+        );
+    }
+    for prefix in ["/", "/api/", "/documents/", "/x/docs/", "/mcp/"] {
+        assert!(path_prefix(Some(prefix)).is_ok(), "{prefix}");
+    }
+}
