@@ -31,6 +31,8 @@ pub mod codes {
     pub const MAYBE_EXECUTED: i64 = -32051;
     /// The request body is larger than the gateway accepts.
     pub const REQUEST_TOO_LARGE: i64 = -32052;
+    /// Too many new sessions at once: the `initialize` was not forwarded.
+    pub const TOO_MANY_SESSIONS: i64 = -32053;
 }
 
 /// The HTTP status that tells a client about a failure of this class.

@@ -11,6 +11,7 @@ use http::{HeaderValue, Method, Request, StatusCode, Uri};
 use mcp_reconnect_core::headers::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 use mcp_reconnect_core::peek::TOOLS_CALL;
 use mcp_reconnect_retry::is_safe_method;
+use mcp_reconnect_upstream::session::PinSession;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -48,10 +49,6 @@ struct Session {
     id: Option<HeaderValue>,
     protocol: HeaderValue,
     info: ServerInfo,
-    /// The circuit's count of installed upstream services when the session
-    /// was opened: after a reconnect the upstream may be a new server that
-    /// never heard of the session, so the next call opens a new one first.
-    connection: u64,
 }
 
 /// The gateway's MCP client of one upstream. Cheap to share (`Arc`).
@@ -165,18 +162,14 @@ impl McpClient {
                 .is_some_and(|hints| hints.is_repeatable())
     }
 
-    /// The session, unless the circuit has reconnected since it was opened.
+    /// The session. It outlives reconnects: a restarted server that forgot
+    /// it answers `404`, and the session layer re-initializes it under the
+    /// same id (opening a new one each time would leave the old one behind).
     fn current(&self) -> Option<Arc<Session>> {
-        let session = self
-            .session
+        self.session
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .clone()?;
-        (session.connection == self.connection()).then_some(session)
-    }
-
-    fn connection(&self) -> u64 {
-        self.upstream.status.reconnects_succeeded()
+            .clone()
     }
 
     fn forget(&self, lost: &Arc<Session>) {
@@ -212,8 +205,6 @@ impl McpClient {
             },
         });
         let response = self.post(None, message.to_string().into_bytes()).await;
-        // Read after the answer: the first `initialize` is what makes the circuit connect.
-        let connection = self.connection();
         let session_id = response.headers().get(MCP_SESSION_ID).cloned();
         let result = answer::read_answer(response, id).await?;
         let text = |value: Option<&Value>| value.and_then(Value::as_str).map(str::to_owned);
@@ -226,7 +217,6 @@ impl McpClient {
                 version: text(result.pointer("/serverInfo/version")),
                 instructions: text(result.get("instructions")),
             },
-            connection,
         };
         let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
         let response = self
@@ -251,6 +241,10 @@ impl McpClient {
         // of the request two more.
         if !tracing::Span::current().is_disabled() {
             request.extensions_mut().insert(crate::stack::SpanRecorded);
+        }
+        if session.is_none() {
+            // The gateway's own session: never the one shed to make room.
+            request.extensions_mut().insert(PinSession);
         }
         let headers = request.headers_mut();
         headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_MCP));

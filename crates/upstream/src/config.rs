@@ -38,6 +38,13 @@ pub const ENV_CONNECTION_TIMEOUT: &str = "MCPO_CONNECTION_TIMEOUT";
 pub const ENV_SESSION_MAX: &str = "MCPO_SESSION_MAX";
 /// `MCPO_SESSION_IDLE_TIMEOUT`: seconds after which an unused client session is forgotten.
 pub const ENV_SESSION_IDLE_TIMEOUT: &str = "MCPO_SESSION_IDLE_TIMEOUT";
+/// `MCPO_SESSION_OPEN_RATE`: new client sessions a second (0: no bound).
+pub const ENV_SESSION_OPEN_RATE: &str = "MCPO_SESSION_OPEN_RATE";
+/// New client sessions opened a second, by default: 100 (a burst of as many).
+/// Far above what people opening chats need, and low enough that one caller
+/// needs minutes, not seconds, to push every other session out of a full
+/// store or to fill a server's session limit.
+pub const DEFAULT_SESSION_OPEN_RATE: u32 = 100;
 
 /// The most sessions a setting may ask the in-memory store to keep.
 const MAX_SESSIONS_SETTING: u32 = 10_000_000;
@@ -153,6 +160,7 @@ pub struct SessionConfig {
     pub(crate) max_body: usize,
     pub(crate) max_initialize_body: usize,
     pub(crate) reinit_timeout: Duration,
+    pub(crate) open_rate: u32,
 }
 
 impl Default for SessionConfig {
@@ -163,6 +171,7 @@ impl Default for SessionConfig {
             max_body: DEFAULT_MAX_BODY,
             max_initialize_body: DEFAULT_MAX_INITIALIZE_BODY,
             reinit_timeout: DEFAULT_REINIT_TIMEOUT,
+            open_rate: DEFAULT_SESSION_OPEN_RATE,
         }
     }
 }
@@ -184,6 +193,9 @@ impl SessionConfig {
         }
         if let Some(timeout) = parse_secs(&lookup, ENV_CONNECTION_TIMEOUT)? {
             config.reinit_timeout = timeout;
+        }
+        if let Some(rate) = parse_u32(&lookup, ENV_SESSION_OPEN_RATE, 0..=u32::MAX)? {
+            config.open_rate = rate;
         }
         Ok(config)
     }
@@ -219,6 +231,18 @@ impl SessionConfig {
     pub fn reinit_timeout(mut self, timeout: Duration) -> Self {
         self.reinit_timeout = timeout;
         self
+    }
+
+    /// New client sessions opened a second; an `initialize` over it gets
+    /// `429`. Default is 100 (`MCPO_SESSION_OPEN_RATE`); 0 is no bound.
+    pub fn open_rate(mut self, per_second: u32) -> Self {
+        self.open_rate = per_second;
+        self
+    }
+
+    /// New client sessions opened a second (0: no bound).
+    pub fn get_open_rate(&self) -> u32 {
+        self.open_rate
     }
 
     /// Client sessions kept by the in-memory store.

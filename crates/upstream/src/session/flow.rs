@@ -18,6 +18,7 @@ use mcp_reconnect_core::{
 use tower_service::Service;
 
 use crate::error::{InvalidUpstreamSession, ReinitFailed, StoreError};
+use crate::session::ending::{self, PinSession};
 use crate::session::flights::Recovery;
 use crate::session::future::SessionBody;
 use crate::session::id::SessionId;
@@ -39,13 +40,13 @@ pub(crate) async fn handle<S, St, ReqB, RB>(
     session: Option<SessionId>,
 ) -> Answer<RB>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send,
+    S: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
     St: SessionStore,
     ReqB: Body,
     ReqB::Error: Into<BoxError>,
-    RB: Body + Send,
+    RB: Body + Send + 'static,
     RB::Data: Buf + Send,
     RB::Error: Into<BoxError>,
 {
@@ -74,19 +75,34 @@ where
 
 /// An `initialize` without a session opens one (anything else without a
 /// session, 2026-07-28 stateless traffic, passed straight through).
-async fn open_session<S, St, RB>(shared: &Shared<St>, mut inner: S, parts: Parts, bytes: Bytes) -> Answer<RB>
+async fn open_session<S, St, RB>(
+    shared: &Arc<Shared<St>>,
+    mut inner: S,
+    parts: Parts,
+    bytes: Bytes,
+) -> Answer<RB>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<RB>>,
+    S: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
+    S::Future: Send,
     St: SessionStore,
+    RB: Send + 'static,
 {
     if bytes.len() > shared.config.max_initialize_body {
         let id = local::request_id(&parts.extensions, Some(&bytes));
         let limit = shared.config.max_initialize_body;
         return Ok(local::too_large("the initialize request", limit, id));
     }
+    let pinned = parts.extensions.get::<PinSession>().is_some();
+    if !pinned && !shared.open_rate.admit() {
+        Counters::count(&shared.counters.open_refused);
+        tracing::debug!("new session refused: over the open rate");
+        let id = local::request_id(&parts.extensions, Some(&bytes));
+        return Ok(local::too_many_opens(id));
+    }
     let version = parts.headers.get(MCP_PROTOCOL_VERSION).cloned();
     let request = Request::from_parts(parts, Full::new(bytes.clone()));
+    let spare = inner.clone();
     let mut response = inner.call(request).await.map_err(Into::into)?;
     let Some(upstream) = response.headers().get(MCP_SESSION_ID) else {
         // A server without sessions: nothing to map.
@@ -100,14 +116,18 @@ where
         return Err(ClassifiedError::new(failure, InvalidUpstreamSession::new()).into());
     };
     let client = SessionId::generate().map_err(|error| BoxError::from(error.to_string()))?;
-    let record = SessionRecord::new(bytes, upstream).with_protocol_version(version);
+    let record = SessionRecord::new(bytes, upstream)
+        .with_protocol_version(version)
+        .with_pinned(pinned);
     shared
         .store
         .store(&client, record, shared.config.idle_timeout)
         .await
         .map_err(store_failed)?;
     Counters::count(&shared.counters.opened);
-    tracing::debug!(session = %client, "session opened");
+    tracing::debug!(session = %client, pinned, "session opened");
+    // Storing may have evicted or swept sessions: end them upstream.
+    ending::end_upstream(shared, &spare);
     response
         .headers_mut()
         .insert(MCP_SESSION_ID, client.header_value().clone());
@@ -125,11 +145,11 @@ async fn with_session<S, St, RB>(
     id: SessionId,
 ) -> Answer<RB>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send,
+    S: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
     St: SessionStore,
-    RB: Body + Send,
+    RB: Body + Send + 'static,
     RB::Data: Buf + Send,
     RB::Error: Into<BoxError>,
 {
@@ -137,6 +157,7 @@ where
     let Some(record) = store.load(&id).await.map_err(store_failed)? else {
         Counters::count(&shared.counters.unknown);
         tracing::debug!(session = %id, "unknown or expired session");
+        ending::end_upstream(shared, &inner);
         let request_id = local::request_id(&parts.extensions, Some(&bytes));
         return Ok(local::session_not_found(request_id));
     };
@@ -153,6 +174,7 @@ where
         shared.flights.forget(&id);
         Counters::count(&shared.counters.closed);
         tracing::debug!(session = %id, "session closed by the client");
+        ending::end_upstream(shared, &inner);
         return result.map(|response| to_client(response, &id));
     }
     let response = result?;

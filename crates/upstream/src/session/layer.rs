@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use crate::config::SessionConfig;
+use crate::session::ending::{self, OpenRate};
 use crate::session::flights::Flights;
 use crate::session::memory::MemoryStore;
 use crate::session::service::Session;
@@ -30,6 +31,9 @@ pub(crate) struct Shared<St> {
     pub(crate) config: SessionConfig,
     pub(crate) flights: Flights,
     pub(crate) counters: Counters,
+    /// Permits for the upstream `DELETE`s of sessions the store ended.
+    pub(crate) ending: Arc<tokio::sync::Semaphore>,
+    pub(crate) open_rate: OpenRate,
 }
 
 impl SessionLayer<MemoryStore> {
@@ -57,12 +61,15 @@ impl<St: SessionStore> SessionLayer<St> {
     /// re-initializes tracked at once.
     pub fn with_store(store: Arc<St>, config: SessionConfig) -> Self {
         let flights = Flights::new(config.max_sessions);
+        let open_rate = OpenRate::new(config.open_rate);
         SessionLayer {
             shared: Arc::new(Shared {
                 store,
                 config,
                 flights,
                 counters: Counters::default(),
+                ending: ending::permits(),
+                open_rate,
             }),
         }
     }

@@ -48,6 +48,22 @@ pub(crate) fn too_large<B>(what: &str, limit: usize, id: Option<JsonRpcId>) -> R
     )
 }
 
+/// `429` with `Retry-After: 1`: an `initialize` over the open rate; nothing was forwarded.
+pub(crate) fn too_many_opens<B>(id: Option<JsonRpcId>) -> Response<SessionBody<B>> {
+    let mut response = answer(
+        JsonRpcError::new(
+            codes::TOO_MANY_SESSIONS,
+            "too many new sessions at once; try again in a second",
+        )
+        .with_status(StatusCode::TOO_MANY_REQUESTS)
+        .with_id(id),
+    );
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    response
+}
+
 /// A local answer, classified as the client's own mistake (business: retrying
 /// cannot help; the upstream never saw it).
 fn answer<B>(error: JsonRpcError) -> Response<SessionBody<B>> {

@@ -1,6 +1,6 @@
 //! [`MemoryStore`]: the default, bounded, in-memory [`SessionStore`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::{Future, ready};
 use std::sync::{Mutex, MutexGuard};
@@ -14,12 +14,18 @@ use crate::session::store::{SessionRecord, SessionStore, Swap};
 
 /// How often the in-memory store drops expired sessions while it is not full: 60 s.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// The most ended sessions (evicted or expired) the in-memory store keeps
+/// for the session layer to end upstream: past it, the oldest is dropped
+/// (its upstream session then ends by the upstream's own idle timeout).
+pub const MAX_ENDED: usize = 1024;
 
 /// The default [`SessionStore`]: a map in memory, bounded — at most
 /// `max_sessions` sessions; when full, expired sessions go first, then the
-/// least recently used — and with idle expiry (checked on load, swept every
-/// [`SWEEP_INTERVAL`] and whenever it is full). Time is tokio's, so tests can
-/// pause it.
+/// least recently used that is not pinned — and with idle expiry (checked on
+/// load, swept every [`SWEEP_INTERVAL`] and whenever it is full). Evicted and
+/// expired sessions are kept (at most [`MAX_ENDED`]) until the session layer
+/// takes them to end them upstream ([`SessionStore::take_ended`]). Time is
+/// tokio's, so tests can pause it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -46,6 +52,38 @@ pub struct MemoryStore {
 struct Inner {
     sessions: HashMap<SessionId, Entry>,
     last_sweep: Instant,
+    /// Sessions the store ended itself, for the layer to end upstream.
+    ended: VecDeque<SessionRecord>,
+    /// Whether ended sessions are kept for [`SessionStore::take_ended`]
+    /// (not in a shared store's local cache: its evictions end nothing).
+    keep_ended: bool,
+}
+
+impl Inner {
+    fn ended(&mut self, record: SessionRecord) {
+        if !self.keep_ended {
+            return;
+        }
+        if self.ended.len() >= MAX_ENDED {
+            self.ended.pop_front();
+        }
+        self.ended.push_back(record);
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        let expired: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, entry)| entry.expires <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            if let Some(entry) = self.sessions.remove(&id) {
+                self.ended(entry.record);
+            }
+        }
+        self.last_sweep = now;
+    }
 }
 
 struct Entry {
@@ -57,11 +95,23 @@ struct Entry {
 impl MemoryStore {
     /// A store that keeps at most `max_sessions` sessions (at least 1).
     pub fn new(max_sessions: usize) -> Self {
+        Self::build(max_sessions, true)
+    }
+
+    /// A store that forgets what it evicts: a cache in front of a shared store.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn cache(max_sessions: usize) -> Self {
+        Self::build(max_sessions, false)
+    }
+
+    fn build(max_sessions: usize, keep_ended: bool) -> Self {
         MemoryStore {
             max_sessions: max_sessions.max(1),
             inner: Mutex::new(Inner {
                 sessions: HashMap::new(),
                 last_sweep: Instant::now(),
+                ended: VecDeque::new(),
+                keep_ended,
             }),
         }
     }
@@ -92,7 +142,9 @@ impl MemoryStore {
         match inner.sessions.get(id) {
             Some(entry) if entry.expires > now => Some(entry.record.clone()),
             Some(_) => {
-                inner.sessions.remove(id);
+                if let Some(entry) = inner.sessions.remove(id) {
+                    inner.ended(entry.record);
+                }
                 None
             }
             None => None,
@@ -113,18 +165,21 @@ impl MemoryStore {
         }
         let full = inner.sessions.len() >= self.max_sessions;
         if full || now.duration_since(inner.last_sweep) >= SWEEP_INTERVAL {
-            inner.sessions.retain(|_, entry| entry.expires > now);
-            inner.last_sweep = now;
+            inner.sweep(now);
         }
         if inner.sessions.len() >= self.max_sessions {
+            // A pinned session is never the one shed; if every session is
+            // pinned, the least recently used goes all the same (the bound holds).
             let oldest = inner
                 .sessions
                 .iter()
-                .min_by_key(|(_, entry)| entry.used)
+                .min_by_key(|(_, entry)| (entry.record.is_pinned(), entry.used))
                 .map(|(id, _)| id.clone());
-            if let Some(oldest) = oldest {
+            if let Some(entry) = oldest.and_then(|oldest| {
                 tracing::debug!(session = %oldest, "session store full: least recently used session evicted");
-                inner.sessions.remove(&oldest);
+                inner.sessions.remove(&oldest)
+            }) {
+                inner.ended(entry.record);
             }
         }
         inner.sessions.insert(id.clone(), entry);
@@ -151,7 +206,9 @@ impl MemoryStore {
             }
             Some(entry) if entry.expires > now => Swap::Conflict(Some(entry.record.clone())),
             Some(_) => {
-                inner.sessions.remove(id);
+                if let Some(entry) = inner.sessions.remove(id) {
+                    inner.ended(entry.record);
+                }
                 Swap::Conflict(None)
             }
             None => Swap::Conflict(None),
@@ -173,6 +230,17 @@ impl MemoryStore {
                 (id.clone(), entry.record.clone(), left, idle_ttl)
             })
             .collect()
+    }
+
+    /// Drops the expired sessions now (they are ended as on any sweep).
+    pub fn sweep(&self) {
+        self.lock().sweep(Instant::now());
+    }
+
+    fn take_ended_now(&self, max: usize) -> Vec<SessionRecord> {
+        let mut inner = self.lock();
+        let take = max.min(inner.ended.len());
+        inner.ended.drain(..take).collect()
     }
 
     fn touch_now(&self, id: &SessionId, idle_ttl: Duration) {
@@ -241,5 +309,58 @@ impl SessionStore for MemoryStore {
             record,
             idle_ttl,
         )))
+    }
+
+    fn take_ended(&self, max: usize) -> Vec<SessionRecord> {
+        self.take_ended_now(max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn record(pinned: bool) -> SessionRecord {
+        SessionRecord::new(Bytes::from_static(b"{}"), SessionId::generate().unwrap()).with_pinned(pinned)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pinned_session_is_never_the_one_evicted_and_ended_ones_are_kept_for_the_layer() {
+        let store = MemoryStore::new(2);
+        let ttl = Duration::from_secs(60);
+        let own = SessionId::generate().unwrap();
+        store.store_now(&own, record(true), ttl);
+        for _ in 0..5 {
+            tokio::time::advance(Duration::from_millis(1)).await;
+            store.store_now(&SessionId::generate().unwrap(), record(false), ttl);
+        }
+        assert!(store.load_now(&own).is_some(), "the pinned session stays");
+        assert_eq!(store.len(), 2);
+        let ended = store.take_ended_now(10);
+        assert_eq!(ended.len(), 4, "each eviction is kept to be ended upstream");
+        assert!(ended.iter().all(|record| !record.is_pinned()));
+        assert!(store.take_ended_now(10).is_empty(), "taken once");
+
+        // Expiry ends sessions too, pinned or not; a cache keeps nothing.
+        tokio::time::advance(ttl * 2).await;
+        store.sweep();
+        assert_eq!((store.len(), store.take_ended_now(10).len()), (0, 2));
+        let cache = MemoryStore::cache(1);
+        for _ in 0..3 {
+            cache.store_now(&SessionId::generate().unwrap(), record(false), ttl);
+        }
+        assert!(cache.take_ended_now(10).is_empty());
+    }
+
+    #[test]
+    fn the_ended_queue_is_bounded() {
+        let store = MemoryStore::new(1);
+        let ttl = Duration::from_secs(60);
+        for _ in 0..MAX_ENDED + 10 {
+            store.store_now(&SessionId::generate().unwrap(), record(false), ttl);
+        }
+        assert_eq!(store.take_ended_now(usize::MAX).len(), MAX_ENDED);
     }
 }

@@ -35,6 +35,17 @@
 //!   upstream refuses the stored `initialize`, the session is dropped and the
 //!   client gets the `404` (it must initialize again).
 //! - **`DELETE`** ends both: forwarded with the upstream id, then forgotten.
+//! - **A session the store ends on its own** (evicted at `MCPO_SESSION_MAX`,
+//!   expired after `MCPO_SESSION_IDLE_TIMEOUT`) is ended upstream too: a
+//!   `DELETE` in the background, best effort, at most [`MAX_ENDING`] at once
+//!   and each within [`ENDING_TIMEOUT`]. Most clients never send `DELETE`;
+//!   without this, a server with a session limit fills up and refuses
+//!   everyone's new sessions.
+//! - **New sessions are opened at a bounded rate** (`MCPO_SESSION_OPEN_RATE`,
+//!   100 a second by default, a burst of one second's worth): an `initialize`
+//!   over it is answered `429` with `Retry-After: 1`, unforwarded. A session
+//!   opened with the [`PinSession`] extension (a gateway's own) is exempt, and
+//!   never the one evicted to make room.
 //! - **No session** (2026-07-28 stateless traffic, `server/discover`, or a
 //!   server without sessions): passes straight through, nothing to map.
 //!
@@ -79,6 +90,7 @@
 //! # }
 //! ```
 
+mod ending;
 mod flights;
 mod flow;
 mod future;
@@ -95,6 +107,7 @@ mod service;
 mod stats;
 mod store;
 
+pub use ending::{ENDING_TIMEOUT, MAX_ENDING, PinSession};
 pub use future::{ResponseFuture, SessionBody};
 pub use id::{
     InvalidSessionId, MAX_SESSION_ID_LEN, MAX_UPSTREAM_SESSION_ID_LEN, SESSION_ID_RANDOM_BYTES, SessionId,
@@ -102,7 +115,7 @@ pub use id::{
 };
 pub use layer::SessionLayer;
 pub use local::SESSION_NOT_FOUND;
-pub use memory::{MemoryStore, SWEEP_INTERVAL};
+pub use memory::{MAX_ENDED, MemoryStore, SWEEP_INTERVAL};
 #[cfg(feature = "redis")]
 pub use redis_store::{
     AnyStore, DEFAULT_KEY_PREFIX, DEFAULT_OP_TIMEOUT, DEFAULT_PROBE_INTERVAL, MAX_PENDING_DELETES,

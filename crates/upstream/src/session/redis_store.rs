@@ -414,7 +414,7 @@ impl Inner {
         Ok(Arc::new(Inner {
             client,
             connection: Mutex::new(None),
-            local: Arc::new(MemoryStore::new(config.max_local_sessions)),
+            local: Arc::new(MemoryStore::cache(config.max_local_sessions)),
             config,
             cell,
             token,
@@ -1057,6 +1057,13 @@ impl SessionStore for AnyStore {
                 AnyStore::Memory(store) => store.release_reinit(id, generation).await,
                 AnyStore::Redis(store) => store.release_reinit(id, generation).await,
             }
+        }
+    }
+
+    fn take_ended(&self, max: usize) -> Vec<SessionRecord> {
+        match self {
+            AnyStore::Memory(store) => store.take_ended(max),
+            AnyStore::Redis(store) => store.take_ended(max),
         }
     }
 }

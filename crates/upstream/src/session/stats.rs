@@ -21,6 +21,12 @@ pub struct SessionStats {
     pub unknown: u64,
     /// Requests answered `400` for an invalid session id.
     pub invalid: u64,
+    /// Sessions the store ended (evicted, expired) that were closed upstream too.
+    pub ended_upstream: u64,
+    /// Sessions the store ended whose upstream `DELETE` failed or timed out.
+    pub ending_failed: u64,
+    /// `initialize`s refused with `429`: over the open rate (`MCPO_SESSION_OPEN_RATE`).
+    pub open_refused: u64,
 }
 
 /// The live counters behind [`SessionStats`].
@@ -33,6 +39,9 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) unknown: AtomicU64,
     pub(crate) invalid: AtomicU64,
+    pub(crate) ended_upstream: AtomicU64,
+    pub(crate) ending_failed: AtomicU64,
+    pub(crate) open_refused: AtomicU64,
 }
 
 impl Counters {
@@ -50,6 +59,9 @@ impl Counters {
             dropped: read(&self.dropped),
             unknown: read(&self.unknown),
             invalid: read(&self.invalid),
+            ended_upstream: read(&self.ended_upstream),
+            ending_failed: read(&self.ending_failed),
+            open_refused: read(&self.open_refused),
         }
     }
 }

@@ -22,6 +22,7 @@ pub struct SessionRecord {
     generation: u64,
     created_at: SystemTime,
     reinitialized_at: Option<SystemTime>,
+    pinned: bool,
 }
 
 impl SessionRecord {
@@ -34,6 +35,7 @@ impl SessionRecord {
             generation: 0,
             created_at: SystemTime::now(),
             reinitialized_at: None,
+            pinned: false,
         }
     }
 
@@ -53,6 +55,7 @@ impl SessionRecord {
             generation,
             created_at,
             reinitialized_at,
+            pinned: false,
         }
     }
 
@@ -60,6 +63,19 @@ impl SessionRecord {
     pub fn with_protocol_version(mut self, version: Option<HeaderValue>) -> Self {
         self.protocol_version = version;
         self
+    }
+
+    /// The same record, pinned or not: a pinned session is never evicted to
+    /// make room for another (the gateway's own session; see
+    /// [`PinSession`](crate::session::PinSession)). It still expires when idle.
+    pub fn with_pinned(mut self, pinned: bool) -> Self {
+        self.pinned = pinned;
+        self
+    }
+
+    /// Whether the session is never evicted to make room.
+    pub fn is_pinned(&self) -> bool {
+        self.pinned
     }
 
     /// The record after a re-initialize: the new upstream session, the next generation.
@@ -108,6 +124,7 @@ impl fmt::Debug for SessionRecord {
             .field("upstream", &self.upstream)
             .field("protocol_version", &self.protocol_version)
             .field("generation", &self.generation)
+            .field("pinned", &self.pinned)
             .finish_non_exhaustive()
     }
 }
@@ -194,6 +211,18 @@ pub trait SessionStore: Send + Sync + 'static {
         let _ = (id, generation);
         ready(Ok(()))
     }
+
+    /// Takes at most `max` of the sessions the store ended on its own
+    /// (evicted to make room, or expired), oldest first, so the session layer
+    /// ends their upstream sessions too (a `DELETE`). Sessions ended by
+    /// [`delete`](Self::delete) are not among them: the layer ended those.
+    ///
+    /// The default has none: a shared store whose entries expire in the
+    /// database cannot tell (the upstream's own idle timeout ends those).
+    fn take_ended(&self, max: usize) -> Vec<SessionRecord> {
+        let _ = max;
+        Vec::new()
+    }
 }
 
 /// What [`SessionStore::compare_and_store`] did.
@@ -268,5 +297,9 @@ impl<T: SessionStore> SessionStore for Arc<T> {
         generation: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).release_reinit(id, generation)
+    }
+
+    fn take_ended(&self, max: usize) -> Vec<SessionRecord> {
+        (**self).take_ended(max)
     }
 }

@@ -1,0 +1,145 @@
+//! What one caller with the key can do to everyone else, against the
+//! official Python SDK server (`interop/python_server.py`, a session limit of
+//! its own): opening sessions until the upstream is full must not take REST,
+//! `/health` or established sessions down, and sessions the gateway forgets
+//! are ended upstream so the limit is never reached through it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Http, gateway};
+use http::StatusCode;
+use mcp_reconnect_circuit::CircuitState;
+use mcp_reconnect_gateway::Gateway;
+use mcp_reconnect_testkit::RawClient;
+use mcp_reconnect_testkit::external::{PythonServer, python_sdk_available};
+use serde_json::json;
+
+async fn warmed(gateway: &Gateway) {
+    let catalog = gateway.clients()[0].tools(None).await;
+    assert!(
+        catalog.fetched.is_some(),
+        "the gateway lists the tools: {:?}",
+        catalog.error
+    );
+}
+
+fn state(gateway: &Gateway) -> CircuitState {
+    gateway.clients()[0].upstream().status.state()
+}
+
+async fn rest_echo(gateway: &Gateway, text: &str) -> (StatusCode, serde_json::Value) {
+    let answer = Http::default()
+        .post_json(&format!("{}/echo", gateway.url()), &[], &json!({"text": text}))
+        .await;
+    let body = serde_json::from_slice(&answer.body).unwrap_or_default();
+    (answer.status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_upstream_refuses_new_sessions_and_takes_nothing_else_down() {
+    if !python_sdk_available() {
+        return;
+    }
+    const CAP: usize = 6;
+    let server = PythonServer::start(CAP)
+        .await
+        .expect("the Python SDK server starts");
+    let gateway = gateway(&["streamablehttp", &server.url()], &[]).await;
+    warmed(&gateway).await;
+    let mcp = format!("{}/mcp", gateway.url());
+    let mut established = RawClient::new(&mcp);
+    assert_eq!(established.initialize().await.unwrap().status, StatusCode::OK);
+
+    let (mut opened, mut refused) = (0, 0);
+    for _ in 0..20 {
+        let mut client = RawClient::new(&mcp);
+        let answer = client.initialize().await.expect("an answer");
+        match answer.status {
+            StatusCode::OK => opened += 1,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                let error = answer.message().expect("the server's JSON-RPC error");
+                assert!(
+                    error["error"]["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("Too many"),
+                    "{error}"
+                );
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {answer:?}"),
+        }
+    }
+    println!("[abuse] upstream limit {CAP}: {opened} opened, {refused} refused by the server");
+    assert_eq!(
+        opened,
+        CAP - 2,
+        "the gateway's own session and one client's took two"
+    );
+    assert!(
+        matches!(state(&gateway), CircuitState::Healthy | CircuitState::Degraded),
+        "{:?}",
+        state(&gateway)
+    );
+
+    // Everyone else goes on: REST, /health, the established session.
+    assert_eq!(rest_echo(&gateway, "rest").await, (StatusCode::OK, json!("rest")));
+    let health = Http::default()
+        .get(&format!("{}/health", gateway.url()), &[])
+        .await;
+    assert_eq!(health.status, StatusCode::OK, "{health:?}");
+    let answer = established
+        .call_tool("echo", json!({"text": "still"}))
+        .await
+        .unwrap();
+    assert_eq!(answer.text().as_deref(), Some("still"));
+    gateway.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_the_gateway_forgets_end_upstream_so_the_limit_is_never_reached() {
+    if !python_sdk_available() {
+        return;
+    }
+    const CAP: usize = 8;
+    const SESSIONS: usize = 40;
+    let server = PythonServer::start(CAP)
+        .await
+        .expect("the Python SDK server starts");
+    let gateway = gateway(&["streamablehttp", &server.url()], &[("MCPO_SESSION_MAX", "4")]).await;
+    warmed(&gateway).await;
+    let mcp = format!("{}/mcp", gateway.url());
+    let mut waits = 0;
+    let mut last = None;
+    for _ in 0..SESSIONS {
+        let mut client = RawClient::new(&mcp);
+        // The upstream DELETEs of evicted sessions run in the background: a
+        // new session may have to wait for one (bounded).
+        let mut status = StatusCode::SERVICE_UNAVAILABLE;
+        for _ in 0..100 {
+            status = client.initialize().await.expect("an answer").status;
+            if status != StatusCode::SERVICE_UNAVAILABLE {
+                break;
+            }
+            waits += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(status, StatusCode::OK, "a new session opens");
+        last = Some(client);
+    }
+    println!("[abuse] {SESSIONS} sessions through a gateway keeping 4, upstream limit {CAP}: {waits} waits");
+    // The gateway's own session was never the one evicted: REST needs no new one.
+    let before = gateway.clients()[0].upstream().status.snapshot();
+    assert_eq!(rest_echo(&gateway, "own").await, (StatusCode::OK, json!("own")));
+    let mut newest = last.expect("sessions");
+    let answer = newest.call_tool("echo", json!({"text": "newest"})).await.unwrap();
+    assert_eq!(answer.text().as_deref(), Some("newest"));
+    // Room is left upstream: a client straight at the server gets a session.
+    let mut direct = RawClient::new(server.url());
+    assert_eq!(direct.initialize().await.unwrap().status, StatusCode::OK);
+    let after = gateway.clients()[0].upstream().status.snapshot();
+    assert_eq!(before.reconnects_succeeded, after.reconnects_succeeded);
+    gateway.shutdown().await;
+}
