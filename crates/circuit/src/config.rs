@@ -26,6 +26,15 @@ pub const DEFAULT_JITTER: f64 = 0.2;
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Requests let through while half-open: 1.
 pub const DEFAULT_HALF_OPEN_PERMITS: u32 = 1;
+/// How long, from the start of an outage, calls that were not sent yet wait
+/// for the upstream to come back: 10 s. A restart of a few seconds (a
+/// container or process restart behind a proxy) is absorbed whole, with
+/// room for a slow start; it stays well inside the usual 30 s call
+/// deadline, so a caller of an upstream that stays down hears so while it
+/// still waits, and from then on new calls fail fast until a probe succeeds.
+pub const DEFAULT_RECONNECT_WAIT: Duration = Duration::from_secs(10);
+/// Calls waiting for the upstream at once; past it, calls are shed: 1024.
+pub const DEFAULT_MAX_WAITING: u32 = 1024;
 
 /// `MCPO_RECONNECT_ERROR_THRESHOLD`: consecutive recoverable failures before reconnecting.
 pub const ENV_ERROR_THRESHOLD: &str = "MCPO_RECONNECT_ERROR_THRESHOLD";
@@ -35,6 +44,8 @@ pub const ENV_MAX_ATTEMPTS: &str = "MCPO_RECONNECT_MAX_ATTEMPTS";
 pub const ENV_MIN_INTERVAL: &str = "MCPO_RECONNECT_MIN_INTERVAL";
 /// `MCPO_CONNECTION_TIMEOUT`: seconds one connect attempt may take.
 pub const ENV_CONNECTION_TIMEOUT: &str = "MCPO_CONNECTION_TIMEOUT";
+/// `MCPO_RECONNECT_WAIT`: seconds, from the start of an outage, that unsent calls wait (0 = fail fast).
+pub const ENV_RECONNECT_WAIT: &str = "MCPO_RECONNECT_WAIT";
 
 /// The largest threshold or attempt count a setting may give.
 const MAX_COUNT: u32 = 1_000;
@@ -64,6 +75,9 @@ pub struct Config {
     pub(crate) jitter: f64,
     pub(crate) attempt_timeout: Duration,
     pub(crate) half_open_permits: u32,
+    pub(crate) probe_decides: bool,
+    pub(crate) reconnect_wait: Duration,
+    pub(crate) max_waiting: u32,
 }
 
 impl Default for Config {
@@ -79,6 +93,9 @@ impl Default for Config {
             jitter: DEFAULT_JITTER,
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             half_open_permits: DEFAULT_HALF_OPEN_PERMITS,
+            probe_decides: false,
+            reconnect_wait: DEFAULT_RECONNECT_WAIT,
+            max_waiting: DEFAULT_MAX_WAITING,
         }
     }
 }
@@ -103,6 +120,9 @@ impl Config {
         }
         if let Some(d) = parse_secs(&lookup, ENV_CONNECTION_TIMEOUT)? {
             config.attempt_timeout = d;
+        }
+        if let Some(d) = parse_secs_or_zero(&lookup, ENV_RECONNECT_WAIT)? {
+            config.reconnect_wait = d;
         }
         Ok(config)
     }
@@ -198,6 +218,48 @@ impl Config {
     pub fn half_open_permits(mut self, n: u32) -> Self {
         self.half_open_permits = n;
         self
+    }
+
+    /// Whether a connect attempt is a real request to the server that tells
+    /// up from down (as `UpstreamConnector`'s MCP `ping` is), not only a TCP
+    /// connect a proxy in front would always accept. Then the probe decides,
+    /// and real calls are never used as probes: the first recoverable failure
+    /// of a call starts a probe at once (no threshold to wait for), failed
+    /// probes follow the short probe schedule (honouring `Retry-After`), and
+    /// a successful probe closes the circuit without half-open calls.
+    /// Default is off (a connector made by a plain function proves nothing).
+    pub fn probe_decides(mut self, on: bool) -> Self {
+        self.probe_decides = on;
+        self
+    }
+
+    /// How long, from the start of an outage, a call that was not sent yet
+    /// waits in `poll_ready` for the circuit to close (while reconnecting and
+    /// while open), instead of failing fast. Nothing was sent, so waiting is
+    /// safe for every call. Once the outage is older than this, calls fail
+    /// fast again until a probe succeeds. Default is 10 s
+    /// (`MCPO_RECONNECT_WAIT`); zero fails fast while open, as a classic
+    /// circuit breaker does.
+    pub fn reconnect_wait(mut self, wait: Duration) -> Self {
+        self.reconnect_wait = wait;
+        self
+    }
+
+    /// Calls that may wait for the upstream at once; past it they fail fast
+    /// (shed). Default is 1024.
+    pub fn max_waiting(mut self, n: u32) -> Self {
+        self.max_waiting = n;
+        self
+    }
+
+    /// How long unsent calls wait from the start of an outage.
+    pub fn get_reconnect_wait(&self) -> Duration {
+        self.reconnect_wait
+    }
+
+    /// Whether the probe decides (see [`probe_decides`](Self::probe_decides)).
+    pub fn get_probe_decides(&self) -> bool {
+        self.probe_decides
     }
 
     /// The error threshold.

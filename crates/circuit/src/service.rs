@@ -8,6 +8,7 @@ use std::time::Duration;
 use http::{Request, Response};
 use mcp_reconnect_core::{BoxError, ClassifiedError, Failure, FailureClass, Reached, RequestFacts};
 use tokio::sync::futures::OwnedNotified;
+use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
 use crate::config::Config;
@@ -31,6 +32,41 @@ where
     cached: Option<(u64, M::Response)>,
     ready: Option<Ready>,
     waiting: Option<Pin<Box<OwnedNotified>>>,
+    /// This clone's call waiting for the upstream to come back, if it is.
+    hold: Option<Hold>,
+}
+
+/// A call waiting in `poll_ready` for the circuit to close: its waiting
+/// slot (given back on drop, so a caller that gives up frees it) and when
+/// the wait must end.
+struct Hold {
+    status: CircuitStatus,
+    since: Instant,
+    timer: Option<Pin<Box<Sleep>>>,
+    ended: bool,
+}
+
+impl Hold {
+    fn end(mut self, released: bool) {
+        self.ended = true;
+        self.status.end_hold(Some((self.since.elapsed(), released)));
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.status.end_hold(None);
+        }
+    }
+}
+
+/// What waiting for the upstream came to.
+enum Held {
+    /// The state changed: look again.
+    Changed,
+    /// Fail this call fast (the wait ran out, or too many wait).
+    FailFast,
 }
 
 /// What `poll_ready` decided, for `call` to carry out.
@@ -62,6 +98,7 @@ where
             cached: None,
             ready: None,
             waiting: None,
+            hold: None,
         }
     }
 }
@@ -87,6 +124,7 @@ where
             cached: self.cached.clone(),
             ready: None,
             waiting: None,
+            hold: None,
         }
     }
 }
@@ -121,24 +159,27 @@ where
             return Poll::Ready(Ok(()));
         }
         loop {
-            let status = &self.shared.status;
-            let state = status.state();
+            let state = self.shared.status.state();
             let permit = match state {
-                CircuitState::Healthy | CircuitState::Degraded if status.generation() == 0 => {
+                CircuitState::Healthy | CircuitState::Degraded if self.shared.status.generation() == 0 => {
                     // Never connected: the first caller starts it, everyone waits.
                     self.shared.start();
                     continue;
                 }
-                CircuitState::Healthy | CircuitState::Degraded => None,
-                CircuitState::Reconnecting => {
-                    ready!(self.poll_changed(cx, state));
-                    continue;
+                CircuitState::Healthy | CircuitState::Degraded => {
+                    if let Some(hold) = self.hold.take() {
+                        hold.end(true);
+                    }
+                    None
                 }
-                CircuitState::Open => {
-                    self.ready = Some(Ready::FailFast(self.retry_after()));
-                    return Poll::Ready(Ok(()));
-                }
-                CircuitState::HalfOpen => match self.try_permit() {
+                CircuitState::Reconnecting | CircuitState::Open => match ready!(self.poll_hold(cx, state)) {
+                    Held::Changed => continue,
+                    Held::FailFast => {
+                        self.ready = Some(Ready::FailFast(self.retry_after()));
+                        return Poll::Ready(Ok(()));
+                    }
+                },
+                CircuitState::HalfOpen => match self.end_hold_then_permit() {
                     Some(permit) => Some(permit),
                     None => {
                         self.ready = Some(Ready::FailFast(self.retry_after()));
@@ -146,7 +187,7 @@ where
                     }
                 },
             };
-            let generation = status.generation();
+            let generation = self.shared.status.generation();
             if self
                 .cached
                 .as_ref()
@@ -234,6 +275,61 @@ where
         Poll::Ready(())
     }
 
+    /// Waits, while the circuit is reconnecting or open, for it to change:
+    /// within [`Config::reconnect_wait`] of the outage's start, and while
+    /// fewer than [`Config::max_waiting`] calls wait. Reconnecting with no
+    /// wait configured waits for the attempt as a circuit always did; open
+    /// with none fails fast.
+    fn poll_hold(&mut self, cx: &mut Context<'_>, state: CircuitState) -> Poll<Held> {
+        if state == CircuitState::Reconnecting && self.shared.status.generation() == 0 {
+            // The first connect is no outage: callers wait for it, as for any connect.
+            ready!(self.poll_changed(cx, state));
+            return Poll::Ready(Held::Changed);
+        }
+        let config = &self.shared.config;
+        let status = &self.shared.status;
+        let window = config.reconnect_wait;
+        if window.is_zero() && state == CircuitState::Open {
+            return Poll::Ready(Held::FailFast);
+        }
+        let now = Instant::now();
+        let deadline = (!window.is_zero()).then(|| status.outage_since().unwrap_or(now) + window);
+        if deadline.is_some_and(|deadline| now >= deadline) {
+            if let Some(hold) = self.hold.take() {
+                hold.end(false);
+            }
+            return Poll::Ready(Held::FailFast);
+        }
+        if self.hold.is_none() {
+            if !status.try_hold(config.max_waiting) {
+                tracing::debug!(upstream = %status.name(), "too many calls waiting for the upstream; shed");
+                return Poll::Ready(Held::FailFast);
+            }
+            tracing::debug!(upstream = %status.name(), %state, "waiting for the upstream to come back");
+            self.hold = Some(Hold {
+                status: status.clone(),
+                since: now,
+                timer: deadline.map(|deadline| Box::pin(tokio::time::sleep_until(deadline))),
+                ended: false,
+            });
+        }
+        if self.poll_changed(cx, state).is_ready() {
+            return Poll::Ready(Held::Changed);
+        }
+        let expired = self
+            .hold
+            .as_mut()
+            .and_then(|hold| hold.timer.as_mut())
+            .is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
+        if expired {
+            if let Some(hold) = self.hold.take() {
+                hold.end(false);
+            }
+            return Poll::Ready(Held::FailFast);
+        }
+        Poll::Pending
+    }
+
     /// When to try again: the next probe, but never "now" (a probe in flight
     /// says 0), so a retry loop above waits instead of spinning through its tries.
     fn retry_after(&self) -> Duration {
@@ -241,6 +337,13 @@ where
             .status
             .next_attempt_in()
             .max(self.shared.config.probe_min)
+    }
+
+    fn end_hold_then_permit(&mut self) -> Option<Permit> {
+        if let Some(hold) = self.hold.take() {
+            hold.end(true);
+        }
+        self.try_permit()
     }
 
     fn try_permit(&self) -> Option<Permit> {

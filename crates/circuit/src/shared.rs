@@ -111,6 +111,11 @@ where
 
     fn publish(&self, inner: &Inner<M, S>, transition: &Transition) {
         let machine = &inner.machine;
+        match transition.to {
+            CircuitState::Reconnecting | CircuitState::Open => self.status.set_outage(true),
+            CircuitState::Healthy => self.status.set_outage(false),
+            CircuitState::Degraded | CircuitState::HalfOpen => {}
+        }
         self.status.set_generation(machine.generation());
         self.status.set_state(machine.state(), machine.errors());
         self.status.record_transition(transition);

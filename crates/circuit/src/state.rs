@@ -257,6 +257,8 @@ impl Machine {
                 match failure.class() {
                     _ if failure.proves_connection_dead() => self.begin_episode(Reason::ConnectionLost, now),
                     FailureClass::SessionLost => self.begin_episode(Reason::SessionLost, now),
+                    // A probe tells at once whether the server is down.
+                    _ if config.probe_decides => self.begin_episode(Reason::RecoverableFailure, now),
                     _ if self.errors >= config.error_threshold => {
                         let rested = self
                             .last_episode
@@ -303,26 +305,39 @@ impl Machine {
                     self.failed_attempts = 0;
                     return self.open(Reason::AttemptsExhausted, config);
                 }
-                let backoff = backoff_delay(config, self.failed_attempts);
-                let after = if nothing_listens(failure) {
-                    backoff.min(probe_delay(config, self.failed_attempts - 1))
+                let probe = probe_delay(config, self.failed_attempts - 1);
+                let after = if config.probe_decides {
+                    // A probe is one cheap request: the short schedule, unless
+                    // the upstream asked for more.
+                    failure.retry_after().map_or(probe, |asked| asked.max(probe))
+                } else if nothing_listens(failure) {
+                    backoff_delay(config, self.failed_attempts).min(probe)
                 } else {
-                    backoff
+                    backoff_delay(config, self.failed_attempts)
                 };
                 Effects {
                     transition: None,
                     attempt_after: Some(after),
                 }
             }
+            (CircuitState::Open, Ok(())) if config.probe_decides => {
+                self.generation += 1;
+                self.become_healthy(Reason::ProbeSucceeded, now)
+            }
             (CircuitState::Open, Ok(())) => {
                 self.generation += 1;
                 self.go(CircuitState::HalfOpen, Reason::ProbeSucceeded, None)
             }
-            (CircuitState::Open, Err(_)) => {
+            (CircuitState::Open, Err(failure)) => {
                 self.failed_attempts = self.failed_attempts.saturating_add(1);
+                let probe = probe_delay(config, self.failed_attempts);
+                let after = match failure.retry_after() {
+                    Some(asked) if config.probe_decides => asked.max(probe),
+                    _ => probe,
+                };
                 Effects {
                     transition: None,
-                    attempt_after: Some(probe_delay(config, self.failed_attempts)),
+                    attempt_after: Some(after),
                 }
             }
             // No attempt runs in the other states.

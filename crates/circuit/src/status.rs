@@ -32,6 +32,14 @@ struct StatusCells {
     reconnects_succeeded: AtomicU64,
     reconnects_failed: AtomicU64,
     fail_fast: AtomicU64,
+    /// When the outage began (micros since `epoch`, plus one; 0: none).
+    outage_since_micros: AtomicU64,
+    held_now: AtomicU32,
+    held_total: AtomicU64,
+    held_released: AtomicU64,
+    held_expired: AtomicU64,
+    held_shed: AtomicU64,
+    held_wait: Histogram,
     requests: [AtomicU64; 1 + FailureClass::ALL.len()],
     transitions: [AtomicU64; Reason::ALL.len()],
     recovery: Histogram,
@@ -56,6 +64,18 @@ pub struct StatusSnapshot {
     pub reconnects_failed: u64,
     /// Calls failed fast while open.
     pub fail_fast: u64,
+    /// Calls waiting now for the upstream to come back (never sent yet).
+    pub held_now: u32,
+    /// Calls that waited for the upstream, since start.
+    pub held_total: u64,
+    /// Waiting calls sent once the circuit closed.
+    pub held_released: u64,
+    /// Waiting calls failed fast because the outage outlasted the wait.
+    pub held_expired: u64,
+    /// Calls failed fast because too many were waiting already.
+    pub held_shed: u64,
+    /// How long each released or expired call waited.
+    pub held_wait: HistogramSnapshot,
     /// When the circuit last saw an outcome or attempt result.
     pub last_check: Option<SystemTime>,
     /// The class of the last failure seen.
@@ -86,6 +106,13 @@ impl CircuitStatus {
                 reconnects_succeeded: AtomicU64::new(0),
                 reconnects_failed: AtomicU64::new(0),
                 fail_fast: AtomicU64::new(0),
+                outage_since_micros: AtomicU64::new(0),
+                held_now: AtomicU32::new(0),
+                held_total: AtomicU64::new(0),
+                held_released: AtomicU64::new(0),
+                held_expired: AtomicU64::new(0),
+                held_shed: AtomicU64::new(0),
+                held_wait: Histogram::new(),
                 requests: Default::default(),
                 transitions: Default::default(),
                 recovery: Histogram::new(),
@@ -148,6 +175,12 @@ impl CircuitStatus {
             reconnects_succeeded: self.reconnects_succeeded(),
             reconnects_failed: cells.reconnects_failed.load(Relaxed),
             fail_fast: cells.fail_fast.load(Relaxed),
+            held_now: cells.held_now.load(Relaxed),
+            held_total: cells.held_total.load(Relaxed),
+            held_released: cells.held_released.load(Relaxed),
+            held_expired: cells.held_expired.load(Relaxed),
+            held_shed: cells.held_shed.load(Relaxed),
+            held_wait: cells.held_wait.snapshot(),
             last_check,
             last_failure,
             requests: classes
@@ -212,6 +245,56 @@ impl CircuitStatus {
 
     pub(crate) fn record_fail_fast(&self) {
         self.cells.fail_fast.fetch_add(1, Relaxed);
+    }
+
+    /// When the current outage began, if there is one.
+    pub(crate) fn outage_since(&self) -> Option<Instant> {
+        match self.cells.outage_since_micros.load(Relaxed) {
+            0 => None,
+            micros => Some(self.cells.epoch + Duration::from_micros(micros - 1)),
+        }
+    }
+
+    /// Marks the start of an outage (kept if one is going on) or its end.
+    pub(crate) fn set_outage(&self, on: bool) {
+        if !on {
+            self.cells.outage_since_micros.store(0, Relaxed);
+            return;
+        }
+        let micros = u64::try_from(self.cells.epoch.elapsed().as_micros()).unwrap_or(u64::MAX - 1);
+        let _ = self
+            .cells
+            .outage_since_micros
+            .compare_exchange(0, micros + 1, Relaxed, Relaxed);
+    }
+
+    /// Takes a waiting slot, unless `max` calls wait already.
+    pub(crate) fn try_hold(&self, max: u32) -> bool {
+        let taken = self
+            .cells
+            .held_now
+            .fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1))
+            .is_ok();
+        if taken {
+            self.cells.held_total.fetch_add(1, Relaxed);
+        } else {
+            self.cells.held_shed.fetch_add(1, Relaxed);
+        }
+        taken
+    }
+
+    /// Gives a waiting slot back; `waited` is how the wait ended, if it did.
+    pub(crate) fn end_hold(&self, waited: Option<(Duration, bool)>) {
+        self.cells.held_now.fetch_sub(1, Relaxed);
+        if let Some((took, released)) = waited {
+            let counter = if released {
+                &self.cells.held_released
+            } else {
+                &self.cells.held_expired
+            };
+            counter.fetch_add(1, Relaxed);
+            self.cells.held_wait.observe(took);
+        }
     }
 
     pub(crate) fn set_next_attempt(&self, at: Instant) {

@@ -151,7 +151,8 @@ async fn a_hundred_callers_over_ten_clones_share_one_connect_per_episode() {
 async fn the_backoff_schedule_holds_to_the_millisecond() {
     let script = Script::default();
     script.fail_connects(&[io::ErrorKind::ConnectionReset; 4]);
-    let service = circuit(Config::default(), &script);
+    // The classic circuit: callers wait out the whole episode.
+    let service = circuit(Config::default().reconnect_wait(Duration::ZERO), &script);
     assert_eq!(send(&service).await.unwrap().status(), 200);
     let times = script.connect_times.lock().unwrap().clone();
     let gaps: Vec<_> = times.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
@@ -162,7 +163,8 @@ async fn the_backoff_schedule_holds_to_the_millisecond() {
 async fn after_the_last_attempt_the_circuit_opens_and_fails_fast() {
     let script = Script::default();
     script.fail_connects(&[io::ErrorKind::ConnectionRefused; 1000]);
-    let service = circuit(Config::default().max_attempts(3), &script);
+    let config = Config::default().max_attempts(3).reconnect_wait(Duration::ZERO);
+    let service = circuit(config, &script);
     let error = send(&service).await.unwrap_err();
     let open = cause_ref::<CircuitOpen>(&*error).expect("a CircuitOpen error");
     assert!(open.retry_after <= Duration::from_secs(1));
@@ -235,6 +237,153 @@ async fn a_dropped_half_open_call_gives_its_permit_back() {
     drop(hanging);
     assert_eq!(send(&service).await.unwrap().status(), 200);
     assert_eq!(service.status().state(), CircuitState::Healthy);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_that_was_never_sent_waits_out_a_short_outage() {
+    let script = Script::default();
+    let config = Config::default()
+        .max_attempts(2)
+        .probe_decides(true)
+        .reconnect_wait(Duration::from_secs(10));
+    let service = circuit(config, &script);
+    send(&service).await.unwrap();
+    // The server restarts: 8 probes are refused (the short schedule, 100 ms
+    // doubling to 1 s: about 5 s), then it is back.
+    script.kill_connections();
+    script.fail_connects(&[io::ErrorKind::ConnectionRefused; 8]);
+    let started = Instant::now();
+    // The call that met the dead connection fails (it was sent)...
+    assert!(send(&service).await.is_err());
+    // ...the ones after it wait, through reconnecting and open, and succeed.
+    let waiting: Vec<_> = (0..5)
+        .map(|_| {
+            let service = service.clone();
+            tokio::spawn(async move { send(&service).await.map(|r| r.status()) })
+        })
+        .collect();
+    for call in waiting {
+        assert_eq!(call.await.unwrap().unwrap(), 200);
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited > Duration::from_secs(2) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+    let snapshot = service.status().snapshot();
+    assert_eq!(
+        (snapshot.held_total, snapshot.held_released, snapshot.held_expired),
+        (5, 5, 0)
+    );
+    assert_eq!((snapshot.held_now, snapshot.fail_fast), (0, 0));
+    assert_eq!(snapshot.held_wait.count, 5);
+    assert_eq!(snapshot.state, CircuitState::Healthy);
+}
+
+#[tokio::test(start_paused = true)]
+async fn past_the_wait_window_calls_fail_fast_until_a_probe_succeeds() {
+    let script = Script::default();
+    let config = Config::default()
+        .max_attempts(1)
+        .probe_decides(true)
+        .reconnect_wait(Duration::from_secs(3));
+    let service = circuit(config, &script);
+    send(&service).await.unwrap();
+    script.kill_connections();
+    script.fail_connects(&[io::ErrorKind::ConnectionRefused; 100]);
+    assert!(send(&service).await.is_err());
+    // Within the window a call waits; at its end it fails.
+    let started = Instant::now();
+    let error = send(&service).await.unwrap_err();
+    assert!(cause_ref::<CircuitOpen>(&*error).is_some());
+    let waited = started.elapsed();
+    assert!(waited <= Duration::from_secs(3), "{waited:?}");
+    // The outage is older than the window: new calls fail at once.
+    let before = Instant::now();
+    for _ in 0..20 {
+        assert!(send(&service).await.is_err());
+    }
+    assert_eq!(Instant::now(), before, "failing fast takes no time");
+    let snapshot = service.status().snapshot();
+    assert_eq!((snapshot.held_total, snapshot.held_expired), (1, 1));
+    assert_eq!(snapshot.fail_fast, 21);
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_past_the_waiting_bound_are_shed() {
+    let script = Script::default();
+    let config = Config::default()
+        .max_attempts(1)
+        .probe_decides(true)
+        .max_waiting(3)
+        .reconnect_wait(Duration::from_secs(10));
+    let service = circuit(config, &script);
+    send(&service).await.unwrap();
+    script.kill_connections();
+    script.fail_connects(&[io::ErrorKind::ConnectionRefused; 100]);
+    assert!(send(&service).await.is_err());
+    let mut waiting = Vec::new();
+    for _ in 0..3 {
+        let mut clone = service.clone();
+        waiting.push(tokio::spawn(async move { clone.ready().await.map(|_| ()) }));
+    }
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(service.status().snapshot().held_now, 3);
+    let error = send(&service).await.unwrap_err();
+    assert!(cause_ref::<CircuitOpen>(&*error).is_some(), "shed at once");
+    assert_eq!(service.status().snapshot().held_shed, 1);
+    // A caller that gives up frees its slot.
+    for call in waiting {
+        call.abort();
+    }
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(service.status().snapshot().held_now, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn when_the_probe_decides_one_failure_probes_and_a_good_probe_closes_the_circuit() {
+    let script = Script::default();
+    let service = circuit(Config::default().probe_decides(true), &script);
+    send(&service).await.unwrap();
+    // One 502 (a proxy's): a probe at once, no threshold of three.
+    script.answer(&[502]);
+    assert_eq!(send(&service).await.unwrap().status(), 502);
+    assert_eq!(send(&service).await.unwrap().status(), 200);
+    assert_eq!(script.connects(), 2, "one probe");
+    assert_eq!(service.status().state(), CircuitState::Healthy);
+    // While open, a successful probe closes the circuit: no half-open call.
+    let config = Config::default()
+        .probe_decides(true)
+        .max_attempts(1)
+        .reconnect_wait(Duration::ZERO);
+    let script = Script::default();
+    let service = circuit(config, &script);
+    send(&service).await.unwrap();
+    script.kill_connections();
+    script.fail_connects(&[io::ErrorKind::ConnectionRefused; 2]);
+    assert!(send(&service).await.is_err());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(service.status().state(), CircuitState::Healthy);
+    let halfopen = service
+        .status()
+        .snapshot()
+        .transitions
+        .iter()
+        .any(|(r, n)| *r == Reason::HalfOpenSucceeded && *n > 0);
+    assert!(!halfopen);
+}
+
+#[test]
+fn the_wait_is_read_from_the_environment() {
+    let config =
+        Config::from_lookup(|name| (name == "MCPO_RECONNECT_WAIT").then(|| "2.5".to_owned())).unwrap();
+    assert_eq!(config.get_reconnect_wait(), Duration::from_millis(2500));
+    let off = Config::from_lookup(|name| (name == "MCPO_RECONNECT_WAIT").then(|| "0".to_owned())).unwrap();
+    assert_eq!(off.get_reconnect_wait(), Duration::ZERO);
+    assert_eq!(
+        Config::default().get_reconnect_wait(),
+        config::DEFAULT_RECONNECT_WAIT
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -185,7 +185,9 @@ impl GatewayConfig {
     /// Checks `args` and reads the `MCPO_*` settings through `lookup` (the
     /// environment in the binary, a map in tests).
     pub fn from_args(args: &ServeArgs, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let circuit = mcp_reconnect_circuit::Config::from_lookup(&lookup)?;
+        // The connector probes the MCP server itself (a `ping`), so its
+        // answer decides, and real calls are never used as probes.
+        let circuit = mcp_reconnect_circuit::Config::from_lookup(&lookup)?.probe_decides(true);
         let mut retry = mcp_reconnect_retry::Config::from_lookup(&lookup)?;
         // The retry and session layers buffer `/mcp` bodies: never more than the gateway accepts.
         let max_body = usize::try_from(args.max_body_bytes).unwrap_or(usize::MAX);

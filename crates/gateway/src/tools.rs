@@ -187,7 +187,20 @@ impl McpClient {
         if let Some(session) = self.current() {
             return Ok(session);
         }
-        let session = Arc::new(self.initialize().await?);
+        let mut tries = 1;
+        let session = loop {
+            match self.initialize().await {
+                Ok(session) => break Arc::new(session),
+                // The handshake is safe to repeat, and each try waits for the
+                // circuit (`poll_ready`): an outage it can see never fails a
+                // REST call on the gateway's own handshake.
+                Err(error) if tries < HANDSHAKE_TRIES && is_outage(&error) => {
+                    tracing::info!(upstream = %self.upstream.spec.display, %error, attempt = tries, "gateway session handshake failed; trying again");
+                    tries += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        };
         *self.session.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&session));
         Ok(session)
     }
@@ -218,15 +231,27 @@ impl McpClient {
                 instructions: text(result.get("instructions")),
             },
         };
-        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let response = self
-            .post(Some(&session), initialized.to_string().into_bytes())
-            .await;
-        if !response.status().is_success() {
-            return Err(CallError::Protocol(format!(
-                "notifications/initialized answered {}",
-                response.status()
-            )));
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string();
+        // Retry layers never resend a notification; this one is safe to
+        // repeat, and a session that exists must not be opened again for it.
+        let mut tries = 1;
+        loop {
+            let response = self.post(Some(&session), initialized.clone().into_bytes()).await;
+            let status = response.status();
+            if status.is_success() {
+                break;
+            }
+            let error = CallError::Upstream {
+                status,
+                retry_after: mcp_reconnect_core::retry_after(response.headers()),
+                message: format!("notifications/initialized answered {status}"),
+                data: None,
+            };
+            if tries >= HANDSHAKE_TRIES || !is_outage(&error) {
+                return Err(error);
+            }
+            tracing::info!(upstream = %self.upstream.spec.display, %status, attempt = tries, "notifications/initialized failed; sending it again");
+            tries += 1;
         }
         tracing::debug!(upstream = %self.upstream.spec.display, "gateway session opened");
         Ok(session)
@@ -264,6 +289,21 @@ impl McpClient {
             Ok(response) => response,
             Err(never) => match never {},
         }
+    }
+}
+
+/// Tries of the gateway's own handshake before a REST call fails on it: 3.
+const HANDSHAKE_TRIES: u32 = 3;
+
+/// Whether a failed handshake met an outage (the upstream or a proxy in
+/// front said so, or the answer broke off), not the server's refusal.
+fn is_outage(error: &CallError) -> bool {
+    match error {
+        CallError::Upstream { status, .. } => {
+            matches!(status.as_u16(), 429 | 502 | 503 | 504)
+        }
+        CallError::Interrupted(_) => true,
+        CallError::Rpc { .. } | CallError::Protocol(_) | CallError::Timeout => false,
     }
 }
 

@@ -79,7 +79,8 @@ fn connector(script: Script) -> Connector {
     }))
 }
 
-/// A circuit named `name` with the test policy (2 attempts, no rate limit, no jitter).
+/// A circuit named `name` with the test policy (2 attempts, no rate limit,
+/// no jitter, failing fast while open).
 fn circuit(name: &str, script: &Script) -> (CircuitStatus, Circuit) {
     let layer = CircuitReconnectLayer::new(8080u16)
         .name(name)
@@ -87,6 +88,7 @@ fn circuit(name: &str, script: &Script) -> (CircuitStatus, Circuit) {
             Config::default()
                 .max_attempts(2)
                 .min_interval(Duration::ZERO)
+                .reconnect_wait(Duration::ZERO)
                 .jitter(0.0),
         )
         .unwrap();

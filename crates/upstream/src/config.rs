@@ -68,6 +68,23 @@ pub struct Config {
     pub(crate) pool_max_idle: usize,
     pub(crate) http2_only: bool,
     pub(crate) forward_client_credentials: bool,
+    pub(crate) probe: Probe,
+}
+
+/// How the connector proves an upstream is up before it hands out a service.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Probe {
+    /// A JSON-RPC `ping` `POST` to the server's URL, with the target's
+    /// headers: any answer of the MCP server proves it up (a `400` or `404`
+    /// for the missing session included); `502`/`503`/`504`, `429`, refused,
+    /// reset and timeout prove it down. A `429`/`503` carrying a JSON-RPC
+    /// error is the server's own (it is up, and full). The default: a proxy
+    /// in front of the server accepts TCP while the server is down.
+    #[default]
+    Mcp,
+    /// A TCP (and TLS) connect only: proves something listens.
+    Connect,
 }
 
 impl Default for Config {
@@ -78,6 +95,7 @@ impl Default for Config {
             pool_max_idle: DEFAULT_POOL_MAX_IDLE,
             http2_only: false,
             forward_client_credentials: false,
+            probe: Probe::Mcp,
         }
     }
 }
@@ -129,6 +147,18 @@ impl Config {
     pub fn forward_client_credentials(mut self, on: bool) -> Self {
         self.forward_client_credentials = on;
         self
+    }
+
+    /// How a connect attempt proves the upstream up. Default is
+    /// [`Probe::Mcp`], a `ping` to the MCP server itself.
+    pub fn probe(mut self, probe: Probe) -> Self {
+        self.probe = probe;
+        self
+    }
+
+    /// How a connect attempt proves the upstream up.
+    pub fn get_probe(&self) -> Probe {
+        self.probe
     }
 
     /// The connect timeout.

@@ -20,7 +20,7 @@ use rustls::{ClientConfig, RootCertStore};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::config::Config;
+use crate::config::{Config, Probe};
 use crate::error::ConnectError;
 use crate::service::UpstreamService;
 use crate::target::UpstreamTarget;
@@ -28,6 +28,11 @@ use crate::target::UpstreamTarget;
 /// The connection stack under every upstream client: TCP (`TCP_NODELAY`,
 /// connect timeout), then TLS for `https://` (rustls, ring provider, ALPN).
 pub type UpstreamConnection = HttpsConnector<HttpConnector>;
+
+/// How long an MCP probe (`ping`) may take, at most: 5 s (less when the
+/// connect timeout is shorter). A server that takes longer to answer a ping
+/// is not up in any way that helps a caller.
+pub const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The future of a connector call.
 pub type ConnectFuture<S> = Pin<Box<dyn Future<Output = Result<S, BoxError>> + Send>>;
@@ -167,22 +172,39 @@ where
     fn call(&mut self, target: UpstreamTarget) -> Self::Future {
         let mut probe = self.connection.clone();
         let client = self.client();
+        let pinger = match self.config.probe {
+            Probe::Mcp => Some(self.clone().with_body::<Full<Bytes>>().client()),
+            Probe::Connect => None,
+        };
         let forward_credentials = self.config.forward_client_credentials;
         let timeout = self.config.connect_timeout;
         Box::pin(async move {
-            let connect = async {
-                poll_fn(|cx| probe.poll_ready(cx)).await?;
-                probe.call(target.connect_uri()).await
-            };
             let failed =
                 |source: BoxError| -> BoxError { ConnectError::new(target.display(), source).into() };
-            match tokio::time::timeout(timeout, connect).await {
-                // The connection proved the upstream listens; requests open their own.
-                Ok(Ok(connection)) => drop(connection),
-                Ok(Err(error)) => return Err(failed(error)),
-                Err(elapsed) => return Err(failed(elapsed.into())),
+            match pinger {
+                Some(pinger) => {
+                    let ping = crate::probe::ping(pinger, &target);
+                    match tokio::time::timeout(timeout.min(PROBE_TIMEOUT), ping).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => return Err(failed(error)),
+                        Err(elapsed) => return Err(failed(elapsed.into())),
+                    }
+                    tracing::debug!(upstream = %target, "the MCP server answers");
+                }
+                None => {
+                    let connect = async {
+                        poll_fn(|cx| probe.poll_ready(cx)).await?;
+                        probe.call(target.connect_uri()).await
+                    };
+                    match tokio::time::timeout(timeout, connect).await {
+                        // The connection proved the upstream listens; requests open their own.
+                        Ok(Ok(connection)) => drop(connection),
+                        Ok(Err(error)) => return Err(failed(error)),
+                        Err(elapsed) => return Err(failed(elapsed.into())),
+                    }
+                    tracing::debug!(upstream = %target, "upstream takes connections");
+                }
             }
-            tracing::debug!(upstream = %target, "upstream takes connections");
             Ok(UpstreamService::new(client, &target, forward_credentials))
         })
     }

@@ -86,6 +86,7 @@
 mod config;
 mod connector;
 mod error;
+mod probe;
 mod service;
 pub mod session;
 mod target;
@@ -93,10 +94,12 @@ mod target;
 pub use config::{
     Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_INITIALIZE_BODY, DEFAULT_MAX_SESSIONS,
     DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_POOL_MAX_IDLE, DEFAULT_REINIT_TIMEOUT, DEFAULT_SESSION_IDLE_TIMEOUT,
-    ENV_CONNECTION_TIMEOUT, ENV_SESSION_IDLE_TIMEOUT, ENV_SESSION_MAX, SessionConfig,
+    DEFAULT_SESSION_OPEN_RATE, ENV_CONNECTION_TIMEOUT, ENV_SESSION_IDLE_TIMEOUT, ENV_SESSION_MAX,
+    ENV_SESSION_OPEN_RATE, Probe, SessionConfig,
 };
-pub use connector::{ConnectFuture, Layered, UpstreamConnection, UpstreamConnector};
+pub use connector::{ConnectFuture, Layered, PROBE_TIMEOUT, UpstreamConnection, UpstreamConnector};
 pub use error::{ConnectError, InvalidTarget, InvalidUpstreamSession, ReinitFailed, StoreError};
+pub use probe::ProbeRefused;
 pub use service::{ACCEPT_MCP, UpstreamFuture, UpstreamService};
 pub use session::{Session, SessionId, SessionLayer, SessionStats, SessionStore};
 pub use target::UpstreamTarget;

@@ -206,9 +206,104 @@ async fn https_speaks_tls_before_anything_else() {
         .await
         .unwrap_err();
     within(accepting).await.unwrap();
-    assert_ne!(
-        classify_error(&*error).class(),
-        FailureClass::Unavailable,
-        "{error}"
+    // The MCP probe's request never went out: a connect-stage failure.
+    assert_eq!(classify_error(&*error).reached(), Reached::No, "{error}");
+}
+
+/// A server that answers every request with `status`, `content-type` and `body`.
+async fn answering(status: u16, content_type: &'static str, body: &'static str) -> String {
+    let service = service_fn(move |_: Request<Incoming>| async move {
+        let response = Response::builder()
+            .status(status)
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from_static(body.as_bytes())))
+            .expect("test setup");
+        Ok::<_, Infallible>(response)
+    });
+    let (addr, serving) = serve(service).await;
+    // Served until the test's runtime ends.
+    drop(serving);
+    format!("http://{addr}/mcp")
+}
+
+#[tokio::test]
+async fn the_probe_asks_the_mcp_server_not_the_port() {
+    let probe = |url: String| async move {
+        let mut connector = UpstreamConnector::default();
+        let target = UpstreamTarget::new(&url).unwrap();
+        within(connector.ready().await.unwrap().call(target)).await
+    };
+    // A proxy in front of a server that is down: it accepts TCP, answers 502/503/504.
+    for status in [502, 503, 504, 429] {
+        let url = answering(status, "text/html", "<html>bad gateway</html>").await;
+        let Err(error) = probe(url).await else {
+            panic!("{status}: the probe should fail");
+        };
+        let failure = classify_error(&*error);
+        assert!(failure.is_recoverable(), "{status}: {failure:?}");
+        assert!(error.to_string().contains(&status.to_string()), "{error}");
+    }
+    // Any answer of the MCP server itself proves it up: a session error, a
+    // version error, the ping's own answer, and a full server's JSON-RPC 503.
+    let answers = [
+        (
+            400,
+            "application/json",
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Missing session ID"}}"#,
+        ),
+        (404, "text/plain", "Not Found"),
+        (
+            200,
+            "application/json",
+            r#"{"jsonrpc":"2.0","id":"mcp-reconnect-probe","result":{}}"#,
+        ),
+        (
+            503,
+            "application/json",
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"Too many open sessions"}}"#,
+        ),
+    ];
+    for (status, content_type, body) in answers {
+        let url = answering(status, content_type, body).await;
+        assert!(probe(url).await.is_ok(), "{status} {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_probe_is_a_json_rpc_ping_with_the_targets_headers() {
+    let seen = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let log = Arc::clone(&seen);
+    let service = service_fn(move |request: Request<Incoming>| {
+        let log = Arc::clone(&log);
+        async move {
+            let headers: serde_json::Map<String, Value> = request
+                .headers()
+                .iter()
+                .map(|(name, value)| (name.to_string(), json!(value.to_str().unwrap_or("?"))))
+                .collect();
+            let method = request.method().to_string();
+            let body = request.into_body().collect().await.unwrap().to_bytes();
+            log.lock()
+                .unwrap()
+                .push(json!({"method": method, "headers": headers, "body": String::from_utf8_lossy(&body)}));
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{}"))))
+        }
+    });
+    let (addr, _serving) = serve(service).await;
+    let mut connector = UpstreamConnector::default();
+    let target = UpstreamTarget::new(&format!("http://{addr}/mcp"))
+        .unwrap()
+        .header(AUTHORIZATION, HeaderValue::from_static("Bearer upstream"));
+    within(connector.ready().await.unwrap().call(target))
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    let ping: Value = serde_json::from_str(seen[0]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (seen[0]["method"].as_str(), ping["method"].as_str()),
+        (Some("POST"), Some("ping"))
     );
+    assert_eq!(seen[0]["headers"]["authorization"], "Bearer upstream");
+    assert_eq!(seen[0]["headers"]["mcp-method"], "ping");
 }

@@ -12,8 +12,7 @@ use mcp_reconnect_core::body::collect_bytes;
 use mcp_reconnect_core::headers::{LAST_EVENT_ID, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, header_method};
 use mcp_reconnect_core::peek::{MessageKind, Peek, peek};
 use mcp_reconnect_core::{
-    Attempt, BoxError, Classification, ClassifiedError, Failure, FailureClass, Reached, RequestFacts,
-    classify_status,
+    BoxError, Classification, ClassifiedError, Failure, FailureClass, Reached, RequestFacts, classify_status,
 };
 use tower_service::Service;
 
@@ -136,7 +135,7 @@ where
 
 /// A request in a client session: mapped to the upstream session; a lost
 /// upstream session is re-initialized (once for all its requests), then the
-/// request is sent again — unless an outer retry loop owns that.
+/// request is sent again.
 async fn with_session<S, St, RB>(
     shared: &Arc<Shared<St>>,
     mut inner: S,
@@ -192,11 +191,9 @@ where
     )
     .await;
     match fresh {
-        Ok(fresh) if outer_loop_retries(&parts, &bytes) => {
-            // The outer retry loop sends it again; it will find the new mapping.
-            tracing::debug!(session = %id, generation = fresh.generation(), "left the retry to the outer loop");
-            Ok(to_client(response, &id))
-        }
+        // The request never ran (the upstream answered `404`): this layer
+        // sends it again itself, so no outer retry count or budget can
+        // refuse it and leak the recovered loss to the client.
         Ok(fresh) => {
             drop(response);
             let mut parts = parts;
@@ -278,21 +275,6 @@ fn is_initialize(parts: &Parts, bytes: &Bytes) -> bool {
     match parts.extensions.get::<Arc<Peek>>() {
         Some(found) => opens(found),
         None => peek(bytes).is_ok_and(|found| opens(&found)),
-    }
-}
-
-/// Whether an outer retry layer owns this request's retries: it set an
-/// [`Attempt`], and the body holds a JSON-RPC request (retry layers never
-/// resend notifications, responses or bodiless `GET`s — for those, resending
-/// after the re-initialize is this layer's job, and it never multiplies).
-fn outer_loop_retries(parts: &Parts, bytes: &Bytes) -> bool {
-    if parts.extensions.get::<Attempt>().is_none() {
-        return false;
-    }
-    let has_request = |found: &Peek| found.messages().iter().any(|m| m.kind() == MessageKind::Request);
-    match parts.extensions.get::<Arc<Peek>>() {
-        Some(found) => has_request(found),
-        None => peek(bytes).is_ok_and(|found| has_request(&found)),
     }
 }
 

@@ -24,11 +24,9 @@
 //!   upstream **once** — concurrent requests of the same session that hit the
 //!   loss wait for that one re-initialize — maps the client's id to the new
 //!   upstream session, and sends the request again, so the client never sees
-//!   the restart. If an outer retry layer owns the request's retries (it set
-//!   [`Attempt`](mcp_reconnect_core::Attempt) and the body is a JSON-RPC
-//!   request), the layer only re-initializes and hands the `404` up: the
-//!   outer loop resends, and the resend finds the new mapping. Retries never
-//!   multiply.
+//!   the restart. The resend is this layer's own, whatever layers sit above:
+//!   the request never ran (the upstream answered `404`), so no outer retry
+//!   count or budget may refuse it and leak the recovered loss to the client.
 //! - **Re-initialize fails**: while the upstream is unavailable the client's
 //!   session is kept and the request fails with a `ClassifiedError` that never
 //!   reached the server (the circuit's `503` is what the client sees); if the
