@@ -354,6 +354,15 @@ async fn scenario(
     }
     let direct_tally = tallies.pop().expect("the direct client");
     let status = gateway.clients()[0].upstream().status.snapshot();
+    // What waited is on /metrics: nothing still waits, no wait ran out.
+    let metrics = get_json(&format!("{}/metrics", gateway.url())).await;
+    let held = &metrics["connection"]["held"];
+    assert_eq!(
+        (held["now"].as_u64(), held["expired"].as_u64()),
+        (Some(0), Some(0)),
+        "{name}: {held}"
+    );
+    assert_eq!(held["total"].as_u64(), Some(status.held_total), "{name}: {held}");
     println!("[outage] {name}");
     let mut through = 0;
     for ((kind, tally), session_before) in kinds.iter().zip(&tallies).zip(&sessions_before) {
@@ -415,6 +424,14 @@ async fn scenario(
         status.held_shed,
         status.reconnect_attempts
     );
+}
+
+async fn get_json(url: &str) -> Value {
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let request = http::Request::get(url).body(Full::default()).expect("request");
+    let response = client.request(request).await.expect("an answer");
+    let body = response.into_body().collect().await.expect("a body").to_bytes();
+    serde_json::from_slice(&body).expect("JSON")
 }
 
 fn nginx_available() -> bool {

@@ -137,6 +137,7 @@ struct Connection<'a> {
     last_check: f64,
     last_failure: Option<&'static str>,
     fail_fast: u64,
+    held: Held,
     reconnects: Reconnects,
     requests: Counts,
     transitions: Counts,
@@ -145,6 +146,17 @@ struct Connection<'a> {
     session_store: Option<StoreMetrics>,
     recovery_seconds: Histogram,
     reconnect_duration_seconds: Histogram,
+}
+
+/// Calls that waited for the upstream to come back (never sent while waiting).
+#[derive(Serialize)]
+struct Held {
+    now: u32,
+    total: u64,
+    released: u64,
+    expired: u64,
+    shed: u64,
+    wait_seconds: Histogram,
 }
 
 /// A session store in `/metrics`: its status and counters.
@@ -241,6 +253,14 @@ impl<'a> Connection<'a> {
             last_check: unix_seconds(snapshot.last_check.unwrap_or(watched_since)),
             last_failure: snapshot.last_failure.map(|class| class.as_str()),
             fail_fast: snapshot.fail_fast,
+            held: Held {
+                now: snapshot.held_now,
+                total: snapshot.held_total,
+                released: snapshot.held_released,
+                expired: snapshot.held_expired,
+                shed: snapshot.held_shed,
+                wait_seconds: Histogram::of(&snapshot.held_wait),
+            },
             reconnects: Reconnects {
                 attempted: snapshot.reconnect_attempts,
                 succeeded: snapshot.reconnects_succeeded,

@@ -58,7 +58,9 @@
 //! upstream, so `jq '.connection.reconnect_attempts'` works as in the seed)
 //! and `upstreams` (all of them). Each has `name`, `health`, `status`,
 //! `error_count`, `reconnect_attempts`, `last_check`, `last_failure`,
-//! `fail_fast`, `reconnects` (`attempted`, `succeeded`, `failed` attempts,
+//! `fail_fast`, `held` (calls waiting for the upstream to come back: `now`,
+//! `total`, `released`, `expired`, `shed`, `wait_seconds` histogram),
+//! `reconnects` (`attempted`, `succeeded`, `failed` attempts,
 //! `episodes_failed`), `requests` by class, `transitions` by reason,
 //! `retries` (`attempted`, `succeeded`, `refused_unsafe`,
 //! `budget_exhausted`, `gave_up`, `deadline_exceeded`; `null` without a
@@ -82,6 +84,9 @@
 //! | `mcp_reconnect_reconnects_total` | counter | `upstream`, `outcome` (`succeeded`/`failed` connect attempts) |
 //! | `mcp_reconnect_transitions_total` | counter | `upstream`, `reason` |
 //! | `mcp_reconnect_fail_fast_total` | counter | `upstream` |
+//! | `mcp_reconnect_held_calls` | gauge | `upstream` (calls waiting for the upstream now) |
+//! | `mcp_reconnect_held_total` | counter | `upstream`, `outcome` (`released`, `expired`, `shed`) |
+//! | `mcp_reconnect_held_wait_seconds` | histogram | `upstream` |
 //! | `mcp_reconnect_retries_total` | counter | `upstream`, `outcome` (only upstreams with a retry source) |
 //! | `mcp_reconnect_session_store_degraded` | gauge 0/1 | `upstream` (only upstreams with a store source) |
 //! | `mcp_reconnect_session_store_events_total` | counter | `upstream`, `event` (`errors`, `recoveries`, `written_back`) |

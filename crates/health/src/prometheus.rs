@@ -106,6 +106,17 @@ impl Collector for UpstreamCollector {
         )?;
         let fail_fast = readings.iter().map(|r| ([up(r)], r.snapshot.fail_fast));
         counters(&mut encoder, "mcp_reconnect_fail_fast", HELP_FAIL_FAST, fail_fast)?;
+        let held = readings.iter().map(|r| ([up(r)], i64::from(r.snapshot.held_now)));
+        gauges(&mut encoder, "mcp_reconnect_held_calls", HELP_HELD, held)?;
+        let ended = readings.iter().flat_map(|r| {
+            let s = &r.snapshot;
+            [
+                ([up(r), ("outcome", "released")], s.held_released),
+                ([up(r), ("outcome", "expired")], s.held_expired),
+                ([up(r), ("outcome", "shed")], s.held_shed),
+            ]
+        });
+        counters(&mut encoder, "mcp_reconnect_held", HELP_HELD_ENDED, ended)?;
         if readings.iter().any(|r| r.retries.is_some()) {
             let retries = readings.iter().flat_map(|r| {
                 let outcomes = r.retries.map(|counts| counts.by_outcome()).into_iter().flatten();
@@ -162,6 +173,8 @@ impl Collector for UpstreamCollector {
             HELP_DURATION,
             durations,
         )?;
+        let waits = readings.iter().map(|r| ([up(r)], &r.snapshot.held_wait));
+        histograms(&mut encoder, "mcp_reconnect_held_wait", HELP_HELD_WAIT, waits)?;
         let recoveries = readings.iter().map(|r| ([up(r)], &r.snapshot.recovery));
         histograms(&mut encoder, "mcp_reconnect_recovery", HELP_RECOVERY, recoveries)
     }
@@ -173,6 +186,9 @@ const HELP_ERRORS: &str = "Consecutive recoverable failures counted now.";
 const HELP_RECONNECTS: &str = "Connect attempts and probes, by outcome.";
 const HELP_TRANSITIONS: &str = "Circuit state changes, by reason.";
 const HELP_FAIL_FAST: &str = "Calls failed fast while the circuit was open.";
+const HELP_HELD: &str = "Calls waiting now for the upstream to come back (not sent yet).";
+const HELP_HELD_ENDED: &str = "Calls that waited for the upstream: sent when it came back (released), failed when the wait ran out (expired), or not let wait because too many did (shed).";
+const HELP_HELD_WAIT: &str = "How long each call waited for the upstream to come back.";
 const HELP_RETRIES: &str = "Retry layer counters: retries attempted, and calls by retry outcome.";
 const HELP_STORE_DEGRADED: &str =
     "1 while the shared session store is unavailable and sessions are served from this process's memory.";

@@ -116,6 +116,8 @@ async fn real_502s_and_a_server_stop_move_the_counters_and_the_status_code() -> 
         .min_interval(Duration::ZERO)
         .backoff(Duration::from_millis(20), Duration::from_millis(50))
         .probe(Duration::from_millis(20), Duration::from_millis(100))
+        // The test watches the circuit open and fail fast.
+        .reconnect_wait(Duration::ZERO)
         .jitter(0.0);
     let circuit =
         CircuitReconnectLayer::new(url.clone()).name(format!("https://user:pass@{}?token=abc", &url[7..]));

@@ -100,11 +100,19 @@ pub fn summary(reading: &Reading<'_>, increments: usize, duplicates: u64) -> Str
         format!("sessions         {}", reading.sessions()),
         format!("increment        {increments} calls, duplicate executions: {duplicates}"),
     ];
-    if reading.tally.maybe_ran.load(Relaxed) > 0 {
+    let maybe_ran = reading.tally.maybe_ran.load(Relaxed);
+    if maybe_ran > 0 {
         lines.push(format!(
-            "                 {} call(s) answered \"may have run\": the gateway refused to run them twice",
-            reading.tally.maybe_ran.load(Relaxed)
+            "                 {maybe_ran} call(s) answered \"may have run\": the gateway refused to run them twice",
         ));
+    }
+    if failed == maybe_ran {
+        lines.push(if failed == 0 {
+            "verdict          every call succeeded through every fault".to_owned()
+        } else {
+            "verdict          the faults cost nothing but \"may have run\" refusals of a non-idempotent tool"
+                .to_owned()
+        });
     }
     lines.join("\n")
 }
