@@ -1,5 +1,5 @@
 //! Classifies live faults: starts the testkit's real MCP server behind its
-//! fault proxy (both on 127.0.0.1), injects each fault of the seed's table,
+//! fault proxy (both on 127.0.0.1), injects each fault of the reconnect design's table,
 //! and prints what `ClassifyLayer` makes of it.
 //!
 //! ```text

@@ -11,6 +11,13 @@ pairs given), and prints one JSON summary on the last line of stdout.
 `--mode` is the SDK's connect mode: `auto` (its default: `server/discover`,
 falling back to `initialize`) or `legacy` (`initialize` + `Mcp-Session-Id`).
 
+`--paced S`: after the first calls it prints `PACED` on its own line, then
+for S seconds sends the calls in turn, one every 50 ms with at most 4 in
+flight (an `increment` gets a key of its own, `<--key-prefix>-<n>`), while the harness
+breaks the upstream; `paced` in the summary counts them (`ok`,
+`maybe_run`: the gateway's "may have run" refusals, `failed` with reasons,
+`keys_ok`: the increments that succeeded) and lists the session ids sent.
+
 `--restart-pause`: after the first calls it prints `PAUSED` on its own line,
 waits for a line on stdin (the harness restarts the upstream meanwhile), then
 calls the same tools again on the same client and session, and reports in
@@ -95,6 +102,44 @@ async def call(client: Client, name: str, arguments: dict[str, Any], timeout: fl
         return {"tool": name, "ok": False, "error": f"{type(error).__name__}: {error}"}
 
 
+async def paced(client: Client, calls: list[tuple[str, Any]], args: argparse.Namespace, wire: Wire) -> dict[str, Any]:
+    print("PACED", flush=True)
+    wire.mark()
+    report: dict[str, Any] = {"ok": 0, "maybe_run": 0, "failed": [], "keys_ok": [], "keys_failed": []}
+    limiter = anyio.CapacityLimiter(4)
+
+    async def one(n: int) -> None:
+        async with limiter:
+            name, arguments = calls[n % len(calls)]
+            if name == "increment":
+                arguments = {"key": f"{args.key_prefix}-{n}"}
+            outcome = await call(client, name, arguments, args.timeout)
+        key = arguments.get("key") if name == "increment" else None
+        if outcome["ok"]:
+            report["ok"] += 1
+            if key:
+                report["keys_ok"].append(key)
+            return
+        if key:
+            report["keys_failed"].append(key)
+        if "may have run" in outcome.get("error", ""):
+            report["maybe_run"] += 1
+        else:
+            report["failed"].append(outcome)
+
+    async with anyio.create_task_group() as tasks:
+        start = anyio.current_time()
+        n = 0
+        while anyio.current_time() - start < args.paced:
+            await limiter.acquire_on_behalf_of(n)
+            limiter.release_on_behalf_of(n)
+            tasks.start_soon(one, n)
+            n += 1
+            await anyio.sleep_until(start + n * 0.05)
+    report["sessions"] = wire.sessions(wire.since_mark())
+    return report
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     wire = Wire()
     summary: dict[str, Any] = {
@@ -118,6 +163,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             summary["calls"] = [await call(client, name, arguments, args.timeout) for name, arguments in calls]
             summary["sessions"] = wire.sessions(wire.sent)
             summary["ok"] = all(c["ok"] for c in summary["calls"])
+            if args.paced:
+                summary["paced"] = await paced(client, calls, args, wire)
             if args.restart_pause:
                 print("PAUSED", flush=True)
                 line = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
@@ -141,6 +188,8 @@ def main() -> int:
     parser.add_argument("url")
     parser.add_argument("--mode", default="auto", choices=["auto", "legacy"])
     parser.add_argument("--restart-pause", action="store_true")
+    parser.add_argument("--paced", type=float, default=0.0, help="seconds of paced calls (see above)")
+    parser.add_argument("--key-prefix", default="py", help="the paced increments' keys begin with it")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
     parser.add_argument("--deadline", type=float, default=120.0, help="seconds for the whole run, pause included")
     parser.add_argument("--tool", dest="tools", action="append", default=[], help="a tool to call (repeatable)")

@@ -11,7 +11,7 @@
 //! | `classify` (default) | [`classify`] | [`ClassifyLayer`]: which failures are recoverable, and did the request reach the server? |
 //! | `circuit` (default) | [`circuit`] | [`CircuitReconnectLayer`]: threshold, backoff, single-flight reconnect, open/half-open |
 //! | `retry` (default) | [`retry`] | [`ToolRetryLayer`]: replays calls after a reconnect when safe; never runs a non-idempotent tool twice |
-//! | `health` (default) | [`health`] | [`HealthLayer`]: `/health` (the seed's JSON, `503` when open) and `/metrics` (JSON, Prometheus, OpenMetrics) |
+//! | `health` (default) | [`health`] | [`HealthLayer`]: `/health` (the reconnect design's JSON, `503` when open) and `/metrics` (JSON, Prometheus, OpenMetrics) |
 //! | `upstream` (default) | [`upstream`] | [`UpstreamConnector`] (pooled HTTP/1.1 + HTTP/2 client to the MCP server, rustls TLS, streaming SSE) and [`SessionLayer`]: clients keep their session across upstream restarts |
 //!
 //! # Example

@@ -103,7 +103,7 @@ impl Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_502_storm_loses_no_safe_call() {
-    // The seed's test (502s at 5 per minute), time-compressed: every 10th request.
+    // The reconnect design's test (502s at 5 per minute), time-compressed: every 10th request.
     let upstream = TestUpstream::start().await.unwrap();
     let gateway = gateway_for(&upstream).await;
     let mut client = session_client(&gateway).await;

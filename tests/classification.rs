@@ -1,4 +1,4 @@
-//! The seed's classification table, proven with real faults: a real hyper-util
+//! The reconnect design's classification table, proven with real faults: a real hyper-util
 //! client behind `ClassifyLayer`, the testkit's rmcp MCP server, and its fault
 //! proxy, all on 127.0.0.1.
 

@@ -36,6 +36,9 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 
+/// The gateway's clients in every scenario: both protocol eras, both surfaces.
+const KINDS: [Kind; 3] = [Kind::Session, Kind::Rest, Kind::Stateless];
+
 /// Scenarios load the machine: one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 /// Calls a second per client, and at most this many in flight.
@@ -323,12 +326,12 @@ async fn scenario(
     gateway: &Gateway,
     direct: &str,
     tools: Tools,
-    kinds: &[Kind],
     outage: Outage,
     increments: impl Fn(&str) -> usize,
     max_maybe_run: u32,
 ) {
     let seconds = 9;
+    let kinds = &KINDS;
     let mut callers = Vec::new();
     for &kind in kinds {
         callers.push(Caller::new(kind, &gateway.url(), tools).await);
@@ -463,7 +466,6 @@ async fn nginx_in_front_of_a_killed_and_restarted_rmcp_server() {
         &gateway,
         &proxy.mcp_url(),
         RMCP_TOOLS,
-        &[Kind::Session, Kind::Rest, Kind::Stateless],
         outage,
         |key| counters.increments(key) as usize,
         OUTAGE_BOUND,
@@ -495,7 +497,6 @@ async fn nginx_in_front_of_the_python_sdk_server_killed_and_restarted() {
         &gateway,
         &proxy.mcp_url(),
         PYTHON_TOOLS,
-        &[Kind::Session, Kind::Rest, Kind::Stateless],
         outage,
         move |key| {
             counted
@@ -530,7 +531,6 @@ async fn the_servers_port_refuses_for_5_s_with_no_proxy() {
         &gateway,
         &url,
         RMCP_TOOLS,
-        &[Kind::Session, Kind::Rest, Kind::Stateless],
         outage,
         |key| counters.increments(key) as usize,
         OUTAGE_BOUND,
@@ -558,7 +558,6 @@ async fn the_proxy_answers_502_for_3_s_while_the_server_is_alive() {
         &gateway,
         &upstream.url(),
         RMCP_TOOLS,
-        &[Kind::Session, Kind::Rest, Kind::Stateless],
         outage,
         |key| counters.increments(key) as usize,
         OUTAGE_BOUND,
@@ -582,11 +581,105 @@ async fn ten_percent_of_requests_reset() {
         &gateway,
         &upstream.url(),
         RMCP_TOOLS,
-        &[Kind::Session, Kind::Rest, Kind::Stateless],
         outage,
         |key| counters.increments(key) as usize,
         u32::MAX,
     )
     .await;
+    gateway.shutdown().await;
+}
+
+/// The official Python SDK client (`interop/python_client.py --paced`) on
+/// one legacy session, through the gateway and (beside it, same run)
+/// straight at nginx, while the Python SDK server behind nginx is killed and
+/// started again 3 s later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_client_through_nginx_and_a_killed_python_server() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    use tokio::process::Command;
+
+    if !nginx_available() || !external::python_sdk_available() {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let mut server = PythonServer::start(10_000).await.unwrap();
+    let proxy = ReverseProxy::start(server.addr()).await.unwrap();
+    let gateway = gateway(&proxy.mcp_url()).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/python_client.py");
+    let python = external::interop_home().join("bin/python");
+    let client = |url: String, keys: &str| {
+        let mut command = Command::new(&python);
+        command
+            .arg(script)
+            .arg(url)
+            .args(["--mode", "legacy", "--paced", "9", "--key-prefix", keys])
+            .args(["--tool", "echo", "--args", r#"{"text": "x"}"#])
+            .args(["--tool", "add", "--args", r#"{"a": 2, "b": 3}"#])
+            .args(["--tool", "increment", "--args", r#"{"key": "first"}"#])
+            .env("PYTHONUNBUFFERED", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        command.spawn().expect("the Python SDK client starts")
+    };
+    let mut through = client(format!("{}/mcp", gateway.url()), "through");
+    let mut direct = client(proxy.mcp_url(), "direct");
+    let mut through_out = BufReader::new(through.stdout.take().unwrap()).lines();
+    let mut direct_out = BufReader::new(direct.stdout.take().unwrap()).lines();
+    for lines in [&mut through_out, &mut direct_out] {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+                .await
+                .expect("the client starts its paced calls")
+                .unwrap()
+                .expect("PACED");
+            if line == "PACED" {
+                break;
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    server.start_again().await.unwrap();
+    let summary = |mut lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>| async move {
+        let mut last = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            last = line;
+        }
+        serde_json::from_str::<Value>(&last).unwrap_or_else(|_| panic!("a JSON summary: {last}"))
+    };
+    let through = tokio::time::timeout(Duration::from_secs(120), summary(through_out))
+        .await
+        .unwrap();
+    let direct = tokio::time::timeout(Duration::from_secs(120), summary(direct_out))
+        .await
+        .unwrap();
+    let (paced, alone) = (&through["paced"], &direct["paced"]);
+    let failed = paced["failed"].as_array().map_or(0, Vec::len);
+    let maybe_run = paced["maybe_run"].as_u64().unwrap_or(0);
+    let direct_failed =
+        alone["failed"].as_array().map_or(0, Vec::len) as u64 + alone["maybe_run"].as_u64().unwrap_or(0);
+    println!(
+        "[outage] Python SDK client, nginx → Python SDK server killed for 3 s: through the gateway {} ok, {maybe_run} may-have-run, {failed} failed, sessions {}; direct {} ok, {direct_failed} failed, sessions {}",
+        paced["ok"], paced["sessions"], alone["ok"], alone["sessions"]
+    );
+    assert_eq!(failed, 0, "{:#}", paced["failed"]);
+    assert!(maybe_run <= u64::from(OUTAGE_BOUND), "{maybe_run} may have run");
+    assert_eq!(
+        paced["sessions"].as_array().map(Vec::len),
+        Some(1),
+        "one session throughout: {}",
+        paced["sessions"]
+    );
+    for key in paced["keys_ok"].as_array().into_iter().flatten() {
+        assert_eq!(server.increments(key.as_str().unwrap()), 1, "{key} ran once");
+    }
+    for key in paced["keys_failed"].as_array().into_iter().flatten() {
+        assert!(
+            server.increments(key.as_str().unwrap()) <= 1,
+            "{key} never ran twice"
+        );
+    }
     gateway.shutdown().await;
 }

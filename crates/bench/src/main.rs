@@ -286,7 +286,11 @@ async fn run(
         "streamablehttp",
         &upstream_url,
     ];
-    let env = [("MCPO_TOOL_MAX_RETRIES", "0")];
+    let wait = recovery::NO_RETRY_WAIT.as_secs().to_string();
+    let env = [
+        ("MCPO_TOOL_MAX_RETRIES", "0"),
+        ("MCPO_RECONNECT_WAIT", wait.as_str()),
+    ];
     let _no_retry = Proc::spawn_with_env(
         "mcp-gateway",
         &sibling("mcp-gateway")?,
@@ -298,7 +302,6 @@ async fn run(
     report::wait_ready(rest_call(format!("http://{no_retry_addr}/echo"))).await?;
     let gateways = recovery::Gateways {
         default: mcp_call(format!("http://{gateway_addr}/mcp")),
-        default_health: format!("http://{gateway_addr}/health"),
         no_retry: mcp_call(format!("http://{no_retry_addr}/mcp")),
         no_retry_health: format!("http://{no_retry_addr}/health"),
     };

@@ -1,4 +1,4 @@
-//! Delays between connect attempts: the seed's schedule for an upstream that
+//! Delays between connect attempts: the reconnect design's schedule for an upstream that
 //! answers but fails, a short one when nothing listens or while open.
 
 use std::time::Duration;
@@ -68,7 +68,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_seed_schedule_immediate_then_2s_then_4s() {
+    fn the_design_schedule_immediate_then_2s_then_4s() {
         let config = Config::default();
         let delays: Vec<_> = (0..7).map(|failed| backoff_delay(&config, failed)).collect();
         let secs = |s| Duration::from_secs(s);

@@ -1,4 +1,4 @@
-//! The reconnect policy: the seed's numbers as defaults, each overridable by
+//! The reconnect policy: the reconnect design's numbers as defaults, each overridable by
 //! the builder or an `MCPO_*` environment variable (builder beats env beats
 //! default).
 

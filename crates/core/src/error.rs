@@ -178,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn io_kinds_follow_the_seed_table() {
+    fn io_kinds_follow_the_design_table() {
         use io::ErrorKind::*;
         assert_eq!(
             of(ConnectionRefused),

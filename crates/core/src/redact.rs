@@ -8,7 +8,7 @@ const SCHEME_SEPARATOR: &str = "://";
 /// (`user:pass@`), the query (`?token=…`) and the fragment (`#…`).
 ///
 /// Works on any text, never panics, and keeps everything else as written (no
-/// normalization), so a display name with a URL inside — the seed's
+/// normalization), so a display name with a URL inside — the reconnect design's
 /// `StreamableHTTP-https://server/mcp` — keeps its prefix:
 ///
 /// - the query and the fragment go, from the first `?` or `#` on;

@@ -11,7 +11,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 /// Environment variable for `--api-key` (kept out of `ps` output).
 pub const ENV_API_KEY: &str = "MCPO_API_KEY";
-/// Environment variable for `--log-level` (the seed's).
+/// Environment variable for `--log-level` (the reconnect design's).
 pub const ENV_LOG_LEVEL: &str = "MCPO_LOG_LEVEL";
 /// Environment variable for `--session-store` (may hold a Redis password).
 pub const ENV_SESSION_STORE: &str = "MCPO_SESSION_STORE";
@@ -153,7 +153,7 @@ pub struct ServeArgs {
     /// Seconds a REST tool call may take, answer included.
     #[arg(long, value_name = "SECS", default_value = "300", value_parser = seconds)]
     pub tool_timeout: Duration,
-    /// The server: `streamablehttp URL` (the seed's form) or, after `--`, `URL` (mcpo's).
+    /// The server: `streamablehttp URL` (the reconnect design's form) or, after `--`, `URL` (mcpo's).
     #[arg(trailing_var_arg = true, value_name = "SERVER")]
     pub target: Vec<String>,
 }

@@ -38,12 +38,13 @@ impl LoopbackGuard {
 
     fn allows(&self, host: Option<&HeaderValue>, origin: Option<&HeaderValue>) -> bool {
         let host_ok = host.is_none_or(|h| h.to_str().is_ok_and(|h| is_loopback_name(strip_port(h))));
+        // `null` (sandboxed iframes, `data:` URLs: any web page can make
+        // one) passes only when `--cors-allow-origins` lists it.
         let origin_ok = origin.is_none_or(|o| {
             self.allowed_origins.contains(o)
                 || o.to_str().is_ok_and(|o| {
-                    o == "null"
-                        || o.split_once("://")
-                            .is_some_and(|(_, rest)| is_loopback_name(strip_port(rest)))
+                    o.split_once("://")
+                        .is_some_and(|(_, rest)| is_loopback_name(strip_port(rest)))
                 })
         });
         host_ok && origin_ok
@@ -95,7 +96,11 @@ mod tests {
         let guard = LoopbackGuard::for_listen_host("127.0.0.1", &Cors::Any).unwrap();
         assert!(guard.allows(Some(&value("127.0.0.1:8000")), None));
         assert!(guard.allows(Some(&value("localhost")), Some(&value("http://localhost:3000"))));
-        assert!(guard.allows(Some(&value("[::1]:8000")), Some(&value("null"))));
+        assert!(guard.allows(Some(&value("[::1]:8000")), Some(&value("http://[::1]:3000"))));
+        assert!(
+            !guard.allows(Some(&value("[::1]:8000")), Some(&value("null"))),
+            "null is not an origin of ours"
+        );
         assert!(guard.allows(None, None));
         assert!(!guard.allows(Some(&value("evil.example.com")), None));
         assert!(!guard.allows(
@@ -113,6 +118,11 @@ mod tests {
             Some(&value("localhost:8000")),
             Some(&value("https://webui.example.com"))
         ));
+        let null = LoopbackGuard::for_listen_host("localhost", &Cors::List(vec![value("null")])).unwrap();
+        assert!(
+            null.allows(Some(&value("localhost:8000")), Some(&value("null"))),
+            "listed: allowed"
+        );
         assert!(LoopbackGuard::for_listen_host("0.0.0.0", &Cors::Any).is_none());
         assert!(LoopbackGuard::for_listen_host("10.1.2.3", &Cors::Any).is_none());
     }

@@ -52,6 +52,15 @@ pub async fn call_tool(
     span.record("upstream", state.client.upstream().spec.display.as_str());
     span.record("mcp.method", "tools/call");
     span.record("mcp.tool", tool.as_str());
+    // A JSON body, as mcpo takes it: a form or `text/plain` body is one a
+    // browser sends cross-origin without a preflight, so CORS never sees it.
+    let declared = request.headers().contains_key(CONTENT_TYPE);
+    if declared && !mcp_reconnect_core::headers::is_json(request.headers()) {
+        return detail(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            json!({"message": "the body must be JSON (Content-Type: application/json)"}),
+        );
+    }
     let Ok(_permit) = Arc::clone(&state.client.upstream().calls).try_acquire_owned() else {
         return shed();
     };

@@ -85,7 +85,7 @@ fn terminate(child: &Child) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_seed_form_serves_and_sigterm_finishes_an_in_flight_call() {
+async fn the_design_form_serves_and_sigterm_finishes_an_in_flight_call() {
     let upstream = TestUpstream::start().await.unwrap();
     let url = upstream.url();
     let args = [
@@ -107,10 +107,10 @@ async fn the_seed_form_serves_and_sigterm_finishes_an_in_flight_call() {
         .post_json(
             &format!("{base}/echo"),
             &[("authorization", &auth)],
-            &json!({"text": "seed"}),
+            &json!({"text": "design"}),
         )
         .await;
-    assert_eq!((echo.status.as_u16(), echo.json()), (200, json!("seed")));
+    assert_eq!((echo.status.as_u16(), echo.json()), (200, json!("design")));
     let health = http.get(&format!("{base}/health"), &[]).await;
     assert_eq!(health.json()["status"], "healthy");
     assert_eq!(health.json()["connection_name"], format!("StreamableHTTP-{url}"));

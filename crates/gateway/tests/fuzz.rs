@@ -441,7 +441,7 @@ fn good_values(flag: &str) -> &'static [&'static str] {
 }
 
 /// A command line shaped like a real one: flags with values, then a server
-/// (seed form, mcpo form, a bare URL or `--config`); or anything at all.
+/// (the reconnect design's form, mcpo form, a bare URL or `--config`); or anything at all.
 fn command_line() -> impl Strategy<Value = Vec<String>> {
     let flag = prop_oneof![
         4 => select(CLI_FLAGS.1.as_slice()).prop_flat_map(|flag| {

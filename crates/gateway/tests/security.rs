@@ -173,6 +173,54 @@ async fn missing_and_wrong_keys_are_refused_and_nothing_reaches_the_upstream() {
     gateway.shutdown().await;
 }
 
+/// With no key, a web page can still send a "simple" request that needs no
+/// CORS preflight (`text/plain`, a form): REST tool routes take JSON only
+/// (`415` otherwise), so such a request never runs a tool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_tool_routes_take_json_only() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    warmed(&gateway).await;
+    let (base, http) = (gateway.url(), Http::default());
+    let body = json!({"key": "simple"}).to_string();
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let headers = [
+            ("content-type", content_type),
+            ("origin", "http://localhost:3000"),
+        ];
+        let answer = http
+            .send(Method::POST, &format!("{base}/increment"), &headers, body.clone())
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}: {answer:?}"
+        );
+    }
+    assert_eq!(upstream.counters().increments("simple"), 0, "no tool ran");
+    for content_type in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/vnd.api+json",
+    ] {
+        let headers = [("content-type", content_type)];
+        let answer = http
+            .send(Method::POST, &format!("{base}/echo"), &headers, r#"{"text":"j"}"#)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{content_type}: {answer:?}");
+    }
+    // A call without a body (a tool with no arguments) needs no type.
+    let answer = http
+        .send(Method::POST, &format!("{base}/fail_business"), &[], Bytes::new())
+        .await;
+    assert_ne!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    gateway.shutdown().await;
+}
+
 /// `/mcp` and the REST routes cross the same edge: the DNS-rebinding guard of
 /// a loopback listener, CORS preflights answered before the key is asked
 /// for, and the key itself; `/health` stays open to probes.
@@ -200,7 +248,12 @@ async fn mcp_and_rest_cross_the_same_edge() {
             let (http, url, body) = (http.clone(), url.clone(), body.clone());
             async move { http.send(Method::POST, &url, &headers, body).await }
         };
-        for foreign in [("host", "evil.example"), ("origin", "http://evil.example")] {
+        // `Origin: null` is any sandboxed iframe or `data:` page: foreign too.
+        for foreign in [
+            ("host", "evil.example"),
+            ("origin", "http://evil.example"),
+            ("origin", "null"),
+        ] {
             let answer = send(foreign).await;
             assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path} with {foreign:?}");
             assert!(String::from_utf8_lossy(&answer.body).contains("not allowed on a loopback gateway"));

@@ -1,5 +1,5 @@
-//! The JSON documents: `/health` in the seed's shape, `/metrics` with the
-//! seed's `.connection` object and everything the circuits count.
+//! The JSON documents: `/health` in the reconnect design's shape, `/metrics` with its
+//! `.connection` object and everything the circuits count.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -20,7 +20,7 @@ pub(crate) struct Reading<'a> {
     pub(crate) store: Option<StoreCounts>,
 }
 
-/// `/health`: the seed's object for the first upstream at the top level, and
+/// `/health`: the reconnect design's object for the first upstream at the top level, and
 /// with several upstreams also `upstreams`, one such object each.
 #[derive(Serialize)]
 struct HealthDocument<'a> {
@@ -86,7 +86,7 @@ impl CurrentStatus {
     }
 }
 
-/// Seconds since the Unix epoch, with a fraction (the seed's `last_check`).
+/// Seconds since the Unix epoch, with a fraction (the reconnect design's `last_check`).
 pub(crate) fn unix_seconds(time: SystemTime) -> f64 {
     time.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64()
 }
@@ -118,7 +118,7 @@ pub(crate) fn health(readings: &[Reading<'_>], overall: Verdict, watched_since: 
     serde_json::to_vec(&document).unwrap_or_default()
 }
 
-/// `/metrics` as JSON: the overall verdict, the first upstream as the seed's
+/// `/metrics` as JSON: the overall verdict, the first upstream as the reconnect design's
 /// `connection`, and every upstream (the first again) in `upstreams`.
 #[derive(Serialize)]
 struct MetricsDocument<'a> {

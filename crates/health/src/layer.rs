@@ -49,7 +49,7 @@ impl HealthLayer {
     }
 
     /// Watches one more upstream. The first one added (by [`new`](Self::new))
-    /// is the one the seed's single-upstream fields show.
+    /// is the one the reconnect design's single-upstream fields show.
     pub fn upstream(mut self, upstream: impl Into<Upstream>) -> Self {
         let shared = Arc::make_mut(&mut self.shared);
         let mut upstreams = shared.upstreams.to_vec();

@@ -1,6 +1,6 @@
 //! `HealthLayer`: `/health` and `/metrics` for MCP upstreams behind
 //! mcp-reconnect circuits, in shapes load balancers, Kubernetes probes,
-//! Prometheus and the seed's scripts can act on.
+//! Prometheus and the reconnect design's scripts can act on.
 //!
 //! Build it from the status handles of one or more circuits
 //! (`CircuitReconnectLayer::status`, one per upstream) and put it outermost.
@@ -12,7 +12,7 @@
 //!
 //! # `GET /health`
 //!
-//! The seed's document, for the first (or only) upstream:
+//! The reconnect design's document, for the first (or only) upstream:
 //!
 //! ```json
 //! {
@@ -55,7 +55,7 @@
 //! # `GET /metrics`
 //!
 //! JSON by default: `status` (overall verdict), `connection` (the first
-//! upstream, so `jq '.connection.reconnect_attempts'` works as in the seed)
+//! upstream, so `jq '.connection.reconnect_attempts'` works as in the reconnect design)
 //! and `upstreams` (all of them). Each has `name`, `health`, `status`,
 //! `error_count`, `reconnect_attempts`, `last_check`, `last_failure`,
 //! `fail_fast`, `held` (calls waiting for the upstream to come back: `now`,

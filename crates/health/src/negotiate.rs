@@ -8,7 +8,7 @@ use http::header::ACCEPT;
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
-    /// The seed's JSON (`.connection.reconnect_attempts`, …): the default.
+    /// The reconnect design's JSON (`.connection.reconnect_attempts`, …): the default.
     Json,
     /// Prometheus text exposition 0.0.4 (`text/plain`).
     #[cfg(feature = "prometheus")]

@@ -21,7 +21,7 @@
 //! methods (`POST`, the `GET` SSE stream, `DELETE`) pass as sent. Answers —
 //! JSON or SSE — stream back frame by frame.
 //!
-//! The seed's "resilient connection: 3 tries with exponential backoff" is the
+//! The reconnect design's "resilient connection: 3 tries with exponential backoff" is the
 //! circuit's attempt loop over this connector; the connector itself tries once.
 //!
 //! # The session layer

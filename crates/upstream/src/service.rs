@@ -138,6 +138,23 @@ impl Bound {
     }
 }
 
+/// Caps an upstream's `Retry-After` at `MAX_RETRY_AFTER` (300 s), as every
+/// layer reads it: a lying header must not park clients for days either.
+pub(crate) fn cap_retry_after(headers: &mut HeaderMap) {
+    let Some(value) = headers.get(header::RETRY_AFTER) else {
+        return;
+    };
+    let max = mcp_reconnect_core::response::MAX_RETRY_AFTER.as_secs();
+    let over = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<u128>().ok())
+        .is_some_and(|seconds| seconds > u128::from(max));
+    if over {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(max));
+    }
+}
+
 /// Removes the hop-by-hop headers, and those the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages carry none: one pass over the few names there are is
@@ -223,6 +240,7 @@ impl Future for UpstreamFuture {
         let headers = response.headers_mut();
         strip_hop_by_hop(headers);
         headers.remove(header::PROXY_AUTHENTICATE);
+        cap_retry_after(headers);
         Poll::Ready(Ok(response))
     }
 }
@@ -262,6 +280,25 @@ mod tests {
             own.uri_for(Some("a=1")).to_string(),
             "http://127.0.0.1:1/mcp?k=v&a=1"
         );
+    }
+
+    #[test]
+    fn an_upstreams_retry_after_is_capped_at_300_s() {
+        for (sent, kept) in [
+            ("99999999", "300"),
+            ("301", "300"),
+            ("300", "300"),
+            ("7", "7"),
+            ("soon", "soon"),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(sent));
+            cap_retry_after(&mut headers);
+            assert_eq!(headers[header::RETRY_AFTER], kept, "{sent}");
+        }
+        let mut none = HeaderMap::new();
+        cap_retry_after(&mut none);
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use mcp_reconnect_core::redact_url;
 
 use super::{ConfigError, Cors, STREAMABLE_HTTP_TYPES, ServerSpec, parse_servers_file};
 
-/// The seed's `streamablehttp URL`, or mcpo's `--server-type T -- URL`.
+/// The reconnect design's `streamablehttp URL`, or mcpo's `--server-type T -- URL`.
 pub(super) fn command_line_server(
     server_type: Option<&str>,
     target: &[String],
@@ -62,7 +62,7 @@ pub(crate) fn check_type(place: &str, kind: &str) -> Result<(), ConfigError> {
     Err(ConfigError::new(format!("{place}: server type `{kind}`: {why}")))
 }
 
-/// A server type as the seed's positional form gives it (`streamablehttp URL`).
+/// A server type as the reconnect design's positional form gives it (`streamablehttp URL`).
 fn is_type_word(text: &str) -> bool {
     let word = text.to_ascii_lowercase();
     STREAMABLE_HTTP_TYPES.contains(&word.as_str()) || matches!(word.as_str(), "sse" | "stdio")

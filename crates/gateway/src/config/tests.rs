@@ -12,7 +12,7 @@ fn parse(args: &[&str]) -> Result<GatewayConfig, ConfigError> {
 }
 
 #[test]
-fn the_seed_form_and_the_mcpo_form_give_one_server_at_the_root() {
+fn the_design_form_and_the_mcpo_form_give_one_server_at_the_root() {
     for args in [
         &[
             "--port",

@@ -31,7 +31,7 @@ pub(super) async fn exercised(name: &str) -> (CircuitStatus, Stack) {
 }
 
 #[tokio::test(start_paused = true)]
-async fn metrics_json_has_the_seed_connection_and_every_counter() {
+async fn metrics_json_has_the_design_connection_and_every_counter() {
     let (status, service) = exercised("server-a").await;
     let snapshot = status.snapshot();
     let (code, json) = get_json(&service, "/metrics").await;

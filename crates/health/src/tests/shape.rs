@@ -1,4 +1,4 @@
-//! `/health`: the seed's shape and the status code in every circuit state.
+//! `/health`: the reconnect design's shape and the status code in every circuit state.
 
 use std::collections::BTreeSet;
 
@@ -16,8 +16,8 @@ fn keys(value: &Value) -> BTreeSet<&str> {
         .collect()
 }
 
-/// Exactly the seed's fields, with the seed's JSON types.
-fn assert_seed_entry(json: &Value) {
+/// Exactly the reconnect design's fields, with the reconnect design's JSON types.
+fn assert_design_entry(json: &Value) {
     assert_eq!(
         keys(json),
         BTreeSet::from(["status", "connection_name", "current_status"])
@@ -41,7 +41,7 @@ fn assert_seed_entry(json: &Value) {
 /// `(HTTP status, top-level status, current_status.status, error_count, reconnect_attempts)`.
 async fn health(service: &Stack) -> (u16, String, String, u64, u64) {
     let (code, json) = get_json(service, "/health").await;
-    assert_seed_entry(&json);
+    assert_design_entry(&json);
     let current = &json["current_status"];
     (
         code.as_u16(),
@@ -63,7 +63,7 @@ fn expect(
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_seed_shape_and_status_code_hold_in_every_state() {
+async fn the_design_shape_and_status_code_hold_in_every_state() {
     let script = Script::default();
     let (status, service) = stack("server-a", &script);
     // Before the first call nothing is known and connecting is lazy: 200.
@@ -154,7 +154,7 @@ async fn a_reconnect_of_a_known_upstream_stays_200() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn several_upstreams_keep_the_seed_fields_for_the_first_and_list_all() {
+async fn several_upstreams_keep_the_design_fields_for_the_first_and_list_all() {
     let (script_a, script_b) = (Script::default(), Script::default());
     let (status_a, circuit_a) = circuit("server-a", &script_a);
     let (status_b, circuit_b) = circuit("https://u:p@server-b/mcp?k=v", &script_b);
@@ -177,7 +177,7 @@ async fn several_upstreams_keep_the_seed_fields_for_the_first_and_list_all() {
     assert_eq!(json["current_status"]["status"], "healthy");
     let upstreams = json["upstreams"].as_array().unwrap();
     assert_eq!(upstreams.len(), 2);
-    upstreams.iter().for_each(assert_seed_entry);
+    upstreams.iter().for_each(assert_design_entry);
     assert_eq!(upstreams[0]["status"], "healthy");
     assert_eq!(upstreams[1]["status"], "unhealthy");
     assert_eq!(upstreams[1]["connection_name"], "https://server-b/mcp");
