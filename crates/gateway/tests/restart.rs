@@ -124,3 +124,49 @@ async fn rest_and_mcp_traffic_through_upstream_restarts_loses_no_safe_call() {
     }
     gateway.shutdown().await;
 }
+
+/// The gateway's own handshake meets an outage: `notifications/initialized`
+/// answered `502` by the proxy (twice), and the session layer's
+/// re-initialize after a restart. Neither fails a REST call of a safe tool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateways_own_handshake_is_retried_and_never_fails_a_rest_call() {
+    use http::StatusCode;
+    use mcp_reconnect_testkit::{Fault, Rule};
+
+    let mut upstream = TestUpstream::start().await.unwrap();
+    upstream.proxy.push(
+        Rule::method(
+            "notifications/initialized",
+            Fault::status(StatusCode::BAD_GATEWAY),
+        )
+        .times(2),
+    );
+    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    let http = Http::default();
+    let echo = http
+        .post_json(&format!("{}/echo", gateway.url()), &[], &json!({"text": "first"}))
+        .await;
+    assert_eq!(
+        (echo.status.as_u16(), echo.json()),
+        (200, json!("first")),
+        "{echo:?}"
+    );
+    assert_eq!(
+        upstream.proxy.rules()[0].fired(),
+        2,
+        "both 502s met the handshake"
+    );
+
+    // The server restarts and forgets the gateway's session: the next REST
+    // call re-initializes it under the same id and succeeds.
+    upstream.server.restart().await.unwrap();
+    let echo = http
+        .post_json(&format!("{}/echo", gateway.url()), &[], &json!({"text": "after"}))
+        .await;
+    assert_eq!(
+        (echo.status.as_u16(), echo.json()),
+        (200, json!("after")),
+        "{echo:?}"
+    );
+    gateway.shutdown().await;
+}
