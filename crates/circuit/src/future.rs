@@ -5,7 +5,8 @@ use std::task::{Context, Poll, ready};
 
 use http::Response;
 use mcp_reconnect_core::{
-    BoxError, Classification, ClassifiedError, RequestFacts, classify_error, classify_status,
+    BoxError, Classification, ClassifiedError, Deadline, Failure, FailureClass, Reached, RequestFacts,
+    classify_error, classify_status,
 };
 use pin_project_lite::pin_project;
 
@@ -16,11 +17,27 @@ use crate::status::CircuitStatus;
 
 pin_project! {
     /// The future of [`CircuitReconnect`](crate::CircuitReconnect): the upstream
-    /// call, whose outcome it reports to the circuit when it ends (a call
-    /// dropped before it ends reports nothing and gives its half-open permit back).
+    /// call, whose outcome it reports to the circuit when it ends. A call
+    /// dropped before it ends gives its half-open permit back, and reports
+    /// nothing — unless it is dropped at or after the call's [`Deadline`]
+    /// (set by the retry layer): then it timed out, and the circuit counts a
+    /// `Timeout`, so an upstream that takes connections and never answers
+    /// does not look healthy.
     pub struct ResponseFuture<F> {
         #[pin]
         kind: Kind<F>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let KindProj::Upstream { reporter, generation, deadline, .. } = this.project().kind.project()
+                && deadline.is_some_and(Deadline::has_passed)
+                && let Some(reporter) = reporter.take()
+            {
+                let failure = Failure::new(FailureClass::Timeout, Reached::Unknown);
+                reporter.report(Outcome::Failure(failure), *generation);
+            }
+        }
     }
 }
 
@@ -35,6 +52,7 @@ pin_project! {
             generation: u64,
             facts: RequestFacts,
             permit: Option<Permit>,
+            deadline: Option<Deadline>,
         },
         Failed { error: Option<BoxError> },
     }
@@ -48,6 +66,7 @@ impl<F> ResponseFuture<F> {
         generation: u64,
         facts: RequestFacts,
         permit: Option<Permit>,
+        deadline: Option<Deadline>,
     ) -> Self {
         ResponseFuture {
             kind: Kind::Upstream {
@@ -57,6 +76,7 @@ impl<F> ResponseFuture<F> {
                 generation,
                 facts,
                 permit,
+                deadline,
             },
         }
     }
@@ -87,8 +107,11 @@ where
                 generation,
                 facts,
                 permit,
+                deadline,
             } => {
                 let result = ready!(future.poll(cx));
+                // It ended: whenever it is dropped now, it did not time out.
+                *deadline = None;
                 let (classification, result) = match result {
                     Ok(response) => {
                         let classification = match response.extensions().get::<Classification>() {

@@ -6,7 +6,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use http::{Request, Response};
-use mcp_reconnect_core::{BoxError, ClassifiedError, Failure, FailureClass, Reached, RequestFacts};
+use mcp_reconnect_core::{BoxError, ClassifiedError, Deadline, Failure, FailureClass, Reached, RequestFacts};
 use tokio::sync::futures::OwnedNotified;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
@@ -225,6 +225,7 @@ where
             Some(Ready::Upstream(permit)) => match self.cached.as_mut() {
                 Some((generation, service)) => {
                     let facts = RequestFacts::from_request(&request);
+                    let deadline = Deadline::of(&request);
                     let reporter: Arc<dyn Report> = self.shared.clone();
                     let status = self.shared.status.clone();
                     ResponseFuture::upstream(
@@ -234,6 +235,7 @@ where
                         *generation,
                         facts,
                         permit,
+                        deadline,
                     )
                 }
                 None => ResponseFuture::failed(NotReady.into()),

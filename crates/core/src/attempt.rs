@@ -1,4 +1,5 @@
-//! The [`Attempt`] request extension: which try of a request this is.
+//! The [`Attempt`] request extension: which try of a request this is; and
+//! [`Deadline`]: when the call it belongs to gives up.
 
 /// Which try of a request this is, set by the retry layer that owns the loop.
 ///
@@ -50,5 +51,50 @@ impl Attempt {
     /// The attempt a request carries, if a retry layer set one.
     pub fn of<B>(request: &http::Request<B>) -> Option<Attempt> {
         request.extensions().get::<Attempt>().copied()
+    }
+}
+
+/// When the call a request belongs to gives up, set by the layer that owns
+/// the deadline (the retry layer). A layer below whose future is dropped at
+/// or after it learns the call timed out, rather than that its caller left:
+/// the circuit counts that as a `Timeout` outcome.
+///
+/// ```
+/// use std::time::Duration;
+/// use mcp_reconnect_core::Deadline;
+///
+/// let mut request = http::Request::new(());
+/// assert_eq!(Deadline::of(&request), None);
+/// let deadline = Deadline::after(Duration::from_secs(30));
+/// request.extensions_mut().insert(deadline);
+/// assert!(!Deadline::of(&request).unwrap().has_passed());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Deadline(tokio::time::Instant);
+
+impl Deadline {
+    /// The deadline at `at`.
+    pub const fn at(at: tokio::time::Instant) -> Self {
+        Deadline(at)
+    }
+
+    /// The deadline `timeout` from now.
+    pub fn after(timeout: std::time::Duration) -> Self {
+        Deadline(tokio::time::Instant::now() + timeout)
+    }
+
+    /// When it is.
+    pub const fn instant(self) -> tokio::time::Instant {
+        self.0
+    }
+
+    /// Whether it has passed.
+    pub fn has_passed(self) -> bool {
+        tokio::time::Instant::now() >= self.0
+    }
+
+    /// The deadline a request carries, if a layer above set one.
+    pub fn of<B>(request: &http::Request<B>) -> Option<Deadline> {
+        request.extensions().get::<Deadline>().copied()
     }
 }

@@ -70,7 +70,7 @@ pub mod respond;
 pub mod response;
 pub mod sse;
 
-pub use attempt::Attempt;
+pub use attempt::{Attempt, Deadline};
 pub use class::{Classification, Failure, FailureClass, Reached};
 pub use error::{BoxError, ClassifiedError, cause_ref, classify_error, classify_io_kind};
 pub use redact::redact_url;

@@ -59,6 +59,10 @@ pub struct McpClient {
     session: Mutex<Option<Arc<Session>>>,
     /// Single flight for `initialize` (an async gate, never a std lock across `.await`).
     initializing: tokio::sync::Mutex<()>,
+    /// The last handshake that failed, and when it ended: callers that waited
+    /// behind it take its answer instead of starting one more (each would
+    /// cost a whole deadline against an upstream that never answers).
+    failed_handshake: Mutex<Option<(tokio::time::Instant, CallError)>>,
     catalog: catalog::Cache,
 }
 
@@ -70,6 +74,7 @@ impl McpClient {
             next_id: AtomicU64::new(1),
             session: Mutex::new(None),
             initializing: tokio::sync::Mutex::new(()),
+            failed_handshake: Mutex::new(None),
             catalog: catalog::Cache::default(),
         })
     }
@@ -183,9 +188,20 @@ impl McpClient {
         if let Some(session) = self.current() {
             return Ok(session);
         }
+        let waited_from = tokio::time::Instant::now();
         let _gate = self.initializing.lock().await;
         if let Some(session) = self.current() {
             return Ok(session);
+        }
+        let failed = self
+            .failed_handshake
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some((ended, error)) = failed
+            && ended >= waited_from
+        {
+            return Err(error);
         }
         let mut tries = 1;
         let session = loop {
@@ -198,7 +214,14 @@ impl McpClient {
                     tracing::info!(upstream = %self.upstream.spec.display, %error, attempt = tries, "gateway session handshake failed; trying again");
                     tries += 1;
                 }
-                Err(error) => return Err(error),
+                Err(error) => {
+                    let ended = tokio::time::Instant::now();
+                    *self
+                        .failed_handshake
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some((ended, error.clone()));
+                    return Err(error);
+                }
             }
         };
         *self.session.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&session));

@@ -143,3 +143,108 @@ async fn sessions_the_gateway_forgets_end_upstream_so_the_limit_is_never_reached
     assert_eq!(before.reconnects_succeeded, after.reconnects_succeeded);
     gateway.shutdown().await;
 }
+
+/// A loopback peer that takes connections and never answers.
+async fn black_hole() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let holding = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (format!("http://{addr}/mcp"), holding)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_never_answers_does_not_look_healthy() {
+    let (url, _hole) = black_hole().await;
+    let env = [
+        ("MCPO_CONNECTION_TIMEOUT", "1"),
+        ("MCPO_RECONNECT_MAX_ATTEMPTS", "2"),
+    ];
+    let gateway = gateway(&["streamablehttp", &url], &env).await;
+    let http = Http::default();
+    // Callers do not queue behind the gateway's pending handshake, each for a deadline of its own.
+    let started = tokio::time::Instant::now();
+    let calls: Vec<_> = (0..4)
+        .map(|n| {
+            let (http, url) = (http.clone(), format!("{}/echo", gateway.url()));
+            tokio::spawn(async move {
+                http.post_json(&url, &[], &json!({"text": n.to_string()}))
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    for call in calls {
+        let status = call.await.unwrap();
+        assert!(status.is_server_error(), "{status}");
+    }
+    let took = started.elapsed();
+    println!("[abuse] 4 REST calls to a black hole answered within {took:?} (deadline 1 s)");
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    let mut health = StatusCode::OK;
+    for _ in 0..200 {
+        health = http.get(&format!("{}/health", gateway.url()), &[]).await.status;
+        if health != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        health,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a black hole is not healthy"
+    );
+    let snapshot = gateway.clients()[0].upstream().status.snapshot();
+    assert!(
+        snapshot.reconnect_attempts >= 1 && snapshot.reconnects_succeeded == 0,
+        "{snapshot:?}"
+    );
+    gateway.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_hangs_until_its_deadline_counts_as_a_timeout() {
+    use mcp_reconnect_core::FailureClass;
+    use mcp_reconnect_testkit::{Fault, Rule, TestUpstream};
+
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(
+        &["streamablehttp", &upstream.url()],
+        &[("MCPO_CONNECTION_TIMEOUT", "1")],
+    )
+    .await;
+    warmed(&gateway).await;
+    upstream.proxy.push(Rule::tool("slow", Fault::Hang).once());
+    let mut client = RawClient::new(format!("{}/mcp", gateway.url()));
+    assert_eq!(client.initialize().await.unwrap().status, StatusCode::OK);
+    let hung = client.call_tool("slow", json!({"ms": 1})).await.unwrap();
+    assert_eq!(hung.status, StatusCode::GATEWAY_TIMEOUT, "{hung:?}");
+    let snapshot = gateway.clients()[0].upstream().status.snapshot();
+    let timeouts = snapshot
+        .requests
+        .iter()
+        .find(|(class, _)| *class == Some(FailureClass::Timeout))
+        .map_or(0, |(_, n)| *n);
+    assert_eq!(
+        timeouts, 1,
+        "the circuit saw the timeout: {:?}",
+        snapshot.requests
+    );
+    let metrics = Http::default()
+        .get(&format!("{}/metrics", gateway.url()), &[])
+        .await
+        .json();
+    assert_eq!(
+        metrics["connection"]["requests"]["timeout"], 1,
+        "{}",
+        metrics["connection"]["requests"]
+    );
+    // The server answers its probe: one hung call does not take the upstream down.
+    let echo = client.call_tool("echo", json!({"text": "next"})).await.unwrap();
+    assert_eq!(echo.text().as_deref(), Some("next"));
+    gateway.shutdown().await;
+}

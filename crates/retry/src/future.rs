@@ -14,7 +14,7 @@ use mcp_reconnect_core::body::{CollectBytes, collect_bytes};
 use mcp_reconnect_core::headers::is_event_stream;
 use mcp_reconnect_core::peek::peek_with_limit;
 use mcp_reconnect_core::respond::{JsonRpcError, codes};
-use mcp_reconnect_core::{Attempt, BoxError, ClassifiedError, Failure, FailureClass, Reached};
+use mcp_reconnect_core::{Attempt, BoxError, ClassifiedError, Deadline, Failure, FailureClass, Reached};
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tower::retry::Retry;
@@ -64,6 +64,11 @@ pin_project! {
         Buffering {
             #[pin] collect: CollectBytes<ReqB>,
             head: Option<(http::request::Parts, S)>,
+        },
+        Readying {
+            service: Option<S>,
+            request: Option<Request<Full<Bytes>>>,
+            policy: Option<RetryPolicy>,
         },
         Calling { #[pin] tries: Tries<S> },
     }
@@ -123,12 +128,41 @@ where
                         }
                         Err(error) => return Poll::Ready(Err(error)),
                     };
-                    let (request, plan) = prepare(parts, bytes, this.shared);
+                    let (mut request, plan) = prepare(parts, bytes, this.shared);
+                    // Below, a try dropped at this deadline is a timeout, not a caller gone.
+                    if request.extensions().get::<Deadline>().is_none() {
+                        request.extensions_mut().insert(Deadline::at(*this.deadline_at));
+                    }
                     if plan.retries() {
                         this.shared.budget.deposit();
                     }
                     let policy = RetryPolicy::new(Arc::clone(this.shared), plan.clone(), *this.deadline_at);
                     *this.plan = Some(plan);
+                    this.state.set(State::Readying {
+                        service: Some(service),
+                        request: Some(request),
+                        policy: Some(policy),
+                    });
+                }
+                StateProj::Readying {
+                    service,
+                    request,
+                    policy,
+                } => {
+                    // The first try waits for the inner service here, under the deadline.
+                    let Some(ready) = service.as_mut() else {
+                        return Poll::Ready(Err("retry future polled after completion".into()));
+                    };
+                    match ready.poll_ready(cx) {
+                        Poll::Pending => break,
+                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error.into())),
+                        Poll::Ready(Ok(())) => {}
+                    }
+                    let (Some(service), Some(request), Some(policy)) =
+                        (service.take(), request.take(), policy.take())
+                    else {
+                        return Poll::Ready(Err("retry future polled after completion".into()));
+                    };
                     let tries = Retry::new(policy, Forward(service)).call(request);
                     this.state.set(State::Calling { tries });
                 }

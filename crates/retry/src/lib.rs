@@ -9,9 +9,13 @@
 //!   forwarded) and **peeks it once** (method, id, tool name, notification,
 //!   batch). The peek is left in the request extensions as an `Arc<Peek>`
 //!   for the layers below ([`mcp_reconnect_core::peek::of_request`]).
-//! - **retries through `tower::retry`**: each retry first waits for the inner
-//!   service's `poll_ready`, which is how it waits for a reconnect below; it
-//!   sleeps only for an upstream's `Retry-After`.
+//! - **retries through `tower::retry`**: every try, the first included, first
+//!   waits for the inner service's `poll_ready` inside the response future,
+//!   under the call's deadline — which is how it waits for a reconnect below
+//!   (the layer's own `poll_ready` is always ready: it buffers the request).
+//!   It sleeps only for an upstream's `Retry-After`. The deadline is left on
+//!   the request as a [`Deadline`](mcp_reconnect_core::Deadline), so a layer
+//!   below whose future is dropped at it counts a timeout.
 //! - **decides from the failure's class and reach** (the `Classification`
 //!   that `ClassifyLayer` attached, the `ClassifiedError` in the error chain,
 //!   or core's classifiers when the layer runs alone):

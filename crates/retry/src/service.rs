@@ -20,9 +20,11 @@ use crate::stats::RetryStats;
 
 /// The service made by [`ToolRetryLayer`](crate::ToolRetryLayer).
 ///
-/// `poll_ready` is the inner service's readiness; `call` takes the ready
-/// inner service into the response future (leaving a clone behind), so the
-/// first try uses the readiness the caller waited for.
+/// `poll_ready` is always ready: the layer buffers each request, and the
+/// response future waits for the inner service's readiness itself, before
+/// each try and under the call's deadline. So a call that waits for a
+/// reconnect below (the circuit holds unsent calls while the upstream is
+/// down) never waits past its deadline, and the wait is never a try.
 #[derive(Clone, Debug)]
 pub struct ToolRetry<S> {
     inner: S,
@@ -68,14 +70,12 @@ where
     type Error = BoxError;
     type Future = ResponseFuture<S, ReqB, B>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        let clone = self.inner.clone();
-        let ready = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::new(request, ready, Arc::clone(&self.shared))
+        ResponseFuture::new(request, self.inner.clone(), Arc::clone(&self.shared))
     }
 }
 

@@ -142,12 +142,32 @@ async fn a_retry_waits_for_the_inner_service_to_be_ready_again() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn poll_ready_is_the_inner_readiness() {
+async fn the_first_try_waits_for_the_inner_service_under_the_deadline() {
     let (mock, mut handle) = tower_test::mock::pair::<Request<Full<Bytes>>, Response<Full<Bytes>>>();
     let mut service = ToolRetryLayer::new().layer(mock);
     handle.allow(0);
+    // The layer takes the request at once; its future waits for the inner service.
     let mut ready = tokio_test::task::spawn(ServiceExt::<Request<Full<Bytes>>>::ready(&mut service));
-    tokio_test::assert_pending!(ready.poll());
-    handle.allow(1);
     tokio_test::assert_ready_ok!(ready.poll());
+    drop(ready);
+    let mut waiting = tokio_test::task::spawn(service.call(call("increment")));
+    tokio_test::assert_pending!(waiting.poll());
+    handle.allow(1);
+    tokio_test::assert_pending!(waiting.poll());
+    let (_, reply) = handle.next_request().await.unwrap();
+    reply.send_response(Response::new(Full::new(Bytes::from_static(OK_RESULT.as_bytes()))));
+    assert_eq!(waiting.await.unwrap().status(), StatusCode::OK);
+
+    // An inner service that never gets ready: the call ends at its deadline,
+    // never sent (so even `increment` could safely be sent again).
+    handle.allow(0);
+    let error = service.call(call("increment")).await.unwrap_err();
+    let failure = mcp_reconnect_core::classify_error(&*error);
+    assert_eq!(
+        (failure.class(), failure.reached()),
+        (
+            mcp_reconnect_core::FailureClass::Timeout,
+            mcp_reconnect_core::Reached::No
+        )
+    );
 }
