@@ -225,7 +225,8 @@ where
 
 pin_project! {
     /// The future of [`UpstreamService`]: hyper-util's, with the answer's
-    /// hop-by-hop headers removed.
+    /// hop-by-hop headers and cookies removed, `Retry-After` capped, and a
+    /// redirect or `1xx` turned into `502`.
     pub struct UpstreamFuture {
         #[pin]
         inner: hyper_util::client::legacy::ResponseFuture,
@@ -240,7 +241,20 @@ impl Future for UpstreamFuture {
         let headers = response.headers_mut();
         strip_hop_by_hop(headers);
         headers.remove(header::PROXY_AUTHENTICATE);
+        // The upstream's cookies are not for the gateway's clients.
+        headers.remove(header::SET_COOKIE);
         cap_retry_after(headers);
+        // No redirect is followed or relayed (a relative `Location` would send
+        // a client, with its key, to another route of the gateway), and an
+        // unrequested `1xx` would end the client's connection: both are a
+        // bad gateway.
+        if response.status().is_redirection() || response.status().is_informational() {
+            let headers = response.headers_mut();
+            headers.remove(header::LOCATION);
+            headers.remove(header::CONTENT_LOCATION);
+            headers.remove(header::UPGRADE);
+            *response.status_mut() = http::StatusCode::BAD_GATEWAY;
+        }
         Poll::Ready(Ok(response))
     }
 }

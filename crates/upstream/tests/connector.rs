@@ -307,3 +307,27 @@ async fn the_probe_is_a_json_rpc_ping_with_the_targets_headers() {
     assert_eq!(seen[0]["headers"]["authorization"], "Bearer upstream");
     assert_eq!(seen[0]["headers"]["mcp-method"], "ping");
 }
+
+#[tokio::test]
+async fn redirects_and_cookies_from_the_upstream_never_reach_the_client() {
+    let service = service_fn(move |_: Request<Incoming>| async move {
+        let response = Response::builder()
+            .status(307)
+            .header("location", "/other/route")
+            .header("set-cookie", "internal=1")
+            .body(Full::new(Bytes::from_static(b"moved")))
+            .expect("test setup");
+        Ok::<_, Infallible>(response)
+    });
+    let (addr, _serving) = serve(service).await;
+    // (The MCP probe would see the redirect as a bad gateway: connect only.)
+    let config = Config::default().probe(mcp_reconnect_upstream::Probe::Connect);
+    let upstream = connect(config, &format!("http://{addr}/mcp")).await;
+    let request = Request::post("/mcp")
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap();
+    let response = within(upstream.oneshot(request)).await.unwrap();
+    assert_eq!(response.status(), 502);
+    assert!(response.headers().get("location").is_none());
+    assert!(response.headers().get("set-cookie").is_none());
+}
