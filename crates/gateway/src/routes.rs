@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -51,7 +51,15 @@ struct Docs {
     openapi_path: String,
     /// Whether this is the combined document of a config file's servers.
     combined: bool,
+    /// The document last built, and the catalogs it was built from: it is
+    /// built once per catalog generation, not per request (a catalog of
+    /// thousands of tools takes long to render, and `/openapi.json` needs
+    /// no key).
+    cache: Arc<Mutex<Option<BuiltDocument>>>,
 }
+
+/// An OpenAPI document as served, and the catalogs it was built from.
+type BuiltDocument = (Vec<Arc<Catalog>>, bytes::Bytes);
 
 /// The gateway's whole HTTP service.
 pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
@@ -72,6 +80,7 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
             clients,
             openapi_path: format!("{mount}/openapi.json"),
             combined,
+            cache: Arc::default(),
         };
         for path in [format!("{mount}/openapi.json"), format!("{mount}/docs")] {
             open.insert(path.clone());
@@ -361,6 +370,13 @@ async fn openapi_json(State(docs): State<Docs>) -> Response {
     for client in docs.clients.iter() {
         catalogs.push(fresh_catalog(client).await);
     }
+    let cached = docs.cache.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    if let Some((built_from, document)) = cached
+        && built_from.len() == catalogs.len()
+        && built_from.iter().zip(&catalogs).all(|(a, b)| Arc::ptr_eq(a, b))
+    {
+        return json_bytes(document);
+    }
     let groups: Vec<ToolGroup<'_>> = docs
         .clients
         .iter()
@@ -375,7 +391,13 @@ async fn openapi_json(State(docs): State<Docs>) -> Response {
         })
         .collect();
     let document = openapi::document(&doc_info(&docs, &catalogs), &groups);
-    axum::Json(document).into_response()
+    let document = bytes::Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
+    *docs.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some((catalogs, document.clone()));
+    json_bytes(document)
+}
+
+fn json_bytes(document: bytes::Bytes) -> Response {
+    ([(http::header::CONTENT_TYPE, "application/json")], document).into_response()
 }
 
 /// The tool list, refreshed if stale, waiting at most [`OPENAPI_REFRESH_WAIT`].

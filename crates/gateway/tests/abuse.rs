@@ -248,3 +248,120 @@ async fn a_call_that_hangs_until_its_deadline_counts_as_a_timeout() {
     assert_eq!(echo.text().as_deref(), Some("next"));
     gateway.shutdown().await;
 }
+
+/// A malicious MCP server: it answers the handshake and `ping`, and lists
+/// `pages` pages of `per_page` tools, each with a schema of about `schema`
+/// bytes, forever pointing at the next page.
+async fn huge_catalog(pages: usize, per_page: usize, schema: usize) -> (String, tokio::task::JoinHandle<()>) {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::Incoming;
+    use hyper_util::rt::TokioIo;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let filler = "x".repeat(schema);
+    let serving = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let filler = filler.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+                    let filler = filler.clone();
+                    async move {
+                        let body = request
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let message: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                        let id = message["id"].clone();
+                        let result = match message["method"].as_str() {
+                            Some("initialize") => {
+                                json!({"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
+                                "serverInfo": {"name": "huge", "version": "0"}})
+                            }
+                            Some("tools/list") => {
+                                let page: usize = message["params"]["cursor"]
+                                    .as_str()
+                                    .and_then(|c| c.parse().ok())
+                                    .unwrap_or(0);
+                                let tools: Vec<_> = (0..per_page)
+                                    .map(|n| json!({"name": format!("t{page}_{n}"), "description": "d",
+                                        "inputSchema": {"type": "object", "properties": {"a": {"type": "string", "description": filler}}}}))
+                                    .collect();
+                                let next = (page + 1 < pages).then(|| (page + 1).to_string());
+                                json!({"tools": tools, "nextCursor": next})
+                            }
+                            _ if id.is_null() => {
+                                return Ok::<_, std::convert::Infallible>(
+                                    http::Response::builder()
+                                        .status(202)
+                                        .body(Full::new(Bytes::new()))
+                                        .expect("test setup"),
+                                );
+                            }
+                            _ => json!({}),
+                        };
+                        let answer = json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
+                        Ok(http::Response::builder()
+                            .header("content-type", "application/json")
+                            .header("mcp-session-id", "huge-session")
+                            .body(Full::new(Bytes::from(answer)))
+                            .expect("test setup"))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}/mcp"), serving)
+}
+
+fn rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        / 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_catalog_is_cut_at_its_budget_and_openapi_is_built_once() {
+    // 8 pages of 1000 tools with 4 KiB schemas: about 33 MB of tool lists.
+    let (url, _server) = huge_catalog(8, 1000, 4096).await;
+    let before = rss_mib();
+    let gateway = gateway(&["streamablehttp", &url], &[]).await;
+    let catalog = gateway.clients()[0].tools(None).await;
+    assert!(catalog.fetched.is_some(), "{:?}", catalog.error);
+    let truncated = catalog.truncated.clone().expect("cut short");
+    assert!(truncated.contains("bytes"), "{truncated}");
+    assert!(
+        !catalog.tools.is_empty() && catalog.tools.len() < 8000,
+        "{} tools kept",
+        catalog.tools.len()
+    );
+    let http = Http::default();
+    let first = http.get(&format!("{}/openapi.json", gateway.url()), &[]).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let mut documents = Vec::new();
+    for _ in 0..4 {
+        let again = http.get(&format!("{}/openapi.json", gateway.url()), &[]).await;
+        documents.push(again.body.len());
+        assert_eq!(again.body, first.body, "served from the cache");
+    }
+    let grown = rss_mib().saturating_sub(before);
+    println!(
+        "[abuse] huge catalog: {} tools kept ({truncated}); /openapi.json {} KiB, 5 GETs; RSS +{grown} MiB",
+        catalog.tools.len(),
+        first.body.len() / 1024
+    );
+    assert!(grown < 1024, "RSS grew {grown} MiB");
+    let health = http.get(&format!("{}/health", gateway.url()), &[]).await;
+    assert_eq!(health.status, StatusCode::OK, "the tools that fit are served");
+    gateway.shutdown().await;
+}

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use mcp_reconnect_retry::ToolHints;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -19,6 +20,11 @@ pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 pub const MAX_TOOL_PAGES: usize = 64;
 /// The most tools kept from one server.
 pub const MAX_TOOLS: usize = 4096;
+/// The most bytes of `tools/list` results read from one server, over all
+/// pages: 16 MiB. Past it the catalog keeps the tools read so far and says
+/// it was cut short (a hostile or broken server cannot make the gateway
+/// hold gigabytes of schemas).
+pub const MAX_CATALOG_BYTES: usize = 16 * 1024 * 1024;
 
 /// One tool, as `tools/list` described it.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,6 +82,9 @@ pub struct Catalog {
     pub fetched: Option<Instant>,
     /// The last fetch's failure, if it failed.
     pub error: Option<CallError>,
+    /// Why the list was cut short ([`MAX_TOOLS`], [`MAX_CATALOG_BYTES`],
+    /// [`MAX_TOOL_PAGES`]), if it was: the tools that fit are served.
+    pub truncated: Option<String>,
     attempted: Option<Instant>,
     reconnects: u64,
 }
@@ -121,7 +130,10 @@ impl McpClient {
         let reconnects = self.upstream.status.reconnects_succeeded();
         let now = Instant::now();
         let next = match self.fetch_tools().await {
-            Ok(tools) => {
+            Ok((tools, truncated)) => {
+                if let Some(why) = &truncated {
+                    tracing::warn!(upstream = %self.upstream.spec.display, tools = tools.len(), %why, "tool list cut short; serving the tools that fit");
+                }
                 // The retry layer learns annotations from `tools/list` answers it
                 // sees to their end; tell it directly too, so REST calls of a
                 // read-only tool are retried even if no client listed the tools.
@@ -134,6 +146,7 @@ impl McpClient {
                     tools,
                     fetched: Some(now),
                     error: None,
+                    truncated,
                     attempted: Some(now),
                     reconnects,
                 }
@@ -170,32 +183,58 @@ impl McpClient {
         (fetched.elapsed() >= CATALOG_TTL || reconnected) && !recently_tried
     }
 
-    async fn fetch_tools(&self) -> Result<Vec<Tool>, CallError> {
+    async fn fetch_tools(&self) -> Result<(Vec<Tool>, Option<String>), CallError> {
+        /// A page, its tools left as JSON text until one is wanted.
+        #[derive(serde::Deserialize)]
+        struct Page<'a> {
+            #[serde(borrow)]
+            tools: Option<Vec<&'a RawValue>>,
+            #[serde(rename = "nextCursor")]
+            next_cursor: Option<Value>,
+        }
         let disabled = &self.upstream.spec.disabled_tools;
         let mut tools = Vec::new();
         let mut cursor: Option<String> = None;
+        let mut read = 0usize;
         for _ in 0..MAX_TOOL_PAGES {
             let params = match &cursor {
                 Some(cursor) => json!({"cursor": cursor}),
                 None => json!({}),
             };
-            let result = self.request("tools/list", params).await?;
-            let Some(listed) = result.get("tools").and_then(Value::as_array) else {
+            let result = self.request_text("tools/list", params).await?;
+            read = read.saturating_add(result.get().len());
+            if read > MAX_CATALOG_BYTES {
+                let why = format!("the tool lists are over {MAX_CATALOG_BYTES} bytes");
+                return Ok((tools, Some(why)));
+            }
+            let page: Page<'_> = super::from_object(result.get())
+                .ok_or_else(|| CallError::Protocol("tools/list result is not an object".into()))?;
+            let Some(listed) = page.tools else {
                 return Err(CallError::Protocol(
                     "tools/list result has no `tools` array".into(),
                 ));
             };
-            let listed = listed.iter().filter_map(Tool::from_json);
-            tools.extend(listed.filter(|tool| !disabled.contains(&tool.name)));
-            tools.truncate(MAX_TOOLS);
-            cursor = result
-                .get("nextCursor")
+            for raw in listed {
+                if tools.len() >= MAX_TOOLS {
+                    return Ok((tools, Some(format!("more than {MAX_TOOLS} tools"))));
+                }
+                // Each tool is parsed alone: a page's tools never become one tree.
+                let Ok(value) = serde_json::from_str::<Value>(raw.get()) else {
+                    continue;
+                };
+                if let Some(tool) = Tool::from_json(&value).filter(|tool| !disabled.contains(&tool.name)) {
+                    tools.push(tool);
+                }
+            }
+            cursor = page
+                .next_cursor
+                .as_ref()
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            if cursor.is_none() || tools.len() >= MAX_TOOLS {
-                break;
+            if cursor.is_none() {
+                return Ok((tools, None));
             }
         }
-        Ok(tools)
+        Ok((tools, Some(format!("more than {MAX_TOOL_PAGES} pages"))))
     }
 }
