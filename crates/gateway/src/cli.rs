@@ -137,6 +137,11 @@ pub struct ServeArgs {
     /// Concurrent calls per upstream before new ones are shed with 503.
     #[arg(long, default_value_t = DEFAULT_MAX_CONCURRENT_CALLS, value_parser = clap::value_parser!(u32).range(1..=MAX_CONCURRENT_CALLS_LIMIT))]
     pub max_concurrent_calls: u32,
+    /// Connections open at once (a share of them, 1/16, is kept for
+    /// `/health`, so probes get through a full gateway); the next one waits
+    /// in the listen backlog.
+    #[arg(long, default_value_t = crate::server::MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+    pub max_connections: u32,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES, value_parser = clap::value_parser!(u64).range(1..=MAX_BODY_BYTES_LIMIT))]
     pub max_body_bytes: u64,

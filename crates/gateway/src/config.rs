@@ -141,6 +141,8 @@ pub struct Limits {
     pub max_body_bytes: u64,
     /// Time a client has to send a request's headers.
     pub header_read_timeout: Duration,
+    /// Connections open at once, `/health`'s reserve included.
+    pub max_connections: u32,
     /// Time in-flight calls get to finish at shutdown.
     pub shutdown_timeout: Duration,
     /// Time a REST tool call may take, answer included.
@@ -229,6 +231,7 @@ impl GatewayConfig {
                 max_concurrent_calls: args.max_concurrent_calls,
                 max_body_bytes: args.max_body_bytes,
                 header_read_timeout: args.header_read_timeout,
+                max_connections: args.max_connections,
                 shutdown_timeout: args.shutdown_timeout,
                 tool_timeout: args.tool_timeout,
             },

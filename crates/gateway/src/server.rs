@@ -21,10 +21,29 @@ use crate::routes;
 use crate::stack::Upstream;
 use crate::tools::McpClient;
 
-/// Connections open at once; the next one waits in the listen backlog.
+/// Connections open at once, by default (`--max-connections`); the next one
+/// waits in the listen backlog.
 pub const MAX_CONNECTIONS: usize = 4096;
+/// The share of the connections kept for `/health` (one in 16, at least 1):
+/// when the rest are taken, a new connection is still accepted into the
+/// reserve, and there it is served only `/health` (anything else gets `503`
+/// and the connection closes), so probes and load balancers see the gateway
+/// alive while clients fill it.
+pub const HEALTH_RESERVE_SHARE: usize = 16;
 /// Pause after a failed `accept` (out of file descriptors, …) before the next.
 pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// The answer on a `/health`-only connection to anything but `/health`.
+fn full() -> axum::response::Response {
+    let mut response = crate::rest::detail(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        serde_json::json!("too many connections; try again"),
+    );
+    let headers = response.headers_mut();
+    headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+    headers.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    response
+}
 
 /// Why the gateway could not start.
 #[derive(Debug)]
@@ -145,16 +164,29 @@ async fn serve(
     mut stopped: oneshot::Receiver<()>,
 ) {
     let graceful = GracefulShutdown::new();
-    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let max = usize::try_from(limits.max_connections)
+        .unwrap_or(MAX_CONNECTIONS)
+        .max(2);
+    let reserve = (max / HEALTH_RESERVE_SHARE).max(1);
+    let connections = Arc::new(Semaphore::new(max - reserve));
+    let reserved = Arc::new(Semaphore::new(reserve));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     loop {
-        let permit = tokio::select! {
-            _ = &mut stopped => break,
-            permit = Arc::clone(&connections).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
+        // A general slot if one is free, else one of `/health`'s.
+        let (permit, health_only) = match Arc::clone(&connections).try_acquire_owned() {
+            Ok(permit) => (permit, false),
+            Err(_) => tokio::select! {
+                _ = &mut stopped => break,
+                permit = Arc::clone(&connections).acquire_owned() => match permit {
+                    Ok(permit) => (permit, false),
+                    Err(_) => break,
+                },
+                permit = Arc::clone(&reserved).acquire_owned() => match permit {
+                    Ok(permit) => (permit, true),
+                    Err(_) => break,
+                },
             },
         };
         let (stream, peer) = tokio::select! {
@@ -171,8 +203,15 @@ async fn serve(
         // Best effort: Nagle only delays small JSON-RPC answers.
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service =
-            hyper::service::service_fn(move |request: http::Request<Incoming>| app.clone().oneshot(request));
+        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+            let app = app.clone();
+            async move {
+                if health_only && request.uri().path() != crate::auth::HEALTH_PATH {
+                    return Ok(full());
+                }
+                app.oneshot(request).await
+            }
+        });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         // `Repoll`: hyper wakes this task from inside its own poll once per
         // call; polling again in place saves a worker wake-up.

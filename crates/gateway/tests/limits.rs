@@ -125,3 +125,65 @@ async fn a_rest_body_that_breaks_off_is_a_400_not_a_413() {
     assert_eq!(upstream.counters().total_calls(), 0, "nothing reached the server");
     gateway.shutdown().await;
 }
+
+/// With every connection slot taken by clients that never finish their
+/// headers, `/health` still gets through (its reserve), and other requests
+/// on the reserve get a clear `503`; when the slots free up, calls work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_gateway_still_answers_health() {
+    let upstream = mcp_reconnect_testkit::TestUpstream::start().await.unwrap();
+    let gateway = gateway(
+        &[
+            "--max-connections",
+            "16",
+            "--header-read-timeout",
+            "60",
+            "streamablehttp",
+            &upstream.url(),
+        ],
+        &[],
+    )
+    .await;
+    let addr = gateway.url().trim_start_matches("http://").to_owned();
+    // 15 general slots (16 less one for `/health`), each held by a silent client.
+    let mut silent = Vec::new();
+    for _ in 0..15 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut stream, b"POST /echo HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        silent.push(stream);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let health = common::Http::default()
+        .get(&format!("{}/health", gateway.url()), &[])
+        .await;
+    assert!(health.status.is_success(), "{health:?}");
+    let echo = common::Http::default()
+        .post_json(
+            &format!("{}/echo", gateway.url()),
+            &[],
+            &serde_json::json!({"text": "x"}),
+        )
+        .await;
+    assert_eq!(echo.status, 503, "{echo:?}");
+    assert_eq!(echo.headers["retry-after"], "1");
+    drop(silent);
+    let mut ok = false;
+    for _ in 0..100 {
+        let echo = common::Http::default()
+            .post_json(
+                &format!("{}/echo", gateway.url()),
+                &[],
+                &serde_json::json!({"text": "x"}),
+            )
+            .await;
+        if echo.status == 200 {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ok, "calls work again once the slots are free");
+    gateway.shutdown().await;
+}
