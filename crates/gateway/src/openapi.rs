@@ -53,6 +53,12 @@ pub fn document(info: &DocInfo, groups: &[ToolGroup<'_>]) -> Value {
     let mut keys = HashSet::new();
     for group in groups {
         for tool in group.tools {
+            let Some(segment) = rest_segment(group.prefix, &tool.name) else {
+                // `POST <mount>/mcp` is the MCP endpoint, `<mount>/docs` and
+                // `<mount>/openapi.json` are pages: the tool is served over
+                // `/mcp` only, and the document does not promise a route.
+                continue;
+            };
             let key = unique_key(component_key(group.tag, &tool.name), &mut keys);
             schemas.insert(
                 format!("{key}_form_model"),
@@ -63,7 +69,7 @@ pub fn document(info: &DocInfo, groups: &[ToolGroup<'_>]) -> Value {
                 schemas.insert(name.clone(), rebase(schema, &name));
                 json!({"$ref": format!("#/components/schemas/{name}")})
             });
-            let path = format!("{}/{}", group.prefix, tool.name);
+            let path = format!("{}/{segment}", group.prefix);
             paths.insert(
                 path,
                 json!({"post": operation(tool, group.tag, &key, output, info.secured)}),
@@ -85,6 +91,26 @@ pub fn document(info: &DocInfo, groups: &[ToolGroup<'_>]) -> Value {
             json!({SECURITY_SCHEME: {"type": "http", "scheme": "bearer"}});
     }
     document
+}
+
+/// The path segment that reaches `tool` over REST under `prefix`: the name,
+/// percent-encoded where it is not a plain segment (`a/b` is `a%2Fb`); `None`
+/// when a fixed route of the gateway takes that path.
+fn rest_segment(prefix: &str, tool: &str) -> Option<String> {
+    let fixed = ["mcp", "docs", "openapi.json"];
+    let top_level = ["health", "metrics"];
+    if tool.is_empty() || fixed.contains(&tool) || (prefix.is_empty() && top_level.contains(&tool)) {
+        return None;
+    }
+    let mut segment = String::with_capacity(tool.len());
+    for byte in tool.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&byte) {
+            segment.push(char::from(byte));
+        } else {
+            segment.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    Some(segment)
 }
 
 fn operation(tool: &Tool, tag: Option<&str>, key: &str, output: Option<Value>, secured: bool) -> Value {

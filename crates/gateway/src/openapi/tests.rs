@@ -114,7 +114,7 @@ fn names_that_clean_to_the_same_component_keep_their_own_schema_and_operation_id
     );
     let mut ids = std::collections::BTreeSet::new();
     for (tool, title) in tools.iter().zip(["first", "second", "third"]) {
-        let operation = &doc["paths"][format!("/{}", tool.name)]["post"];
+        let operation = &doc["paths"][format!("/{}", tool.name.replace(' ', "%20"))]["post"];
         assert!(ids.insert(operation["operationId"].as_str().unwrap().to_owned()));
         let reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
             .as_str()
@@ -122,4 +122,33 @@ fn names_that_clean_to_the_same_component_keep_their_own_schema_and_operation_id
         let name = reference.trim_start_matches("#/components/schemas/");
         assert_eq!(doc["components"]["schemas"][name]["title"], title, "{reference}");
     }
+}
+
+#[test]
+fn tools_rest_cannot_reach_are_left_out_and_odd_names_encoded() {
+    let tools: Vec<Tool> = ["echo", "mcp", "docs", "openapi.json", "health", "a/b", "sp ace"]
+        .iter()
+        .map(|name| tool(name, json!({"type": "object"})))
+        .collect();
+    let single = [ToolGroup {
+        prefix: "",
+        tag: None,
+        tools: &tools,
+    }];
+    let document = document(&info(false), &single);
+    let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
+    assert_eq!(paths, ["/a%2Fb", "/echo", "/sp%20ace"]);
+    // Under a mount, `/srv/health` is a tool's route, not the probe's.
+    let mounted = [ToolGroup {
+        prefix: "/srv",
+        tag: Some("srv"),
+        tools: &tools,
+    }];
+    let document = super::document(&info(false), &mounted);
+    let paths = document["paths"].as_object().unwrap();
+    assert!(
+        paths.contains_key("/srv/health")
+            && !paths.contains_key("/srv/mcp")
+            && !paths.contains_key("/srv/docs")
+    );
 }
