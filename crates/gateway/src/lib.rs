@@ -50,6 +50,7 @@ pub mod config;
 pub mod demo;
 pub mod docs;
 pub mod edge;
+pub mod forwarded;
 pub mod logging;
 pub mod openapi;
 pub mod rebinding;

@@ -96,7 +96,7 @@ pub fn document(info: &DocInfo, groups: &[ToolGroup<'_>]) -> Value {
 /// The path segment that reaches `tool` over REST under `prefix`: the name,
 /// percent-encoded where it is not a plain segment (`a/b` is `a%2Fb`); `None`
 /// when a fixed route of the gateway takes that path.
-fn rest_segment(prefix: &str, tool: &str) -> Option<String> {
+pub fn rest_segment(prefix: &str, tool: &str) -> Option<String> {
     let fixed = ["mcp", "docs", "openapi.json"];
     let top_level = ["health", "metrics"];
     if tool.is_empty() || fixed.contains(&tool) || (prefix.is_empty() && top_level.contains(&tool)) {

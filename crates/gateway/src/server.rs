@@ -91,7 +91,13 @@ impl Gateway {
             .map_err(StartError::Listen)?;
         let addr = listener.local_addr().map_err(StartError::Listen)?;
         let (stop, stopped) = oneshot::channel();
-        let server = tokio::spawn(serve(listener, app, config.limits.clone(), stopped));
+        let server = tokio::spawn(serve(
+            listener,
+            app,
+            config.limits.clone(),
+            config.forwarded_for,
+            stopped,
+        ));
         let warm_ups = clients
             .iter()
             .map(|client| tokio::spawn(warm_up(Arc::clone(client))))
@@ -161,6 +167,7 @@ async fn serve(
     listener: TcpListener,
     app: impl routes::App,
     limits: crate::config::Limits,
+    forwarded: crate::forwarded::ForwardedFor,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -203,8 +210,10 @@ async fn serve(
         // Best effort: Nagle only delays small JSON-RPC answers.
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+        let client = crate::forwarded::Client::new(peer);
+        let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
             let app = app.clone();
+            forwarded.apply(request.headers_mut(), &client);
             async move {
                 if health_only && request.uri().path() != crate::auth::HEALTH_PATH {
                     return Ok(full());
