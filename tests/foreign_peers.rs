@@ -81,15 +81,9 @@ impl Interop {
     /// The install of `scripts/interop-setup.sh`, or `None` (after printing
     /// why) when it is missing and not required.
     fn find(test: &str) -> Option<Interop> {
-        let root = std::env::var_os("MCP_INTEROP_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                let home = std::env::var_os("HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| PathBuf::from("/root"));
-                home.join(".cache/mcp-reconnect/interop")
-            });
-        let interop = Interop { root };
+        let interop = Interop {
+            root: mcp_reconnect_testkit::external::interop_home(),
+        };
         let needed = [
             interop.root.join("venv/.stamp"),
             interop.root.join("npm/.stamp"),
@@ -101,7 +95,8 @@ impl Interop {
         match needed.iter().find(|path| !path.exists()) {
             None => Some(interop),
             Some(missing) => {
-                let required = std::env::var("MCP_INTEROP_REQUIRED").is_ok_and(|v| v == "1");
+                let required = std::env::var(mcp_reconnect_testkit::external::ENV_INTEROP_REQUIRED)
+                    .is_ok_and(|v| v == "1");
                 assert!(
                     !required,
                     "{test}: {} is missing; run scripts/interop-setup.sh",

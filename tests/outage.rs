@@ -437,6 +437,18 @@ async fn get_json(url: &str) -> Value {
     serde_json::from_slice(&body).expect("JSON")
 }
 
+/// The rmcp server stopped (its port refuses, its sessions are gone) and
+/// started again on the same port after `down`.
+fn stopped_for(server: &Arc<Mutex<McpServer>>, down: Duration) -> Outage {
+    let server = Arc::clone(server);
+    Box::pin(async move {
+        let mut server = server.lock().await;
+        server.stop().await;
+        tokio::time::sleep(down).await;
+        server.start_again().await.expect("the server starts again");
+    })
+}
+
 fn nginx_available() -> bool {
     external::available(&["nginx"])
 }
@@ -454,13 +466,7 @@ async fn nginx_in_front_of_a_killed_and_restarted_rmcp_server() {
     let counters = server.lock().await.counters();
     let proxy = ReverseProxy::start(addr).await.unwrap();
     let gateway = gateway(&proxy.mcp_url()).await;
-    let restart = Arc::clone(&server);
-    let outage: Outage = Box::pin(async move {
-        let mut server = restart.lock().await;
-        server.stop().await;
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        server.start_again().await.unwrap();
-    });
+    let outage = stopped_for(&server, Duration::from_secs(3));
     scenario(
         "nginx → rmcp server, SIGKILL-like stop + restart after 3 s",
         &gateway,
@@ -519,13 +525,7 @@ async fn the_servers_port_refuses_for_5_s_with_no_proxy() {
     let url = server.lock().await.url();
     let counters = server.lock().await.counters();
     let gateway = gateway(&url).await;
-    let restart = Arc::clone(&server);
-    let outage: Outage = Box::pin(async move {
-        let mut server = restart.lock().await;
-        server.stop().await;
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        server.start_again().await.unwrap();
-    });
+    let outage = stopped_for(&server, Duration::from_secs(5));
     scenario(
         "no proxy: the server's port refuses for 5 s",
         &gateway,

@@ -9,9 +9,8 @@ use http_body::Body;
 use mcp_reconnect_core::body::{CollectBytes, collect_bytes};
 use pin_project_lite::pin_project;
 
-use mcp_reconnect_core::headers::is_json;
 use mcp_reconnect_core::{
-    BoxError, Classification, ClassifiedError, RequestFacts, body_can_refine, classify_response,
+    BoxError, Classification, ClassifiedError, RequestFacts, body_worth_reading, classify_response,
     refine_with_body,
 };
 
@@ -83,12 +82,16 @@ where
                     };
                     let (mut parts, body) = response.into_parts();
                     let classification = classify_response(&parts, *this.facts);
-                    let small_json = is_json(&parts.headers)
-                        && body
-                            .size_hint()
-                            .exact()
-                            .is_some_and(|len| len <= *this.body_peek_limit as u64);
-                    if small_json && body_can_refine(&classification, parts.status, *this.facts) {
+                    let exact = body.size_hint().exact();
+                    let limit = *this.body_peek_limit;
+                    if body_worth_reading(
+                        &classification,
+                        parts.status,
+                        &parts.headers,
+                        exact,
+                        limit,
+                        *this.facts,
+                    ) {
                         let collect = collect_bytes(body, *this.body_peek_limit);
                         let head = Some((parts, classification));
                         this.state.set(State::Reading { collect, head });

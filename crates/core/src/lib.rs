@@ -75,5 +75,6 @@ pub use class::{Classification, Failure, FailureClass, Reached};
 pub use error::{BoxError, ClassifiedError, cause_ref, classify_error, classify_io_kind};
 pub use redact::redact_url;
 pub use response::{
-    RequestFacts, body_can_refine, classify_response, classify_status, refine_with_body, retry_after,
+    RequestFacts, body_can_refine, body_worth_reading, classify_response, classify_status, refine_with_body,
+    retry_after,
 };

@@ -99,6 +99,22 @@ pub fn body_can_refine(classification: &Classification, status: StatusCode, fact
     }
 }
 
+/// Whether a classifier should read this answer's body: it is JSON, of a
+/// known length within `limit`, and [`body_can_refine`] says the body can
+/// change the class. The one test `ClassifyLayer` and the connector's probe share.
+pub fn body_worth_reading(
+    classification: &Classification,
+    status: StatusCode,
+    headers: &HeaderMap,
+    exact_len: Option<u64>,
+    limit: usize,
+    facts: RequestFacts,
+) -> bool {
+    crate::headers::is_json(headers)
+        && exact_len.is_some_and(|len| len <= limit as u64)
+        && body_can_refine(classification, status, facts)
+}
+
 /// `429` and `503`: the statuses a proxy answers for a server that is down,
 /// and a live server for a request it will not take.
 fn is_refusal_status(status: StatusCode) -> bool {

@@ -348,10 +348,15 @@ pub struct Nginx {
 impl Nginx {
     /// Writes the config into a temp dir and starts nginx on a free port.
     pub async fn start(backends: &[SocketAddr]) -> io::Result<Nginx> {
+        Nginx::run("nginx", |port, dir| config(port, backends, dir)).await
+    }
+
+    /// Starts nginx on a free port with the config `config(port, dir)` writes.
+    async fn run(what: &str, config: impl FnOnce(u16, &Path) -> String) -> io::Result<Nginx> {
         let binary = find("nginx").ok_or_else(|| not_installed("nginx"))?;
         let port = free_port()?;
-        let dir = temp_dir("nginx")?;
-        std::fs::write(dir.join("nginx.conf"), config(port, backends, &dir))?;
+        let dir = temp_dir(what)?;
+        std::fs::write(dir.join("nginx.conf"), config(port, &dir))?;
         let mut child = Command::new(binary)
             .arg("-p")
             .arg(&dir)
@@ -412,31 +417,8 @@ pub struct ReverseProxy {
 impl ReverseProxy {
     /// Starts nginx on a free port in front of the server at `backend`.
     pub async fn start(backend: SocketAddr) -> io::Result<ReverseProxy> {
-        let binary = find("nginx").ok_or_else(|| not_installed("nginx"))?;
-        let port = free_port()?;
-        let dir = temp_dir("nginx-proxy")?;
-        std::fs::write(dir.join("nginx.conf"), proxy_config(port, backend, &dir))?;
-        let mut child = Command::new(binary)
-            .arg("-p")
-            .arg(&dir)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .args(["-g", "daemon off;"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        wait_for_port(port, &mut child, "nginx").await?;
-        Ok(ReverseProxy {
-            nginx: Nginx {
-                port,
-                dir,
-                child: Some(child),
-            },
-        })
+        let nginx = Nginx::run("nginx-proxy", |port, dir| proxy_config(port, backend, dir)).await?;
+        Ok(ReverseProxy { nginx })
     }
 
     /// `http://127.0.0.1:<port>/mcp`: the MCP endpoint through the proxy.
@@ -450,43 +432,11 @@ impl ReverseProxy {
     }
 }
 
-/// The reverse proxy's config: one backend, no retries of its own.
+/// The reverse proxy's config: one backend (never marked failed), no
+/// retries of its own.
 fn proxy_config(port: u16, backend: SocketAddr, dir: &Path) -> String {
-    let dir = dir.display();
-    format!(
-        r#"master_process off;
-pid {dir}/nginx.pid;
-events {{
-    worker_connections 1024;
-}}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    upstream mcp {{
-        server {backend} max_fails=0;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://mcp;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_buffering off;
-            proxy_request_buffering off;
-            proxy_cache off;
-            proxy_connect_timeout 2s;
-            proxy_read_timeout 60s;
-            proxy_next_upstream off;
-        }}
-    }}
-}}
-"#
-    )
+    let servers = format!("        server {backend} max_fails=0;\n");
+    nginx_config(port, dir, &servers, "proxy_next_upstream off;", "")
 }
 
 /// Where `scripts/interop-setup.sh` installed the foreign MCP peers
@@ -626,11 +576,23 @@ impl Drop for PythonServer {
 
 /// The balancer's config.
 fn config(port: u16, backends: &[SocketAddr], dir: &Path) -> String {
-    let dir = dir.display();
     let servers: String = backends
         .iter()
         .map(|backend| format!("        server {backend} max_fails=1 fail_timeout=2s;\n"))
         .collect();
+    nginx_config(
+        port,
+        dir,
+        &servers,
+        "proxy_next_upstream error timeout;",
+        "add_header X-Upstream $upstream_addr always;",
+    )
+}
+
+/// One nginx process, files in `dir`, listening on `port` and proxying every
+/// path to the `servers` of one upstream, streaming (SSE passes through).
+fn nginx_config(port: u16, dir: &Path, servers: &str, next_upstream: &str, extra: &str) -> String {
+    let dir = dir.display();
     format!(
         r#"master_process off;
 pid {dir}/nginx.pid;
@@ -644,12 +606,12 @@ http {{
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
-    upstream gateways {{
+    upstream backends {{
 {servers}    }}
     server {{
         listen 127.0.0.1:{port};
         location / {{
-            proxy_pass http://gateways;
+            proxy_pass http://backends;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;
@@ -658,8 +620,8 @@ http {{
             proxy_cache off;
             proxy_connect_timeout 2s;
             proxy_read_timeout 60s;
-            proxy_next_upstream error timeout;
-            add_header X-Upstream $upstream_addr always;
+            {next_upstream}
+            {extra}
         }}
     }}
 }}

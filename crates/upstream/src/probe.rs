@@ -11,10 +11,10 @@ use http_body::Body as _;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use mcp_reconnect_core::body::collect_bytes;
-use mcp_reconnect_core::headers::{MCP_METHOD, MCP_PROTOCOL_VERSION, is_json};
+use mcp_reconnect_core::headers::{MCP_METHOD, MCP_PROTOCOL_VERSION};
 use mcp_reconnect_core::response::DEFAULT_BODY_PEEK_LIMIT;
 use mcp_reconnect_core::{
-    BoxError, Classification, ClassifiedError, RequestFacts, body_can_refine, classify_status,
+    BoxError, Classification, ClassifiedError, RequestFacts, body_worth_reading, classify_status,
     refine_with_body,
 };
 use tower_service::Service;
@@ -80,12 +80,16 @@ pub(crate) async fn ping(
         // it was the MCP server's answer.
         return Ok(());
     }
-    let small = response
-        .body()
-        .size_hint()
-        .exact()
-        .is_some_and(|len| len <= DEFAULT_BODY_PEEK_LIMIT as u64);
-    if small && is_json(response.headers()) && body_can_refine(&classification, status, facts) {
+    let exact = response.body().size_hint().exact();
+    let headers = response.headers();
+    if body_worth_reading(
+        &classification,
+        status,
+        headers,
+        exact,
+        DEFAULT_BODY_PEEK_LIMIT,
+        facts,
+    ) {
         let (_, body) = response.into_parts();
         if let Ok(bytes) = collect_bytes(body, DEFAULT_BODY_PEEK_LIMIT).await {
             classification = refine_with_body(classification, status, facts, &bytes);
