@@ -31,14 +31,22 @@
 //! - **Single flight**: exactly one attempt loop runs, on its own task, so it
 //!   outlives whichever caller started it; callers wait in `poll_ready` (bound
 //!   them with a timeout above) and then use the new service.
-//! - **Open fails fast**: calls return a [`ClassifiedError`] of class
+//! - **Unsent calls wait out a short outage**: while reconnecting or open, a
+//!   call waits in `poll_ready` for the circuit to close, within
+//!   [`Config::reconnect_wait`] (10 s, `MCPO_RECONNECT_WAIT`) of the outage's
+//!   start and while fewer than [`Config::max_waiting`] wait. Nothing was
+//!   sent, so this is safe for every call.
+//! - **Then open fails fast**: calls return a [`ClassifiedError`] of class
 //!   `Unavailable` wrapping [`CircuitOpen`] (with the time to the next probe)
 //!   at once, while probes (every ≤ 1 s) look for the upstream. A successful
 //!   probe lets [`Config::half_open_permits`] real calls through; their
 //!   success closes the circuit, their failure opens it again. A permit is
-//!   given back when its call ends or is dropped.
-//! - **`poll_ready` never fails for an outage**: it waits while reconnecting
-//!   and is ready while open (so `call` can fail fast).
+//!   given back when its call ends or is dropped. With
+//!   [`Config::probe_decides`] (the connector's attempt is a real request to
+//!   the server) the probe alone decides: one failure probes at once, and a
+//!   good probe closes the circuit.
+//! - **`poll_ready` never fails for an outage**: it waits, or becomes ready
+//!   so that `call` fails fast.
 //!
 //! [`ClassifiedError`]: mcp_reconnect_core::ClassifiedError
 //!
