@@ -62,11 +62,11 @@ pub fn document(info: &DocInfo, groups: &[ToolGroup<'_>]) -> Value {
             let key = unique_key(component_key(group.tag, &tool.name), &mut keys);
             schemas.insert(
                 format!("{key}_form_model"),
-                rebase(&tool.input_schema, &format!("{key}_form_model")),
+                rebase(&tool.input_schema(), &format!("{key}_form_model")),
             );
-            let output = tool.output_schema.as_ref().map(|schema| {
+            let output = tool.output_schema().map(|schema| {
                 let name = format!("{key}_response_model");
-                schemas.insert(name.clone(), rebase(schema, &name));
+                schemas.insert(name.clone(), rebase(&schema, &name));
                 json!({"$ref": format!("#/components/schemas/{name}")})
             });
             let path = format!("{}/{segment}", group.prefix);

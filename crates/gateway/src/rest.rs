@@ -100,7 +100,7 @@ pub async fn call_tool(
         Ok(arguments) => arguments,
         Err(errors) => return detail(StatusCode::UNPROCESSABLE_ENTITY, errors),
     };
-    let violations = validate(&found.input_schema, &arguments);
+    let violations = validate(&found.input_schema(), &arguments);
     if !violations.is_empty() {
         let errors: Vec<Value> = violations.iter().map(|violation| violation.to_json()).collect();
         return detail(StatusCode::UNPROCESSABLE_ENTITY, Value::Array(errors));
@@ -302,6 +302,11 @@ pub fn error_response(error: &CallError) -> Response {
         CallError::Protocol(why) => unavailable(
             StatusCode::BAD_GATEWAY,
             json!({"message": format!("invalid answer from the upstream: {why}")}),
+            DEFAULT_RETRY_AFTER,
+        ),
+        CallError::TooLarge { limit } => unavailable(
+            StatusCode::BAD_GATEWAY,
+            json!({"message": format!("the upstream's answer is over {limit} bytes")}),
             DEFAULT_RETRY_AFTER,
         ),
         CallError::Interrupted(why) => unavailable(

@@ -56,6 +56,9 @@ struct Docs {
     /// thousands of tools takes long to render, and `/openapi.json` needs
     /// no key).
     cache: Arc<Mutex<Option<BuiltDocument>>>,
+    /// Held while a document is built: requests that find the cache stale
+    /// at once wait for one build instead of each building their own.
+    building: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// An OpenAPI document as served, and the catalogs it was built from.
@@ -81,6 +84,7 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
             openapi_path: format!("{mount}/openapi.json"),
             combined,
             cache: Arc::default(),
+            building: Arc::default(),
         };
         for path in [format!("{mount}/openapi.json"), format!("{mount}/docs")] {
             open.insert(path.clone());
@@ -281,7 +285,21 @@ impl<S> App for S where
 /// `/health` and `/metrics` over every upstream's circuit and retry counters
 /// (`HealthLayer` answers both paths itself; nothing else reaches its inner service).
 fn health(clients: &[Arc<McpClient>]) -> MethodRouter {
-    let mut watched = clients.iter().map(|client| client.upstream().watched());
+    let mut watched = clients.iter().map(|client| {
+        let tools = Arc::clone(client);
+        client.upstream().watched().warnings(move || {
+            let catalog = tools.catalog();
+            let cut = catalog.truncated.as_ref();
+            cut.map(|why| {
+                format!(
+                    "tool list cut short ({why}): {} tools served",
+                    catalog.tools.len()
+                )
+            })
+            .into_iter()
+            .collect()
+        })
+    });
     let Some(first) = watched.next() else {
         return any(|| async { StatusCode::NOT_FOUND });
     };
@@ -370,11 +388,23 @@ async fn openapi_json(State(docs): State<Docs>) -> Response {
     for client in docs.clients.iter() {
         catalogs.push(fresh_catalog(client).await);
     }
-    let cached = docs.cache.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    if let Some((built_from, document)) = cached
-        && built_from.len() == catalogs.len()
-        && built_from.iter().zip(&catalogs).all(|(a, b)| Arc::ptr_eq(a, b))
-    {
+    let cached = |docs: &Docs| {
+        let cached = docs.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*cached {
+            Some((built_from, document))
+                if built_from.len() == catalogs.len()
+                    && built_from.iter().zip(&catalogs).all(|(a, b)| Arc::ptr_eq(a, b)) =>
+            {
+                Some(document.clone())
+            }
+            _ => None,
+        }
+    };
+    if let Some(document) = cached(&docs) {
+        return json_bytes(document);
+    }
+    let _building = docs.building.lock().await;
+    if let Some(document) = cached(&docs) {
         return json_bytes(document);
     }
     let groups: Vec<ToolGroup<'_>> = docs

@@ -326,7 +326,9 @@ fn is_outage(error: &CallError) -> bool {
             matches!(status.as_u16(), 429 | 502 | 503 | 504)
         }
         CallError::Interrupted(_) => true,
-        CallError::Rpc { .. } | CallError::Protocol(_) | CallError::Timeout => false,
+        CallError::Rpc { .. } | CallError::Protocol(_) | CallError::TooLarge { .. } | CallError::Timeout => {
+            false
+        }
     }
 }
 

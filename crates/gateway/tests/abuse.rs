@@ -363,5 +363,34 @@ async fn a_huge_catalog_is_cut_at_its_budget_and_openapi_is_built_once() {
     assert!(grown < 1024, "RSS grew {grown} MiB");
     let health = http.get(&format!("{}/health", gateway.url()), &[]).await;
     assert_eq!(health.status, StatusCode::OK, "the tools that fit are served");
+    let said: serde_json::Value = serde_json::from_slice(&health.body).expect("health JSON");
+    let warning = said["warnings"][0].as_str().unwrap_or_default();
+    assert!(warning.contains("tool list cut short"), "{said}");
+    gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_tools_list_page_over_the_answer_limit_serves_no_tools_and_says_why() {
+    // One page of 5000 tools with 4 KiB schemas: about 20 MB, over the
+    // 16 MiB an answer may hold. The fetch ends without an out-of-memory
+    // and without failing every call: the catalog is empty and says why.
+    let (url, _server) = huge_catalog(1, 5000, 4096).await;
+    let gateway = gateway(&["streamablehttp", &url], &[]).await;
+    let catalog = gateway.clients()[0].tools(None).await;
+    assert!(catalog.fetched.is_some(), "{:?}", catalog.error);
+    let truncated = catalog.truncated.clone().expect("cut short");
+    assert!(truncated.contains("page is over"), "{truncated}");
+    let http = Http::default();
+    let openapi = format!("{}/openapi.json", gateway.url());
+    let (first, second) = tokio::join!(http.get(&openapi, &[]), http.get(&openapi, &[]));
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.body, second.body, "one build serves both");
+    let health = http.get(&format!("{}/health", gateway.url()), &[]).await;
+    let said: serde_json::Value = serde_json::from_slice(&health.body).expect("health JSON");
+    let warning = said["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("page is over") && warning.contains("0 tools served"),
+        "{said}"
+    );
     gateway.shutdown().await;
 }

@@ -633,8 +633,9 @@ fn tool() -> impl Strategy<Value = Tool> {
                 name,
                 title,
                 description,
-                input_schema,
-                output_schema,
+                input_schema: serde_json::value::to_raw_value(&input_schema).expect("a schema"),
+                output_schema: output_schema
+                    .map(|schema| serde_json::value::to_raw_value(&schema).expect("a schema")),
                 hints: ToolHints {
                     read_only,
                     idempotent,
@@ -725,7 +726,7 @@ proptest! {
                 prop_assert!(component(&parsed, reference).is_some(), "{} resolves", reference);
                 let form = component(&doc, reference);
                 let name = reference.trim_start_matches("#/components/schemas/");
-                prop_assert_eq!(form, Some(&mcp_reconnect_gateway::openapi::rebase(&tool.input_schema, name)));
+                prop_assert_eq!(form, Some(&mcp_reconnect_gateway::openapi::rebase(&tool.input_schema(), name)));
                 if tool.output_schema.is_some() {
                     let output = operation
                         .pointer("/responses/200/content/application~1json/schema/$ref")

@@ -18,6 +18,7 @@ pub(crate) struct Reading<'a> {
     pub(crate) verdict: Verdict,
     pub(crate) retries: Option<RetryCounts>,
     pub(crate) store: Option<StoreCounts>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// `/health`: the reconnect design's object for the first upstream at the top level, and
@@ -29,6 +30,8 @@ struct HealthDocument<'a> {
     current_status: CurrentStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     session_store: Option<StoreHealth>,
+    #[serde(skip_serializing_if = "no_warnings")]
+    warnings: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     upstreams: Option<Vec<HealthEntry<'a>>>,
 }
@@ -40,6 +43,12 @@ struct HealthEntry<'a> {
     current_status: CurrentStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     session_store: Option<StoreHealth>,
+    #[serde(skip_serializing_if = "no_warnings")]
+    warnings: &'a [String],
+}
+
+fn no_warnings(warnings: &&[String]) -> bool {
+    warnings.is_empty()
 }
 
 /// A session store in `/health`: `{"status": "ok"}` or `{"status": "degraded"}`.
@@ -57,12 +66,13 @@ impl StoreHealth {
 }
 
 impl<'a> HealthEntry<'a> {
-    fn of(reading: &Reading<'a>, watched_since: SystemTime) -> Self {
+    fn of(reading: &'a Reading<'a>, watched_since: SystemTime) -> Self {
         HealthEntry {
             status: reading.verdict.as_str(),
             connection_name: reading.name,
             current_status: CurrentStatus::of(&reading.snapshot, watched_since),
             session_store: StoreHealth::of(reading),
+            warnings: &reading.warnings,
         }
     }
 }
@@ -107,6 +117,7 @@ pub(crate) fn health(readings: &[Reading<'_>], overall: Verdict, watched_since: 
             },
         },
         session_store: first.and_then(StoreHealth::of),
+        warnings: first.map_or(&[], |reading| &reading.warnings),
         upstreams: (readings.len() > 1).then(|| {
             readings
                 .iter()

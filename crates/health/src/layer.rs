@@ -119,6 +119,7 @@ pub(crate) fn read(upstreams: &[Upstream]) -> Vec<Reading<'_>> {
                 snapshot,
                 retries: upstream.retry_counts(),
                 store,
+                warnings: upstream.current_warnings(),
             }
         })
         .collect()

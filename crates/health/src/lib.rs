@@ -168,7 +168,7 @@ pub use negotiate::{
 #[cfg(feature = "prometheus")]
 pub use prometheus::UPSTREAM_LABEL;
 pub use service::Health;
-pub use upstream::{RetryCounts, RetrySource, StoreCounts, StoreSource, Upstream};
+pub use upstream::{RetryCounts, RetrySource, StoreCounts, StoreSource, Upstream, WarningSource};
 pub use verdict::{Policy, Verdict};
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub struct Upstream {
     name: Arc<str>,
     retries: Option<Arc<dyn RetrySource>>,
     store: Option<Arc<dyn StoreSource>>,
+    warnings: Option<Arc<dyn WarningSource>>,
 }
 
 impl Upstream {
@@ -42,6 +43,7 @@ impl Upstream {
             name,
             retries: None,
             store: None,
+            warnings: None,
         }
     }
 
@@ -59,6 +61,32 @@ impl Upstream {
     pub fn session_store(mut self, source: impl StoreSource) -> Self {
         self.store = Some(Arc::new(source));
         self
+    }
+
+    /// Also shows what `source` warns of (any `Fn() -> Vec<String>`; the
+    /// gateway passes a tool list that was cut short). Warnings appear in
+    /// `/health` as `warnings` and leave the verdict as it is: the upstream
+    /// serves, with less than it offered. They must not carry secrets.
+    ///
+    /// ```
+    /// use mcp_reconnect_circuit::CircuitReconnectLayer;
+    /// use mcp_reconnect_health::Upstream;
+    ///
+    /// let circuit = CircuitReconnectLayer::new("target");
+    /// let upstream = Upstream::new(circuit.status()).warnings(|| vec!["tool list cut short".to_owned()]);
+    /// assert_eq!(upstream.current_warnings(), ["tool list cut short"]);
+    /// ```
+    pub fn warnings(mut self, source: impl WarningSource) -> Self {
+        self.warnings = Some(Arc::new(source));
+        self
+    }
+
+    /// The warnings now (none if no source was given).
+    pub fn current_warnings(&self) -> Vec<String> {
+        self.warnings
+            .as_ref()
+            .map(|source| source.warnings())
+            .unwrap_or_default()
     }
 
     /// The display name, without credentials, query or fragment.
@@ -105,6 +133,7 @@ impl fmt::Debug for Upstream {
             .field("state", &self.status.state())
             .field("retries", &self.retries.is_some())
             .field("session_store", &self.store.is_some())
+            .field("warnings", &self.warnings.is_some())
             .finish()
     }
 }
@@ -217,6 +246,22 @@ where
     F: Fn() -> StoreCounts + Send + Sync + 'static,
 {
     fn store_counts(&self) -> StoreCounts {
+        self()
+    }
+}
+
+/// Where an upstream's warnings come from, read on each `/health` request.
+/// It must not block.
+pub trait WarningSource: Send + Sync + 'static {
+    /// The warnings now, each one sentence.
+    fn warnings(&self) -> Vec<String>;
+}
+
+impl<F> WarningSource for F
+where
+    F: Fn() -> Vec<String> + Send + Sync + 'static,
+{
+    fn warnings(&self) -> Vec<String> {
         self()
     }
 }

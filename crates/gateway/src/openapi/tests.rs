@@ -7,7 +7,7 @@ fn tool(name: &str, schema: Value) -> Tool {
         name: name.to_owned(),
         title: None,
         description: Some(format!("The {name} tool.")),
-        input_schema: schema,
+        input_schema: serde_json::value::to_raw_value(&schema).expect("a schema"),
         output_schema: None,
         hints: Default::default(),
     }

@@ -43,6 +43,11 @@ pub enum CallError {
     },
     /// The answer was not a JSON-RPC answer to the request.
     Protocol(String),
+    /// The answer is longer than the client reads ([`MAX_ANSWER_BYTES`]).
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The answer was cut off after the upstream began it (the connection
     /// broke mid-stream): the call reached the server.
     Interrupted(String),
@@ -56,6 +61,7 @@ impl fmt::Display for CallError {
             CallError::Upstream { status, message, .. } => write!(f, "upstream answered {status}: {message}"),
             CallError::Rpc { code, message, .. } => write!(f, "JSON-RPC error {code}: {message}"),
             CallError::Protocol(why) => write!(f, "invalid answer: {why}"),
+            CallError::TooLarge { limit } => write!(f, "the answer is over {limit} bytes"),
             CallError::Interrupted(why) => write!(f, "the answer was cut off: {why}"),
             CallError::Timeout => f.write_str("no answer within the deadline"),
         }
@@ -176,7 +182,9 @@ async fn collect(body: Body) -> Result<bytes::Bytes, CallError> {
         .await
         .map_err(|error| {
             if mcp_reconnect_core::body::is_over_limit(&error) {
-                CallError::Protocol(format!("the answer is over {MAX_ANSWER_BYTES} bytes"))
+                CallError::TooLarge {
+                    limit: MAX_ANSWER_BYTES,
+                }
             } else {
                 CallError::Interrupted(format!("reading the answer failed: {error}"))
             }
@@ -191,9 +199,9 @@ async fn read_event_stream(mut body: Body, id: u64) -> Result<Box<RawValue>, Cal
         let Ok(data) = frame.into_data() else { continue };
         read = read.saturating_add(data.len());
         if read > MAX_ANSWER_BYTES {
-            return Err(CallError::Protocol(format!(
-                "the answer is over {MAX_ANSWER_BYTES} bytes"
-            )));
+            return Err(CallError::TooLarge {
+                limit: MAX_ANSWER_BYTES,
+            });
         }
         let mut found = None;
         decoder.push(&data, &mut |event| {

@@ -26,8 +26,10 @@ pub const MAX_TOOLS: usize = 4096;
 /// hold gigabytes of schemas).
 pub const MAX_CATALOG_BYTES: usize = 16 * 1024 * 1024;
 
-/// One tool, as `tools/list` described it.
-#[derive(Clone, Debug, PartialEq)]
+/// One tool, as `tools/list` described it. Its schemas stay the JSON text
+/// the server sent: parsed into a tree only while a call is validated or the
+/// OpenAPI document is built, so a catalog weighs what its JSON weighs.
+#[derive(Clone, Debug)]
 pub struct Tool {
     /// `name`: the REST route is `POST /<name>`.
     pub name: String,
@@ -36,41 +38,109 @@ pub struct Tool {
     /// `description`, if given.
     pub description: Option<String>,
     /// `inputSchema` (a JSON Schema object).
-    pub input_schema: Value,
+    pub input_schema: Box<RawValue>,
     /// `outputSchema`, if given.
-    pub output_schema: Option<Value>,
+    pub output_schema: Option<Box<RawValue>>,
     /// What `annotations` say about repeating a call (`readOnlyHint`, `idempotentHint`).
     pub hints: ToolHints,
 }
 
+impl PartialEq for Tool {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.title == other.title
+            && self.description == other.description
+            && self.hints == other.hints
+            && self.input_schema.get() == other.input_schema.get()
+            && self.output_schema.as_deref().map(RawValue::get)
+                == other.output_schema.as_deref().map(RawValue::get)
+    }
+}
+
 impl Tool {
-    fn from_json(value: &Value) -> Option<Tool> {
-        let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+    /// A tool named `name` taking `input_schema` (tests and examples).
+    pub fn new(name: impl Into<String>, input_schema: &Value) -> Tool {
+        Tool {
+            name: name.into(),
+            title: None,
+            description: None,
+            input_schema: to_raw(input_schema),
+            output_schema: None,
+            hints: ToolHints::default(),
+        }
+    }
+
+    /// `inputSchema` as a tree.
+    pub fn input_schema(&self) -> Value {
+        serde_json::from_str(self.input_schema.get()).unwrap_or_else(|_| json!({"type": "object"}))
+    }
+
+    /// `outputSchema` as a tree, if given.
+    pub fn output_schema(&self) -> Option<Value> {
+        self.output_schema
+            .as_ref()
+            .and_then(|schema| serde_json::from_str(schema.get()).ok())
+    }
+
+    /// Reads one tool from its JSON text. Each member is read leniently: one
+    /// of another type counts as absent (a tool without a string `name` is
+    /// skipped). Only the schemas' text is kept, never their tree.
+    fn from_text(text: &str) -> Option<Tool> {
+        #[derive(serde::Deserialize)]
+        struct Members<'a> {
+            #[serde(borrow)]
+            name: Option<&'a RawValue>,
+            #[serde(borrow)]
+            title: Option<&'a RawValue>,
+            #[serde(borrow)]
+            description: Option<&'a RawValue>,
+            #[serde(borrow, rename = "inputSchema")]
+            input_schema: Option<&'a RawValue>,
+            #[serde(borrow, rename = "outputSchema")]
+            output_schema: Option<&'a RawValue>,
+            #[serde(borrow)]
+            annotations: Option<&'a RawValue>,
+        }
+        #[derive(Default, serde::Deserialize)]
+        struct Annotations {
+            title: Option<Value>,
+            #[serde(rename = "readOnlyHint")]
+            read_only: Option<Value>,
+            #[serde(rename = "idempotentHint")]
+            idempotent: Option<Value>,
+        }
+        let members: Members<'_> = super::from_object(text)?;
+        let text_of =
+            |raw: Option<&RawValue>| raw.and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
+        let object = |raw: Option<&RawValue>| {
+            raw.filter(|raw| raw.get().starts_with('{'))
+                .map(|raw| raw.to_owned())
+        };
+        let annotations: Annotations = members
+            .annotations
+            .and_then(|raw| super::from_object(raw.get()))
+            .unwrap_or_default();
         Some(Tool {
-            name: text("name")?,
-            title: text("title").or_else(|| value.pointer("/annotations/title")?.as_str().map(str::to_owned)),
-            description: text("description"),
-            input_schema: value
-                .get("inputSchema")
-                .filter(|schema| schema.is_object())
-                .cloned()
-                .unwrap_or_else(|| json!({"type": "object"})),
-            output_schema: value
-                .get("outputSchema")
-                .filter(|schema| schema.is_object())
-                .cloned(),
+            name: text_of(members.name)?,
+            title: text_of(members.title).or_else(|| {
+                annotations
+                    .title
+                    .and_then(|title| title.as_str().map(str::to_owned))
+            }),
+            description: text_of(members.description),
+            input_schema: object(members.input_schema).unwrap_or_else(|| to_raw(&json!({"type": "object"}))),
+            output_schema: object(members.output_schema),
             hints: ToolHints {
-                read_only: value
-                    .pointer("/annotations/readOnlyHint")
-                    .and_then(Value::as_bool)
-                    == Some(true),
-                idempotent: value
-                    .pointer("/annotations/idempotentHint")
-                    .and_then(Value::as_bool)
-                    == Some(true),
+                read_only: annotations.read_only.as_ref().and_then(Value::as_bool) == Some(true),
+                idempotent: annotations.idempotent.as_ref().and_then(Value::as_bool) == Some(true),
             },
         })
     }
+}
+
+/// `value`'s JSON text (writing a `Value` cannot fail).
+fn to_raw(value: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_default()
 }
 
 /// The tool list at one moment.
@@ -201,7 +271,14 @@ impl McpClient {
                 Some(cursor) => json!({"cursor": cursor}),
                 None => json!({}),
             };
-            let result = self.request_text("tools/list", params).await?;
+            let result = match self.request_text("tools/list", params).await {
+                Ok(result) => result,
+                // One page over the answer limit: keep the pages before it.
+                Err(CallError::TooLarge { limit }) => {
+                    return Ok((tools, Some(format!("a tools/list page is over {limit} bytes"))));
+                }
+                Err(error) => return Err(error),
+            };
             read = read.saturating_add(result.get().len());
             if read > MAX_CATALOG_BYTES {
                 let why = format!("the tool lists are over {MAX_CATALOG_BYTES} bytes");
@@ -218,11 +295,9 @@ impl McpClient {
                 if tools.len() >= MAX_TOOLS {
                     return Ok((tools, Some(format!("more than {MAX_TOOLS} tools"))));
                 }
-                // Each tool is parsed alone: a page's tools never become one tree.
-                let Ok(value) = serde_json::from_str::<Value>(raw.get()) else {
-                    continue;
-                };
-                if let Some(tool) = Tool::from_json(&value).filter(|tool| !disabled.contains(&tool.name)) {
+                // Each tool is read alone, and its schemas stay text: a page
+                // never becomes one tree.
+                if let Some(tool) = Tool::from_text(raw.get()).filter(|tool| !disabled.contains(&tool.name)) {
                     tools.push(tool);
                 }
             }
