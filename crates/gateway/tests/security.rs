@@ -986,3 +986,107 @@ async fn the_key_and_upstream_credentials_never_appear_in_logs_health_or_metrics
         bodies.len()
     );
 }
+
+// -------------------------------------------------------------- headers
+
+/// An MCP upstream that records each request's headers and answers with
+/// headers of its own origin (banner, CORS, HSTS, cookies, debugging).
+async fn recording_upstream() -> (String, Arc<Mutex<Vec<http::HeaderMap>>>) {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let log = Arc::clone(&log);
+                    async move {
+                        log.lock().expect("test setup").push(request.headers().clone());
+                        let body = request
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let message: Value = serde_json::from_slice(&body).unwrap_or_default();
+                        let result = match message["method"].as_str() {
+                            Some("initialize") => json!({"protocolVersion": "2025-06-18",
+                                "capabilities": {"tools": {}}, "serverInfo": {"name": "rec", "version": "0"}}),
+                            Some("tools/list") => json!({"tools": []}),
+                            _ => json!({}),
+                        };
+                        let status = if message["id"].is_null() { 202 } else { 200 };
+                        let answer = json!({"jsonrpc": "2.0", "id": message["id"], "result": result});
+                        let mut response = http::Response::builder()
+                            .status(status)
+                            .header("content-type", "application/json")
+                            .header("mcp-session-id", "rec-session")
+                            .header("server", "internal-mcp/1.2")
+                            .header("x-internal-debug", "pod=10.0.0.7")
+                            .header("access-control-allow-origin", "*")
+                            .header("strict-transport-security", "max-age=31536000")
+                            .header("set-cookie", "internal=1")
+                            .header("connection", "keep-alive, x-hop")
+                            .header("x-hop", "1");
+                        if status == 202 {
+                            response = response.header("content-length", "0");
+                        }
+                        let body = if status == 202 {
+                            Bytes::new()
+                        } else {
+                            Bytes::from(answer.to_string())
+                        };
+                        Ok::<_, std::convert::Infallible>(response.body(Full::new(body)).expect("test setup"))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}/mcp"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_cross_the_gateway_only_as_a_proxy_lets_them() {
+    let (url, seen) = recording_upstream().await;
+    let gateway = gateway(&["streamablehttp", &url], &[]).await;
+    warmed(&gateway).await;
+    seen.lock().expect("test setup").clear();
+    let body = initialize().to_string();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Accept: {ACCEPT_MCP}\r\nConnection: close, x-private, x-other\r\nX-Private: secret\r\n\
+         X-Other: 2\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nX-Kept: yes\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = raw(gateway.local_addr(), request.as_bytes()).await;
+    let (head, _) = answer.split_once("\r\n\r\n").expect("a whole answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("mcp-session-id:"), "{head}");
+    for internal in [
+        "server: internal",
+        "x-internal-debug",
+        "access-control-allow-origin",
+        "strict-transport-security",
+        "set-cookie",
+        "x-hop",
+    ] {
+        assert!(!head.contains(internal), "{internal} relayed: {head}");
+    }
+    let seen = seen.lock().expect("test setup").clone();
+    let upstream = seen.first().expect("the initialize reached the upstream");
+    for hop in ["x-private", "x-other", "keep-alive", "te"] {
+        assert!(!upstream.contains_key(hop), "{hop} forwarded: {upstream:?}");
+    }
+    assert_eq!(upstream["x-kept"], "yes", "an end-to-end header passes");
+    gateway.shutdown().await;
+}

@@ -38,6 +38,39 @@ const HOP_BY_HOP: [HeaderName; 7] = [
     header::UPGRADE,
 ];
 
+/// The answer headers relayed to the gateway's clients: what the MCP
+/// transport and an HTTP client need to read an answer. Anything else an
+/// upstream sends (its server banner, CORS, HSTS, `Alt-Svc`, cookies,
+/// internal debugging) is about the upstream's own origin, not the
+/// gateway's, and goes.
+const RELAYED: [HeaderName; 17] = [
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::CONTENT_ENCODING,
+    header::CONTENT_LANGUAGE,
+    header::CACHE_CONTROL,
+    header::EXPIRES,
+    header::PRAGMA,
+    header::VARY,
+    header::DATE,
+    header::ETAG,
+    header::LAST_MODIFIED,
+    header::RETRY_AFTER,
+    header::WWW_AUTHENTICATE,
+    HeaderName::from_static("mcp-session-id"),
+    HeaderName::from_static("mcp-protocol-version"),
+    // SSE through a buffering proxy in front of the gateway.
+    HeaderName::from_static("x-accel-buffering"),
+    HeaderName::from_static("ratelimit-policy"),
+];
+
+/// `RateLimit-*` and `X-RateLimit-*` tell a client when to come back.
+fn is_relayed(name: &HeaderName) -> bool {
+    RELAYED.contains(name)
+        || name.as_str().starts_with("ratelimit")
+        || name.as_str().starts_with("x-ratelimit")
+}
+
 /// A client's credentials, not forwarded unless configured.
 const CREDENTIALS: [HeaderName; 3] = [header::AUTHORIZATION, header::PROXY_AUTHORIZATION, header::COOKIE];
 
@@ -155,6 +188,27 @@ pub(crate) fn cap_retry_after(headers: &mut HeaderMap) {
     }
 }
 
+/// Keeps only the headers [`is_relayed`] names. Hop-by-hop headers and
+/// those `Connection` names are not among them.
+pub(crate) fn keep_relayed(headers: &mut HeaderMap) {
+    // An MCP server's answer usually carries only relayed headers: look
+    // before rebuilding the map.
+    if headers.keys().all(is_relayed) {
+        return;
+    }
+    let mut kept = HeaderMap::with_capacity(headers.len());
+    let mut current: Option<HeaderName> = None;
+    for (name, value) in std::mem::take(headers) {
+        if let Some(name) = name {
+            current = Some(name);
+        }
+        if let Some(name) = current.as_ref().filter(|name| is_relayed(name)) {
+            kept.append(name.clone(), value);
+        }
+    }
+    *headers = kept;
+}
+
 /// Removes the hop-by-hop headers, and those the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages carry none: one pass over the few names there are is
@@ -224,8 +278,8 @@ where
 }
 
 pin_project! {
-    /// The future of [`UpstreamService`]: hyper-util's, with the answer's
-    /// hop-by-hop headers and cookies removed, `Retry-After` capped, and a
+    /// The future of [`UpstreamService`]: hyper-util's, with only the
+    /// answer's relayed headers kept (`RELAYED`), `Retry-After` capped, and a
     /// redirect or `1xx` turned into `502`.
     pub struct UpstreamFuture {
         #[pin]
@@ -239,10 +293,7 @@ impl Future for UpstreamFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut response = ready!(self.project().inner.poll(cx))?;
         let headers = response.headers_mut();
-        strip_hop_by_hop(headers);
-        headers.remove(header::PROXY_AUTHENTICATE);
-        // The upstream's cookies are not for the gateway's clients.
-        headers.remove(header::SET_COOKIE);
+        keep_relayed(headers);
         cap_retry_after(headers);
         // No redirect is followed or relayed (a relative `Location` would send
         // a client, with its key, to another route of the gateway), and an
@@ -313,6 +364,49 @@ mod tests {
         let mut none = HeaderMap::new();
         cap_retry_after(&mut none);
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn only_the_headers_mcp_needs_are_relayed() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("content-type", "text/event-stream"),
+            ("mcp-session-id", "s"),
+            ("cache-control", "no-cache"),
+            ("ratelimit-remaining", "3"),
+            ("x-ratelimit-reset", "9"),
+            ("www-authenticate", "Bearer"),
+            ("set-cookie", "internal=1"),
+            ("server", "internal/1.2"),
+            ("x-internal-debug", "10.0.0.7"),
+            ("access-control-allow-origin", "*"),
+            ("strict-transport-security", "max-age=1"),
+            ("alt-svc", "h3=\":443\""),
+            ("connection", "x-private"),
+            ("x-private", "1"),
+            ("proxy-authenticate", "Basic"),
+        ] {
+            headers.append(HeaderName::from_static(name), HeaderValue::from_static(value));
+        }
+        headers.append("mcp-session-id", HeaderValue::from_static("s2"));
+        keep_relayed(&mut headers);
+        let kept: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(
+            kept,
+            [
+                "content-type",
+                "mcp-session-id",
+                "cache-control",
+                "ratelimit-remaining",
+                "x-ratelimit-reset",
+                "www-authenticate"
+            ]
+        );
+        assert_eq!(headers.get_all("mcp-session-id").iter().count(), 2);
+        let mut plain = HeaderMap::new();
+        plain.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        keep_relayed(&mut plain);
+        assert_eq!(plain.len(), 1);
     }
 
     #[test]
