@@ -153,6 +153,14 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's headers.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     pub header_read_timeout: Duration,
+    /// Seconds a client may take no bytes of an answer before it is
+    /// disconnected (its call permit is released with it).
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = seconds)]
+    pub send_timeout: Duration,
+    /// Seconds a `GET /mcp` stream may go without anything from the upstream
+    /// before it ends (heartbeats keep a live one open; the client reopens it).
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = seconds)]
+    pub stream_idle_timeout: Duration,
     /// Seconds in-flight calls get to finish on SIGTERM / Ctrl-C.
     #[arg(long, value_name = "SECS", default_value = "15", value_parser = seconds)]
     pub shutdown_timeout: Duration,

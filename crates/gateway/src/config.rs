@@ -143,6 +143,10 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// Connections open at once, `/health`'s reserve included.
     pub max_connections: u32,
+    /// Time a client may take no bytes of an answer before it is disconnected.
+    pub send_timeout: Duration,
+    /// Time a `GET /mcp` stream may go without a frame from the upstream before it ends.
+    pub stream_idle_timeout: Duration,
     /// Time in-flight calls get to finish at shutdown.
     pub shutdown_timeout: Duration,
     /// Time a REST tool call may take, answer included.
@@ -237,6 +241,8 @@ impl GatewayConfig {
                 max_body_bytes: args.max_body_bytes,
                 header_read_timeout: args.header_read_timeout,
                 max_connections: args.max_connections,
+                send_timeout: args.send_timeout,
+                stream_idle_timeout: args.stream_idle_timeout,
                 shutdown_timeout: args.shutdown_timeout,
                 tool_timeout: args.tool_timeout,
             },

@@ -58,6 +58,7 @@ pub mod rest;
 mod routes;
 pub mod server;
 pub mod stack;
+pub mod stall;
 pub mod tools;
 mod trace;
 pub mod validate;

@@ -147,6 +147,7 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
             endpoints: Arc::from(endpoints),
             fixed: Arc::new(fixed),
             guard,
+            stream_idle: config.limits.stream_idle_timeout,
             router,
         })
 }
@@ -167,6 +168,8 @@ struct CallsFirst {
     fixed: Arc<HashSet<String>>,
     /// The DNS-rebinding guard on a loopback listener (the router has it on its routes).
     guard: Option<LoopbackGuard>,
+    /// How long a `GET <mount>/mcp` stream may go without a frame (`--stream-idle-timeout`).
+    stream_idle: Duration,
     router: Router,
 }
 
@@ -220,7 +223,7 @@ impl Service<Request> for CallsFirst {
             };
         }
         match call {
-            Call::Mcp(client) => mcp(&client, request),
+            Call::Mcp(client) => mcp(&client, request, self.stream_idle),
             Call::Tool(state, tool) => CallsFirstFuture::Tool {
                 future: Box::pin(async move { Ok(rest::call_tool(State(state), Path(tool), request).await) }),
             },
@@ -317,8 +320,8 @@ fn health(clients: &[Arc<McpClient>]) -> MethodRouter {
 /// `<mount>/mcp`: the upstream's stack, with calls shed when too many are in
 /// flight. A `POST` is a call and holds a permit as long as its answer's
 /// body (an SSE stream included); `GET` (the server's stream) and `DELETE`
-/// hold none.
-fn mcp<F>(client: &McpClient, request: Request) -> CallsFirstFuture<F> {
+/// hold none, and a `GET` stream ends after `stream_idle` without a frame.
+fn mcp<F>(client: &McpClient, request: Request, stream_idle: Duration) -> CallsFirstFuture<F> {
     let upstream = client.upstream();
     tracing::Span::current().record("upstream", upstream.spec.display.as_str());
     let permit = if request.method() == Method::POST {
@@ -339,10 +342,12 @@ fn mcp<F>(client: &McpClient, request: Request) -> CallsFirstFuture<F> {
     } else {
         None
     };
+    let stream_idle = (request.method() == Method::GET).then_some(stream_idle);
     CallsFirstFuture::Mcp {
         future: McpCall {
             call: upstream.service.clone().oneshot(request),
             permit,
+            stream_idle,
         },
     }
 }
@@ -355,6 +360,7 @@ pin_project_lite::pin_project! {
         #[pin]
         call: tower::util::Oneshot<McpService, Request>,
         permit: Option<OwnedSemaphorePermit>,
+        stream_idle: Option<Duration>,
     }
 }
 
@@ -370,14 +376,15 @@ impl Future for McpCall {
             Ok(response) => response,
             Err(never) => match never {},
         };
-        std::task::Poll::Ready(Ok(match this.permit.take() {
-            Some(permit) => response.map(|body| {
+        std::task::Poll::Ready(Ok(match (this.permit.take(), *this.stream_idle) {
+            (Some(permit), _) => response.map(|body| {
                 Body::new(body.map_frame(move |frame| {
                     let _held = &permit;
                     frame
                 }))
             }),
-            None => response,
+            (None, Some(idle)) => response.map(|body| Body::new(crate::stall::IdleEnd::new(body, idle))),
+            (None, None) => response,
         }))
     }
 }

@@ -221,7 +221,8 @@ async fn serve(
                 app.oneshot(request).await
             }
         });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let io = TokioIo::new(crate::stall::SendTimeout::new(stream, limits.send_timeout));
+        let connection = graceful.watch(http.serve_connection(io, service));
         // `Repoll`: hyper wakes this task from inside its own poll once per
         // call; polling again in place saves a worker wake-up.
         tokio::spawn(Repoll::new(async move {

@@ -989,8 +989,16 @@ async fn the_key_and_upstream_credentials_never_appear_in_logs_health_or_metrics
 
 // -------------------------------------------------------------- headers
 
+/// The answer of [`recording_upstream`]'s `big` tool: 64 MiB, more than any
+/// socket buffers between a client and the gateway hold.
+const BIG_ANSWER: usize = 64 * 1024 * 1024;
+
+type TestBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
 /// An MCP upstream that records each request's headers and answers with
-/// headers of its own origin (banner, CORS, HSTS, cookies, debugging).
+/// headers of its own origin (banner, CORS, HSTS, cookies, debugging). Its
+/// tool `big` answers [`BIG_ANSWER`] bytes; its `GET` stream sends nothing,
+/// or a comment every 200 ms when the request has `X-Heartbeat`.
 async fn recording_upstream() -> (String, Arc<Mutex<Vec<http::HeaderMap>>>) {
     use http_body_util::{BodyExt, Full};
     use hyper_util::rt::TokioIo;
@@ -999,14 +1007,51 @@ async fn recording_upstream() -> (String, Arc<Mutex<Vec<http::HeaderMap>>>) {
     let addr = listener.local_addr().expect("address");
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
+    let big = Bytes::from(
+        json!({"jsonrpc": "2.0", "id": 0, "result": {"content": [{"type": "text", "text": "x".repeat(BIG_ANSWER)}]}})
+            .to_string(),
+    );
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let log = Arc::clone(&log);
+            let (log, big) = (Arc::clone(&log), big.clone());
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-                    let log = Arc::clone(&log);
+                    let (log, big) = (Arc::clone(&log), big.clone());
                     async move {
                         log.lock().expect("test setup").push(request.headers().clone());
+                        let response = http::Response::builder()
+                            .header("mcp-session-id", "rec-session")
+                            .header("server", "internal-mcp/1.2")
+                            .header("x-internal-debug", "pod=10.0.0.7")
+                            .header("access-control-allow-origin", "*")
+                            .header("strict-transport-security", "max-age=31536000")
+                            .header("set-cookie", "internal=1")
+                            .header("connection", "keep-alive, x-hop")
+                            .header("x-hop", "1");
+                        if request.method() == Method::GET {
+                            let heartbeat = request.headers().contains_key("x-heartbeat");
+                            let (mut sender, body) =
+                                http_body_util::channel::Channel::<Bytes, std::convert::Infallible>::new(1);
+                            tokio::spawn(async move {
+                                loop {
+                                    tokio::time::sleep(Duration::from_millis(200)).await;
+                                    if heartbeat
+                                        && sender.send_data(Bytes::from_static(b": ping\n\n")).await.is_err()
+                                    {
+                                        break;
+                                    }
+                                    if !heartbeat {
+                                        // Silent, and open longer than any test waits.
+                                        tokio::time::sleep(READ_BOUND).await;
+                                        break;
+                                    }
+                                }
+                            });
+                            let response = response.header("content-type", "text/event-stream");
+                            return Ok::<_, std::convert::Infallible>(
+                                response.body(TestBody::new(body)).expect("test setup"),
+                            );
+                        }
                         let body = request
                             .into_body()
                             .collect()
@@ -1018,30 +1063,25 @@ async fn recording_upstream() -> (String, Arc<Mutex<Vec<http::HeaderMap>>>) {
                             Some("initialize") => json!({"protocolVersion": "2025-06-18",
                                 "capabilities": {"tools": {}}, "serverInfo": {"name": "rec", "version": "0"}}),
                             Some("tools/list") => json!({"tools": []}),
-                            _ => json!({}),
+                            Some("tools/call") if message["params"]["name"] == "big" => {
+                                let response = response.header("content-type", "application/json");
+                                return Ok(response.body(TestBody::new(Full::new(big))).expect("test setup"));
+                            }
+                            _ => json!({"content": [{"type": "text", "text": "small"}]}),
                         };
-                        let status = if message["id"].is_null() { 202 } else { 200 };
-                        let answer = json!({"jsonrpc": "2.0", "id": message["id"], "result": result});
-                        let mut response = http::Response::builder()
-                            .status(status)
-                            .header("content-type", "application/json")
-                            .header("mcp-session-id", "rec-session")
-                            .header("server", "internal-mcp/1.2")
-                            .header("x-internal-debug", "pod=10.0.0.7")
-                            .header("access-control-allow-origin", "*")
-                            .header("strict-transport-security", "max-age=31536000")
-                            .header("set-cookie", "internal=1")
-                            .header("connection", "keep-alive, x-hop")
-                            .header("x-hop", "1");
-                        if status == 202 {
-                            response = response.header("content-length", "0");
-                        }
-                        let body = if status == 202 {
-                            Bytes::new()
+                        let (status, body) = if message["id"].is_null() {
+                            (202, Bytes::new())
                         } else {
-                            Bytes::from(answer.to_string())
+                            (
+                                200,
+                                Bytes::from(
+                                    json!({"jsonrpc": "2.0", "id": message["id"], "result": result})
+                                        .to_string(),
+                                ),
+                            )
                         };
-                        Ok::<_, std::convert::Infallible>(response.body(Full::new(body)).expect("test setup"))
+                        let response = response.status(status).header("content-type", "application/json");
+                        Ok(response.body(TestBody::new(Full::new(body))).expect("test setup"))
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -1088,5 +1128,121 @@ async fn headers_cross_the_gateway_only_as_a_proxy_lets_them() {
         assert!(!upstream.contains_key(hop), "{hop} forwarded: {upstream:?}");
     }
     assert_eq!(upstream["x-kept"], "yes", "an end-to-end header passes");
+    gateway.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_an_answer_gives_its_call_permit_back() {
+    let (url, _seen) = recording_upstream().await;
+    let gateway = gateway(
+        &[
+            "--max-concurrent-calls",
+            "1",
+            "--send-timeout",
+            "1",
+            "streamablehttp",
+            &url,
+        ],
+        &[],
+    )
+    .await;
+    warmed(&gateway).await;
+    let mcp = format!("{}/mcp", gateway.url());
+    let mut reader = RawClient::new(&mcp);
+    assert_eq!(reader.initialize().await.expect("initialize").status, 200);
+    let session = reader.session().expect("a session").to_owned();
+    let mut caller = RawClient::new(&mcp);
+    assert_eq!(caller.initialize().await.expect("initialize").status, 200);
+    // A client with a small receive window asks for 64 MiB and reads only the head.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("buffer size");
+    let mut stalled = socket.connect(gateway.local_addr()).await.expect("connect");
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "big", "arguments": {}}})
+    .to_string();
+    let request = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Accept: {ACCEPT_MCP}\r\nMcp-Session-Id: {session}\r\nMCP-Protocol-Version: 2025-06-18\r\n\
+         Content-Length: {}\r\n\r\n{call}",
+        call.len()
+    );
+    stalled.write_all(request.as_bytes()).await.expect("send");
+    let mut head = [0u8; 12];
+    stalled.read_exact(&mut head).await.expect("the head");
+    assert_eq!(&head, b"HTTP/1.1 200");
+    // While it holds the one permit, calls are shed; once the send timeout
+    // disconnects it, they go through.
+    let (mut shed, mut served) = (0, false);
+    for _ in 0..300 {
+        let answer = caller.call_tool("small", json!({})).await.expect("an answer");
+        if answer.status == 200 {
+            served = true;
+            break;
+        }
+        assert_eq!(answer.status, 503, "{answer:?}");
+        shed += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served, "the permit came back");
+    println!("[security] a stalled reader of a 64 MiB answer: {shed} calls shed before it was disconnected");
+    // The stalled client's connection is gone: reading on ends (bounded).
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(READ_BOUND, stalled.read_to_end(&mut rest)).await;
+    assert!(ended.is_ok(), "the gateway closed the stalled connection");
+    assert!(rest.len() < BIG_ANSWER, "{} bytes", rest.len());
+    gateway.shutdown().await;
+}
+
+/// Reads a `GET /mcp` stream's answer until it ends or `bound` passes:
+/// whether it ended, and what came.
+async fn read_stream(stream: &mut tokio::net::TcpStream, bound: Duration) -> (bool, String) {
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let until = tokio::time::Instant::now() + bound;
+    loop {
+        match tokio::time::timeout_at(until, stream.read(&mut chunk)).await {
+            Err(_) => return (false, String::from_utf8_lossy(&seen).into_owned()),
+            Ok(Ok(0) | Err(_)) => return (true, String::from_utf8_lossy(&seen).into_owned()),
+            Ok(Ok(n)) => {
+                seen.extend_from_slice(&chunk[..n]);
+                // The chunked body's last chunk: the stream ended, the connection stays.
+                if seen.ends_with(b"\r\n0\r\n\r\n") {
+                    return (true, String::from_utf8_lossy(&seen).into_owned());
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_get_stream_with_nothing_from_upstream_ends_and_heartbeats_keep_one_open() {
+    let (url, _seen) = recording_upstream().await;
+    let gateway = gateway(&["--stream-idle-timeout", "1", "streamablehttp", &url], &[]).await;
+    warmed(&gateway).await;
+    let mut client = RawClient::new(&format!("{}/mcp", gateway.url()));
+    assert_eq!(client.initialize().await.expect("initialize").status, 200);
+    let session = client.session().expect("a session").to_owned();
+    let open = |heartbeat: bool| {
+        let session = session.clone();
+        let addr = gateway.local_addr();
+        async move {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let extra = if heartbeat { "X-Heartbeat: 1\r\n" } else { "" };
+            let request = format!(
+                "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\
+                 Mcp-Session-Id: {session}\r\nMCP-Protocol-Version: 2025-06-18\r\n{extra}\r\n"
+            );
+            stream.write_all(request.as_bytes()).await.expect("send");
+            stream
+        }
+    };
+    let mut silent = open(false).await;
+    let mut beating = open(true).await;
+    let (ended, seen) = read_stream(&mut silent, READ_BOUND).await;
+    assert!(ended && seen.starts_with("HTTP/1.1 200"), "{seen}");
+    // Three idle times later, the stream with heartbeats is still open.
+    let (ended, seen) = read_stream(&mut beating, Duration::from_secs(3)).await;
+    assert!(!ended, "{seen}");
+    assert!(seen.contains(": ping"), "{seen}");
     gateway.shutdown().await;
 }
