@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::ApiKey;
 use crate::edge::Gate;
+use crate::proof::ConnectionProof;
 use crate::rest::detail;
 
 /// Who may pass without the key.
@@ -64,6 +65,9 @@ impl Gate for Auth {
             }
             Some(token) if bool::from(token.ct_eq(key.as_bytes())) => {
                 request.headers_mut().remove(AUTHORIZATION);
+                if let Some(connection) = request.extensions().get::<Arc<ConnectionProof>>() {
+                    connection.prove();
+                }
                 None
             }
             Some(_) => {

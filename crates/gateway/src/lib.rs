@@ -53,6 +53,7 @@ pub mod edge;
 pub mod forwarded;
 pub mod logging;
 pub mod openapi;
+pub mod proof;
 pub mod rebinding;
 pub mod rest;
 mod routes;

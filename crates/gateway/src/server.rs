@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 use crate::config::{ConfigError, GatewayConfig};
+use crate::proof::Unproven;
 use crate::routes;
 use crate::stack::Upstream;
 use crate::tools::McpClient;
@@ -96,6 +97,7 @@ impl Gateway {
             app,
             config.limits.clone(),
             config.forwarded_for,
+            config.api_key.is_some(),
             stopped,
         ));
         let warm_ups = clients
@@ -168,6 +170,7 @@ async fn serve(
     app: impl routes::App,
     limits: crate::config::Limits,
     forwarded: crate::forwarded::ForwardedFor,
+    keyed: bool,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -177,13 +180,39 @@ async fn serve(
     let reserve = (max / HEALTH_RESERVE_SHARE).max(1);
     let connections = Arc::new(Semaphore::new(max - reserve));
     let reserved = Arc::new(Semaphore::new(reserve));
+    let unproven = Arc::new(Unproven::default());
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     loop {
-        // A general slot if one is free, else one of `/health`'s.
-        let (permit, health_only) = match Arc::clone(&connections).try_acquire_owned() {
+        let (stream, peer) = tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    continue;
+                }
+            },
+        };
+        // A general slot if one is free; else the oldest connection that has
+        // not shown the key (or a whole request) makes room; else one of
+        // `/health`'s. With all of them taken, this connection waits, and
+        // the next ones wait in the listen backlog.
+        let general = Arc::clone(&connections).try_acquire_owned();
+        let (permit, health_only) = match general {
             Ok(permit) => (permit, false),
+            Err(_) if unproven.evict_oldest() => {
+                tracing::debug!("connections full: dropping the oldest unproven one");
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    permit = Arc::clone(&connections).acquire_owned() => match permit {
+                        Ok(permit) => (permit, false),
+                        Err(_) => break,
+                    },
+                }
+            }
             Err(_) => tokio::select! {
                 _ = &mut stopped => break,
                 permit = Arc::clone(&connections).acquire_owned() => match permit {
@@ -196,23 +225,22 @@ async fn serve(
                 },
             },
         };
-        let (stream, peer) = tokio::select! {
-            _ = &mut stopped => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
-                    continue;
-                }
-            },
-        };
         // Best effort: Nagle only delays small JSON-RPC answers.
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let client = crate::forwarded::Client::new(peer);
+        let proof = unproven.enter();
+        let standing = Arc::clone(&proof);
         let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
             let app = app.clone();
+            if !standing.is_proven() {
+                if keyed {
+                    // The key check proves the connection (`auth.rs`).
+                    request.extensions_mut().insert(Arc::clone(&standing));
+                } else {
+                    standing.prove();
+                }
+            }
             forwarded.apply(request.headers_mut(), &client);
             async move {
                 if health_only && request.uri().path() != crate::auth::HEALTH_PATH {
@@ -226,8 +254,12 @@ async fn serve(
         // `Repoll`: hyper wakes this task from inside its own poll once per
         // call; polling again in place saves a worker wake-up.
         tokio::spawn(Repoll::new(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "connection ended with an error");
+            tokio::select! {
+                biased;
+                ended = connection => if let Err(error) = ended {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                },
+                () = proof.evicted() => tracing::debug!(%peer, "unproven connection dropped to make room"),
             }
             drop(permit);
         }));

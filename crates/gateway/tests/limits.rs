@@ -126,9 +126,42 @@ async fn a_rest_body_that_breaks_off_is_a_400_not_a_413() {
     gateway.shutdown().await;
 }
 
-/// With every connection slot taken by clients that never finish their
-/// headers, `/health` still gets through (its reserve), and other requests
-/// on the reserve get a clear `503`; when the slots free up, calls work.
+/// Sends one whole request on a kept-alive connection and reads its answer
+/// (headers and a `Content-Length` body): the status line.
+async fn exchange(stream: &mut tokio::net::TcpStream, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(60), stream.read(&mut chunk))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                return head.lines().next().unwrap_or_default().to_owned();
+            }
+        }
+    }
+}
+
+/// With every connection slot taken by clients that have each finished a
+/// request (so none is dropped to make room), `/health` still gets through
+/// (its reserve), and other requests on the reserve get a clear `503`; when
+/// the slots free up, calls work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_gateway_still_answers_health() {
     let upstream = mcp_reconnect_testkit::TestUpstream::start().await.unwrap();
@@ -145,13 +178,13 @@ async fn a_full_gateway_still_answers_health() {
     )
     .await;
     let addr = gateway.url().trim_start_matches("http://").to_owned();
-    // 15 general slots (16 less one for `/health`), each held by a silent client.
+    // 15 general slots (16 less one for `/health`), each held by an idle client.
     let mut silent = Vec::new();
     for _ in 0..15 {
         let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        tokio::io::AsyncWriteExt::write_all(&mut stream, b"POST /echo HTTP/1.1\r\n")
-            .await
-            .unwrap();
+        // Healthy or not yet: a whole request, answered.
+        let status = exchange(&mut stream, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").await;
+        assert!(status.starts_with("HTTP/1.1 "), "{status}");
         silent.push(stream);
     }
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -185,5 +218,73 @@ async fn a_full_gateway_still_answers_health() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(ok, "calls work again once the slots are free");
+    gateway.shutdown().await;
+}
+
+/// Clients without the key, or without a whole request, are dropped (the
+/// oldest first) to make room for one that comes when every slot is taken;
+/// a connection that showed the key is never dropped for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unproven_connections_make_room_and_ones_with_the_key_stay() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(
+        &[
+            "--api-key",
+            "k",
+            "--max-connections",
+            "16",
+            "--header-read-timeout",
+            "60",
+            "streamablehttp",
+            &upstream.url(),
+        ],
+        &[],
+    )
+    .await;
+    let addr = gateway.local_addr();
+    let with_key = |body: &str| {
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer k\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let mut proven = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let status = exchange(&mut proven, &with_key(r#"{"text":"a"}"#)).await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    // One that was refused, and 13 that never finish their headers: 15 in all.
+    let mut refused = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let status = exchange(
+        &mut refused,
+        "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+    )
+    .await;
+    assert!(status.starts_with("HTTP/1.1 401"), "{status}");
+    let mut silent = Vec::new();
+    for _ in 0..13 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(b"POST /echo HTTP/1.1\r\n").await.unwrap();
+        silent.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Five newcomers with the key are served, each in a slot made for it.
+    for n in 0..5 {
+        let mut newcomer = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let status = exchange(&mut newcomer, &with_key(&format!(r#"{{"text":"{n}"}}"#))).await;
+        assert!(status.starts_with("HTTP/1.1 200"), "newcomer {n}: {status}");
+        silent.push(newcomer);
+    }
+    // The refused connection was the oldest unproven one: it went first.
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), refused.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the refused connection was dropped"
+    );
+    // The one with the key is still served on its own connection.
+    let status = exchange(&mut proven, &with_key(r#"{"text":"b"}"#)).await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    drop(silent);
     gateway.shutdown().await;
 }

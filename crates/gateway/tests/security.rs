@@ -1219,7 +1219,7 @@ async fn a_get_stream_with_nothing_from_upstream_ends_and_heartbeats_keep_one_op
     let (url, _seen) = recording_upstream().await;
     let gateway = gateway(&["--stream-idle-timeout", "1", "streamablehttp", &url], &[]).await;
     warmed(&gateway).await;
-    let mut client = RawClient::new(&format!("{}/mcp", gateway.url()));
+    let mut client = RawClient::new(format!("{}/mcp", gateway.url()));
     assert_eq!(client.initialize().await.expect("initialize").status, 200);
     let session = client.session().expect("a session").to_owned();
     let open = |heartbeat: bool| {
