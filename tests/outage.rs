@@ -154,9 +154,15 @@ impl Caller {
     async fn in_session(&self, n: u32, tool: &str, arguments: &Value) -> Outcome {
         let body = jsonrpc::tools_call(u64::from(n) + 10, tool, arguments.clone());
         let sent = self.session.lock().await.session().map(str::to_owned);
-        let client = self.session.lock().await.clone();
-        let answer = match client.post(&body).await {
-            Ok(answer) => answer,
+        let url = self.session.lock().await.url().to_owned();
+        let Ok(request) = jsonrpc::jsonrpc_request(&url, sent.as_deref(), &body) else {
+            return Outcome::Failed("request".into());
+        };
+        let answer = match self.http.request(request).await {
+            Ok(response) => match McpResponse::read(response).await {
+                Ok(answer) => answer,
+                Err(error) => return cut_off(&error),
+            },
             Err(error) => return Outcome::Failed(format!("transport: {error}")),
         };
         if answer.status == StatusCode::NOT_FOUND {
@@ -191,7 +197,7 @@ impl Caller {
         match self.http.request(request).await {
             Ok(response) => match McpResponse::read(response).await {
                 Ok(answer) => judge(&answer, tool == self.tools.fail),
-                Err(error) => Outcome::Failed(format!("body: {error}")),
+                Err(error) => cut_off(&error),
             },
             Err(error) => Outcome::Failed(format!("transport: {error}")),
         }
@@ -222,6 +228,15 @@ impl Caller {
             Outcome::Failed(format!("{status}: {text:.300}"))
         }
     }
+}
+
+/// An answer whose head came and whose stream then broke: the server died
+/// while the call was in flight, after it began answering. The gateway has
+/// passed the stream on and cannot take the head back, so the client sees
+/// the break; the call may have run, as for `-32051`.
+fn cut_off(error: &dyn std::fmt::Display) -> Outcome {
+    println!("[outage]   an answer was cut off after its head: {error}");
+    Outcome::MaybeRun
 }
 
 /// Whether a tool call answer is the success it should be (`is_error_tool`:

@@ -94,9 +94,9 @@ pub use config::Config;
 pub use error::{CircuitOpen, NotReady};
 pub use future::ResponseFuture;
 pub use layer::{CircuitReconnectLayer, DEFAULT_NAME};
+pub use mcp_reconnect_core::status::{CircuitState, Reason, StatusSnapshot, StatusSource};
 pub use service::CircuitReconnect;
-pub use state::{CircuitState, Reason};
-pub use status::{CircuitStatus, StatusSnapshot};
+pub use status::CircuitStatus;
 
 #[cfg(test)]
 mod tests;

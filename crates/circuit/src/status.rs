@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mcp_reconnect_core::metrics::{Histogram, HistogramSnapshot};
+use mcp_reconnect_core::metrics::Histogram;
 use mcp_reconnect_core::{Classification, FailureClass};
 use tokio::time::Instant;
 
-use crate::state::{CircuitState, Reason, Transition};
+use mcp_reconnect_core::status::{CircuitState, Reason, StatusSnapshot, StatusSource};
+
+use crate::state::Transition;
 
 /// A shared view of one circuit's state and counters; clones are cheap and
 /// see the same circuit.
@@ -46,48 +48,30 @@ struct StatusCells {
     attempt_duration: Histogram,
 }
 
-/// One circuit's numbers at one moment.
-#[non_exhaustive]
-#[derive(Clone, Debug, PartialEq)]
-pub struct StatusSnapshot {
-    /// The upstream's display name (no credentials).
-    pub name: Arc<str>,
-    /// The circuit's state.
-    pub state: CircuitState,
-    /// Consecutive recoverable failures counted now.
-    pub error_count: u32,
-    /// Connect attempts (and probes) made since start.
-    pub reconnect_attempts: u64,
-    /// Attempts that installed a new upstream service.
-    pub reconnects_succeeded: u64,
-    /// Episodes whose every attempt failed (the circuit opened).
-    pub reconnects_failed: u64,
-    /// Calls failed fast while open.
-    pub fail_fast: u64,
-    /// Calls waiting now for the upstream to come back (never sent yet).
-    pub held_now: u32,
-    /// Calls that waited for the upstream, since start.
-    pub held_total: u64,
-    /// Waiting calls sent once the circuit closed.
-    pub held_released: u64,
-    /// Waiting calls failed fast because the outage outlasted the wait.
-    pub held_expired: u64,
-    /// Calls failed fast because too many were waiting already.
-    pub held_shed: u64,
-    /// How long each released or expired call waited.
-    pub held_wait: HistogramSnapshot,
-    /// When the circuit last saw an outcome or attempt result.
-    pub last_check: Option<SystemTime>,
-    /// The class of the last failure seen.
-    pub last_failure: Option<FailureClass>,
-    /// Calls by outcome: `None` is success.
-    pub requests: Vec<(Option<FailureClass>, u64)>,
-    /// State changes by reason.
-    pub transitions: Vec<(Reason, u64)>,
-    /// How long each trouble lasted, from the first failure to healthy again.
-    pub recovery: HistogramSnapshot,
-    /// How long each connect attempt took.
-    pub attempt_duration: HistogramSnapshot,
+/// A state in one byte, for the status cell.
+fn encode(state: CircuitState) -> u8 {
+    u8::try_from(state.index()).unwrap_or(u8::MAX)
+}
+
+fn decode(n: u8) -> CircuitState {
+    CircuitState::ALL
+        .get(usize::from(n))
+        .copied()
+        .unwrap_or(CircuitState::HalfOpen)
+}
+
+impl StatusSource for CircuitStatus {
+    fn name(&self) -> &str {
+        CircuitStatus::name(self)
+    }
+
+    fn snapshot(&self) -> StatusSnapshot {
+        CircuitStatus::snapshot(self)
+    }
+
+    fn state(&self) -> CircuitState {
+        CircuitStatus::state(self)
+    }
 }
 
 impl CircuitStatus {
@@ -96,7 +80,7 @@ impl CircuitStatus {
             cells: Arc::new(StatusCells {
                 name,
                 epoch: Instant::now(),
-                state: AtomicU8::new(CircuitState::Healthy.to_u8()),
+                state: AtomicU8::new(encode(CircuitState::Healthy)),
                 generation: AtomicU64::new(0),
                 error_count: AtomicU32::new(0),
                 last_check_micros: AtomicU64::new(0),
@@ -128,7 +112,7 @@ impl CircuitStatus {
 
     /// The circuit's state now.
     pub fn state(&self) -> CircuitState {
-        CircuitState::from_u8(self.cells.state.load(Relaxed))
+        decode(self.cells.state.load(Relaxed))
     }
 
     /// Consecutive recoverable failures counted now.
@@ -167,34 +151,32 @@ impl CircuitStatus {
             n => FailureClass::ALL.get(usize::from(n) - 1).copied(),
         };
         let classes = std::iter::once(None).chain(FailureClass::ALL.into_iter().map(Some));
-        StatusSnapshot {
-            name: cells.name.clone(),
-            state: self.state(),
-            error_count: self.error_count(),
-            reconnect_attempts: self.reconnect_attempts(),
-            reconnects_succeeded: self.reconnects_succeeded(),
-            reconnects_failed: cells.reconnects_failed.load(Relaxed),
-            fail_fast: cells.fail_fast.load(Relaxed),
-            held_now: cells.held_now.load(Relaxed),
-            held_total: cells.held_total.load(Relaxed),
-            held_released: cells.held_released.load(Relaxed),
-            held_expired: cells.held_expired.load(Relaxed),
-            held_shed: cells.held_shed.load(Relaxed),
-            held_wait: cells.held_wait.snapshot(),
-            last_check,
-            last_failure,
-            requests: classes
-                .zip(&cells.requests)
-                .map(|(c, n)| (c, n.load(Relaxed)))
-                .collect(),
-            transitions: Reason::ALL
-                .into_iter()
-                .zip(&cells.transitions)
-                .map(|(r, n)| (r, n.load(Relaxed)))
-                .collect(),
-            recovery: cells.recovery.snapshot(),
-            attempt_duration: cells.attempt_duration.snapshot(),
-        }
+        let mut snapshot = StatusSnapshot::new(cells.name.clone(), self.state());
+        snapshot.error_count = self.error_count();
+        snapshot.reconnect_attempts = self.reconnect_attempts();
+        snapshot.reconnects_succeeded = self.reconnects_succeeded();
+        snapshot.reconnects_failed = cells.reconnects_failed.load(Relaxed);
+        snapshot.fail_fast = cells.fail_fast.load(Relaxed);
+        snapshot.held_now = cells.held_now.load(Relaxed);
+        snapshot.held_total = cells.held_total.load(Relaxed);
+        snapshot.held_released = cells.held_released.load(Relaxed);
+        snapshot.held_expired = cells.held_expired.load(Relaxed);
+        snapshot.held_shed = cells.held_shed.load(Relaxed);
+        snapshot.held_wait = cells.held_wait.snapshot();
+        snapshot.last_check = last_check;
+        snapshot.last_failure = last_failure;
+        snapshot.requests = classes
+            .zip(&cells.requests)
+            .map(|(c, n)| (c, n.load(Relaxed)))
+            .collect();
+        snapshot.transitions = Reason::ALL
+            .into_iter()
+            .zip(&cells.transitions)
+            .map(|(r, n)| (r, n.load(Relaxed)))
+            .collect();
+        snapshot.recovery = cells.recovery.snapshot();
+        snapshot.attempt_duration = cells.attempt_duration.snapshot();
+        snapshot
     }
 
     // === recording (crate-internal) ===
@@ -209,7 +191,7 @@ impl CircuitStatus {
 
     pub(crate) fn set_state(&self, state: CircuitState, error_count: u32) {
         self.cells.error_count.store(error_count, Relaxed);
-        self.cells.state.store(state.to_u8(), Relaxed);
+        self.cells.state.store(encode(state), Relaxed);
     }
 
     pub(crate) fn record_transition(&self, transition: &Transition) {

@@ -70,6 +70,9 @@ pub fn cause_ref<'a, T: Error + 'static>(error: &'a (dyn Error + 'static)) -> Op
 }
 
 /// Classifies an upstream call's error by walking its `source()` chain.
+/// The hyper and hyper-util rows need the `hyper` feature, tower's `Elapsed`
+/// the `tower` feature; without them such an error is read by the `std::io`
+/// errors in its chain.
 ///
 /// | found in the chain | class | reached the server? |
 /// |---|---|---|
@@ -98,28 +101,24 @@ pub fn cause_ref<'a, T: Error + 'static>(error: &'a (dyn Error + 'static)) -> Op
 /// ```
 pub fn classify_error(error: &(dyn Error + 'static)) -> Failure {
     let mut class = None;
+    #[cfg_attr(not(feature = "hyper"), allow(unused_mut))]
     let mut not_sent = false;
     for cause in chain(error) {
         if let Some(classified) = cause.downcast_ref::<ClassifiedError>() {
             return classified.failure.clone();
         }
-        if let Some(client) = cause.downcast_ref::<hyper_util::client::legacy::Error>() {
-            not_sent |= client.is_connect();
-        } else if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
-            if hyper.is_canceled() {
-                not_sent = true;
-                class = Some(FailureClass::Connection);
-            } else if hyper.is_timeout() {
-                class = Some(FailureClass::Timeout);
-            } else if hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_parse() {
-                class = Some(FailureClass::Connection);
-            }
-        } else if let Some(io) = cause.downcast_ref::<io::Error>() {
+        #[cfg(feature = "hyper")]
+        if let Some((hyper_class, hyper_not_sent)) = hyper_cause(cause) {
+            class = hyper_class.or(class);
+            not_sent |= hyper_not_sent;
+            continue;
+        }
+        if let Some(io) = cause.downcast_ref::<io::Error>() {
             // The innermost io error is the most precise: it wins.
             if let Some(io_class) = classify_io_kind(io.kind()) {
                 class = Some(io_class);
             }
-        } else if cause.is::<tokio::time::error::Elapsed>() || cause.is::<tower::timeout::error::Elapsed>() {
+        } else if is_elapsed(cause) {
             class = Some(FailureClass::Timeout);
         }
     }
@@ -135,6 +134,34 @@ pub fn classify_error(error: &(dyn Error + 'static)) -> Failure {
         Reached::Unknown
     };
     Failure::new(class, reached).with_transport(true)
+}
+
+/// What a hyper or hyper-util client error says: its class, if any, and
+/// whether the request was certainly not sent. `None`: not one of theirs.
+#[cfg(feature = "hyper")]
+fn hyper_cause(cause: &(dyn Error + 'static)) -> Option<(Option<FailureClass>, bool)> {
+    if let Some(client) = cause.downcast_ref::<hyper_util::client::legacy::Error>() {
+        return Some((None, client.is_connect()));
+    }
+    let hyper = cause.downcast_ref::<hyper::Error>()?;
+    Some(if hyper.is_canceled() {
+        (Some(FailureClass::Connection), true)
+    } else if hyper.is_timeout() {
+        (Some(FailureClass::Timeout), false)
+    } else if hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_parse() {
+        (Some(FailureClass::Connection), false)
+    } else {
+        (None, false)
+    })
+}
+
+/// A deadline's error: tokio's `Elapsed`, or tower's with the `tower` feature.
+fn is_elapsed(cause: &(dyn Error + 'static)) -> bool {
+    #[cfg(feature = "tower")]
+    if cause.is::<tower::timeout::error::Elapsed>() {
+        return true;
+    }
+    cause.is::<tokio::time::error::Elapsed>()
 }
 
 /// The class of an `io::ErrorKind`, when it says something about the connection.
@@ -219,6 +246,7 @@ mod tests {
         assert_eq!(failure.class(), FailureClass::SessionLost);
     }
 
+    #[cfg(feature = "tower")]
     #[tokio::test(start_paused = true)]
     async fn timeouts_from_tokio_and_tower_are_timeouts() {
         let tokio_elapsed =

@@ -17,6 +17,30 @@
 //! the layers above read it, and compute it with the same functions here
 //! when it is missing.
 //!
+//! # Protocol eras
+//!
+//! MCP Streamable HTTP comes in two eras, and the layers serve both:
+//!
+//! - **Legacy (2025-03-26 … 2025-11-25)**: `initialize` opens a session and
+//!   its `Mcp-Session-Id` rides on every later request; a restarted server
+//!   usually forgets it and answers `404`.
+//! - **2026-07-28**: no `initialize` and no session; a client probes with
+//!   `server/discover`, and each request also names its JSON-RPC method and
+//!   tool (prompt, resource) in the `Mcp-Method` and `Mcp-Name` headers.
+//!
+//! No layer compares `MCP-Protocol-Version` values; requests carry the
+//! client's. What tells the eras apart is whether a request carries
+//! `Mcp-Session-Id` ([`RequestFacts::carried_session`]): only then is a `404`
+//! [`FailureClass::SessionLost`], and only then does the session layer map
+//! and re-initialize it (a request without one passes straight through
+//! unless it is an `initialize`). `Mcp-Method` / `Mcp-Name` are read where
+//! present ([`headers::header_method`], [`headers::header_name`]): the session
+//! layer skips the body peek when `Mcp-Method` is not `initialize`, the retry
+//! layer treats a call whose headers name something other than its body as
+//! unsafe to repeat, and the gateway's failure log takes the MCP method and
+//! tool only from them. The gateway's own client speaks the legacy handshake
+//! (`2025-06-18`), and the connector's `ping` probe names that version too.
+//!
 //! # Example
 //!
 //! ```
@@ -48,6 +72,9 @@
 //! - [`body`]: [`LayerBody`](body::LayerBody), the inner body or bytes a layer wrote,
 //!   and [`collect_bytes`](body::collect_bytes), a small bounded body reader;
 //! - [`sse`]: a bounded, incremental `text/event-stream` decoder;
+//! - [`status`]: what a circuit reports ([`CircuitState`](status::CircuitState),
+//!   [`StatusSnapshot`](status::StatusSnapshot)) and [`StatusSource`](status::StatusSource),
+//!   the trait a health check reads it through;
 //! - [`redact_url`]: an upstream's address without userinfo, query or fragment;
 //! - [`repoll`]: a connection task that polls itself again instead of
 //!   yielding when hyper's body channel wakes it from inside its own poll;
@@ -69,6 +96,7 @@ pub mod repoll;
 pub mod respond;
 pub mod response;
 pub mod sse;
+pub mod status;
 
 pub use attempt::{Attempt, Deadline};
 pub use class::{Classification, Failure, FailureClass, Reached};

@@ -3,8 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mcp_reconnect_circuit::StatusSnapshot;
 use mcp_reconnect_core::metrics::HistogramSnapshot;
+use mcp_reconnect_core::status::StatusSnapshot;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 

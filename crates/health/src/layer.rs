@@ -34,8 +34,9 @@ pub(crate) struct Shared {
 }
 
 impl HealthLayer {
-    /// Watches one upstream: a [`CircuitStatus`](mcp_reconnect_circuit::CircuitStatus)
-    /// (from `CircuitReconnectLayer::status`) or an [`Upstream`].
+    /// Watches one upstream: a circuit's status handle (any
+    /// [`StatusSource`](mcp_reconnect_core::status::StatusSource), such as
+    /// `CircuitReconnectLayer::status`) or an [`Upstream`].
     pub fn new(upstream: impl Into<Upstream>) -> Self {
         HealthLayer {
             shared: Arc::new(Shared {

@@ -139,10 +139,14 @@
 //!
 //! # Feature flags
 //!
-//! - `prometheus` (default): Prometheus text and OpenMetrics on `/metrics`,
+//! None is on by default: the layer needs only core's
+//! [`StatusSource`](mcp_reconnect_core::status::StatusSource), which
+//! `CircuitStatus` implements and any circuit-like handle can.
+//!
+//! - `prometheus`: Prometheus text and OpenMetrics on `/metrics`,
 //!   encoded by `prometheus-client` from a collector over the circuits' atomics.
 //!   Without it `/metrics` is JSON only (`406` for the text formats).
-//! - `retry` (default): [`RetrySource`] for `mcp_reconnect_retry::ToolRetryLayer`.
+//! - `retry`: [`RetrySource`] for `mcp_reconnect_retry::ToolRetryLayer`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

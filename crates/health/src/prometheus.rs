@@ -6,8 +6,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use mcp_reconnect_circuit::CircuitState;
 use mcp_reconnect_core::metrics::HistogramSnapshot;
+use mcp_reconnect_core::status::CircuitState;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet, prometheus_text, text};
 use prometheus_client::metrics::MetricType;

@@ -5,12 +5,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use mcp_reconnect_circuit::{CircuitStatus, StatusSnapshot};
 use mcp_reconnect_core::redact_url;
+use mcp_reconnect_core::status::{StatusSnapshot, StatusSource};
 
 use crate::verdict::Verdict;
 
-/// One watched upstream: a circuit's status handle (whose name is the
+/// One watched upstream: a circuit's status handle (any [`StatusSource`],
+/// such as `mcp_reconnect_circuit::CircuitStatus`, whose name is the
 /// upstream's display name), and optionally where its retry counters live.
 ///
 /// The name is shown through [`redact_url`], once, when the entry is made:
@@ -27,7 +28,7 @@ use crate::verdict::Verdict;
 /// ```
 #[derive(Clone)]
 pub struct Upstream {
-    status: CircuitStatus,
+    status: Arc<dyn StatusSource>,
     name: Arc<str>,
     retries: Option<Arc<dyn RetrySource>>,
     store: Option<Arc<dyn StoreSource>>,
@@ -36,10 +37,10 @@ pub struct Upstream {
 
 impl Upstream {
     /// Watches the circuit behind `status`.
-    pub fn new(status: CircuitStatus) -> Self {
+    pub fn new(status: impl StatusSource) -> Self {
         let name = Arc::from(redact_url(status.name()));
         Upstream {
-            status,
+            status: Arc::new(status),
             name,
             retries: None,
             store: None,
@@ -95,8 +96,8 @@ impl Upstream {
     }
 
     /// The circuit's status handle.
-    pub fn status(&self) -> &CircuitStatus {
-        &self.status
+    pub fn status(&self) -> &dyn StatusSource {
+        &*self.status
     }
 
     /// The retry counters now, if a source was given.
@@ -120,8 +121,8 @@ impl Upstream {
     }
 }
 
-impl From<CircuitStatus> for Upstream {
-    fn from(status: CircuitStatus) -> Self {
+impl<S: StatusSource> From<S> for Upstream {
+    fn from(status: S) -> Self {
         Upstream::new(status)
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use http::StatusCode;
-use mcp_reconnect_circuit::{CircuitState, StatusSnapshot};
+use mcp_reconnect_core::status::{CircuitState, StatusSnapshot};
 
 /// What `/health` says about an upstream, or about all of them.
 ///
