@@ -43,7 +43,7 @@ pub const ENV_MAX_ATTEMPTS: &str = "MCPO_RECONNECT_MAX_ATTEMPTS";
 /// `MCPO_RECONNECT_MIN_INTERVAL`: seconds between threshold-triggered reconnects (0 = none).
 pub const ENV_MIN_INTERVAL: &str = "MCPO_RECONNECT_MIN_INTERVAL";
 /// `MCPO_CONNECTION_TIMEOUT`: seconds one connect attempt may take.
-pub const ENV_CONNECTION_TIMEOUT: &str = "MCPO_CONNECTION_TIMEOUT";
+pub use mcp_reconnect_core::config::ENV_CONNECTION_TIMEOUT;
 /// `MCPO_RECONNECT_WAIT`: seconds, from the start of an outage, that unsent calls wait (0 = fail fast).
 pub const ENV_RECONNECT_WAIT: &str = "MCPO_RECONNECT_WAIT";
 

@@ -3,6 +3,12 @@
 //! health document, a small JSON answer it had to read whole). One type for
 //! every layer, keeping the inner body's data and error types.
 
+/// The largest JSON-RPC message a layer reads whole by default: 4 MiB. One
+/// number for every such bound (the peek, an SSE event, a request body the
+/// session layer or the gateway reads), so a message one of them takes is
+/// never refused by the next.
+pub const DEFAULT_MESSAGE_LIMIT: usize = 4 * 1024 * 1024;
+
 use std::pin::Pin;
 use std::task::{Context, Poll};
 

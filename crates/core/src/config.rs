@@ -28,6 +28,10 @@ use std::time::Duration;
 /// The longest duration a setting may name: one day (guards against overflow and typos).
 pub const MAX_SETTING_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// `MCPO_CONNECTION_TIMEOUT`, seconds: the one setting behind the connect
+/// attempt's bound (circuit, connector) and a call's deadline (retry layer).
+pub const ENV_CONNECTION_TIMEOUT: &str = "MCPO_CONNECTION_TIMEOUT";
+
 /// Reads a variable from the process environment (the lookup `from_env` uses).
 pub fn env_lookup(name: &str) -> Option<String> {
     std::env::var(name).ok()

@@ -22,7 +22,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 /// The largest body [`peek`] reads: 4 MiB.
-pub const DEFAULT_PEEK_LIMIT: usize = 4 * 1024 * 1024;
+pub const DEFAULT_PEEK_LIMIT: usize = crate::body::DEFAULT_MESSAGE_LIMIT;
 
 /// The most messages a batch may hold before [`peek`] refuses it, which bounds
 /// the memory a peek of a body made of tiny messages takes.

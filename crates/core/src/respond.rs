@@ -164,11 +164,19 @@ impl JsonRpcError {
             HeaderValue::from_static("application/json"),
         );
         if let Some(after) = self.retry_after {
-            let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
-            headers.insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
+            headers.insert(
+                http::header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs(after)),
+            );
         }
         response
     }
+}
+
+/// `Retry-After` in whole seconds, rounded up: a client told to wait 0.2 s
+/// waits 1 s, not 0.
+pub fn retry_after_secs(after: std::time::Duration) -> u64 {
+    after.as_secs() + u64::from(after.subsec_nanos() > 0)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@
 //! ```
 
 /// The default bound on one event (and one line): 4 MiB.
-pub const DEFAULT_MAX_EVENT_LEN: usize = 4 * 1024 * 1024;
+pub const DEFAULT_MAX_EVENT_LEN: usize = crate::body::DEFAULT_MESSAGE_LIMIT;
 
 /// One dispatched event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

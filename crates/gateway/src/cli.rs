@@ -21,7 +21,7 @@ pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 256;
 /// The largest `--max-concurrent-calls` accepted.
 pub const MAX_CONCURRENT_CALLS_LIMIT: i64 = 1_000_000;
 /// Default of `--max-body-bytes`: 4 MiB, what the retry layer buffers at most.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+pub const DEFAULT_MAX_BODY_BYTES: u64 = mcp_reconnect_core::body::DEFAULT_MESSAGE_LIMIT as u64;
 /// The largest `--max-body-bytes` accepted: 256 MiB.
 pub const MAX_BODY_BYTES_LIMIT: u64 = 256 * 1024 * 1024;
 

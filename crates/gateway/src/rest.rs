@@ -328,10 +328,11 @@ pub fn shed() -> Response {
 
 fn unavailable(status: StatusCode, body: Value, retry_after: Duration) -> Response {
     let mut response = detail(status, body);
-    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    // FastAPI-style answers always ask for at least a second.
+    let seconds = mcp_reconnect_core::respond::retry_after_secs(retry_after).max(1);
     response
         .headers_mut()
-        .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
     response
 }
 

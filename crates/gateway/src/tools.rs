@@ -154,17 +154,7 @@ impl McpClient {
         let Some(tool) = params.get("name").and_then(Value::as_str) else {
             return false;
         };
-        let config = self.upstream.retry.config();
-        if config.deny_tools.contains(tool) {
-            return false;
-        }
-        config.allow_tools.contains(tool)
-            || self
-                .upstream
-                .retry
-                .tool_safety()
-                .hints(tool)
-                .is_some_and(|hints| hints.is_repeatable())
+        self.upstream.retry.is_repeatable_tool(tool)
     }
 
     /// The session. It outlives reconnects: a restarted server that forgot

@@ -36,7 +36,7 @@ pub const MAX_BUDGET_MIN_PER_SEC: u32 = 1_000_000;
 /// Environment variable for [`Config::max_retries`] (0 to [`MAX_RETRIES_LIMIT`]).
 pub const ENV_MAX_RETRIES: &str = "MCPO_TOOL_MAX_RETRIES";
 /// Environment variable for [`Config::connection_timeout`], in seconds.
-pub const ENV_CONNECTION_TIMEOUT: &str = "MCPO_CONNECTION_TIMEOUT";
+pub use mcp_reconnect_core::config::ENV_CONNECTION_TIMEOUT;
 /// Environment variable for [`Config::allow_tools`]: comma-separated tool names.
 pub const ENV_RETRY_ALLOW: &str = "MCPO_TOOL_RETRY_ALLOW";
 /// Environment variable for [`Config::deny_tools`]: comma-separated tool names.

@@ -115,6 +115,14 @@ impl ToolRetryLayer {
         })
     }
 
+    /// Whether `tool` may be called again after it may have run: the deny
+    /// list wins, then the allow list, then the tool's annotations as learned
+    /// from `tools/list`; unknown tools may not. The one rule, for this layer
+    /// and for any client that re-sends calls itself.
+    pub fn is_repeatable_tool(&self, tool: &str) -> bool {
+        crate::safety::is_repeatable_tool(&self.shared.config, &self.shared.safety, tool)
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.shared.config

@@ -14,9 +14,9 @@ pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 ///
 /// At least as many as calls in flight at a busy moment: when the pool keeps
 /// fewer, every call past the limit closes its connection on the way back
-/// and a later one opens a new one (at 64 in flight with 32 kept, TCP
-/// `connect` was 9 % of the gateway's CPU). 256 idle HTTP/1 connections
-/// hold a few MiB; they close after the idle timeout.
+/// and a later one opens a new one (BENCHMARKS.md measures what that cost).
+/// 256 idle HTTP/1 connections hold a few MiB; they close after the idle
+/// timeout.
 pub const DEFAULT_POOL_MAX_IDLE: usize = 256;
 
 /// Client sessions the in-memory store keeps before evicting the least recently used: 10 000.
@@ -25,7 +25,7 @@ pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
 /// and initializes again, as the spec says): 1 hour.
 pub const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 /// The largest request body the session layer reads (over it: `413`): 4 MiB.
-pub const DEFAULT_MAX_BODY: usize = 4 * 1024 * 1024;
+pub const DEFAULT_MAX_BODY: usize = mcp_reconnect_core::body::DEFAULT_MESSAGE_LIMIT;
 /// The largest `initialize` body kept per session for re-initializing: 16 KiB
 /// (so the store holds at most `max_sessions` × 16 KiB of them).
 pub const DEFAULT_MAX_INITIALIZE_BODY: usize = 16 * 1024;
@@ -33,7 +33,7 @@ pub const DEFAULT_MAX_INITIALIZE_BODY: usize = 16 * 1024;
 pub const DEFAULT_REINIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `MCPO_CONNECTION_TIMEOUT`: seconds to connect (connector), and to re-initialize a session.
-pub const ENV_CONNECTION_TIMEOUT: &str = "MCPO_CONNECTION_TIMEOUT";
+pub use mcp_reconnect_core::config::ENV_CONNECTION_TIMEOUT;
 /// `MCPO_SESSION_MAX`: client sessions kept by the in-memory store.
 pub const ENV_SESSION_MAX: &str = "MCPO_SESSION_MAX";
 /// `MCPO_SESSION_IDLE_TIMEOUT`: seconds after which an unused client session is forgotten.

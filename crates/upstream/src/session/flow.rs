@@ -59,9 +59,9 @@ where
         Err(error) => return Err(error),
     };
     // Only the pass-through lives in this future; opening a session and
-    // serving one (store round trips, re-initialization) are boxed apart.
-    // The whole state machine was 9 KiB, allocated and moved on every call;
-    // 2026-07-28 traffic never needs more than the pass-through.
+    // serving one (store round trips, re-initialization) are boxed apart, so
+    // the future every call allocates and moves stays small: 2026-07-28
+    // traffic never needs more than the pass-through.
     match session {
         None if !is_initialize(&parts, &bytes) => {
             let response = inner.call(Request::from_parts(parts, Full::new(bytes))).await;
