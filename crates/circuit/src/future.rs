@@ -99,7 +99,7 @@ where
         match self.project().kind.project() {
             KindProj::Failed { error } => Poll::Ready(Err(error
                 .take()
-                .unwrap_or_else(|| "circuit future polled after completion".into()))),
+                .unwrap_or_else(|| mcp_reconnect_core::polled_after_completion("circuit future")))),
             KindProj::Upstream {
                 future,
                 reporter,

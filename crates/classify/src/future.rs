@@ -103,7 +103,7 @@ where
                 StateProj::Reading { mut collect, head } => {
                     let result = ready!(collect.as_mut().poll(cx));
                     let Some((mut parts, classification)) = head.take() else {
-                        return Poll::Ready(Err("classify future polled after completion".into()));
+                        mcp_reconnect_core::polled_after_completion("classify future");
                     };
                     let bytes = match result {
                         Ok(bytes) => bytes,

@@ -106,3 +106,13 @@ pub use response::{
     RequestFacts, body_can_refine, body_worth_reading, classify_response, classify_status, refine_with_body,
     retry_after,
 };
+
+/// What every future of these crates does when polled again after it
+/// returned `Ready`: panic, as tower's and the standard library's futures do.
+/// Polling a finished future breaks the `Future` contract; no input can
+/// cause it, and a made-up answer would hide the caller's bug.
+#[cold]
+#[track_caller]
+pub fn polled_after_completion(future: &'static str) -> ! {
+    panic!("{future} polled after completion")
+}

@@ -113,9 +113,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            GateProjection::Answered { answer, .. } => {
-                Poll::Ready(Ok(answer.take().expect("GateFuture polled after completion")))
-            }
+            GateProjection::Answered { answer, .. } => Poll::Ready(Ok(answer
+                .take()
+                .unwrap_or_else(|| mcp_reconnect_core::polled_after_completion("GateFuture")))),
             GateProjection::Passed { future } => future.poll(cx),
         }
     }
@@ -356,8 +356,7 @@ where
                 std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))).ok()
             }
             PanicKindProj::Panicked => None,
-            // Polled after completion: nothing left to give; never a panic.
-            PanicKindProj::Done => return Poll::Ready(Ok((this.on_panic)())),
+            PanicKindProj::Done => mcp_reconnect_core::polled_after_completion("CatchPanic future"),
         };
         match polled {
             Some(poll) => poll,

@@ -257,12 +257,9 @@ where
         match self.project() {
             CallsFirstProj::Mcp { future } => future.poll(cx),
             CallsFirstProj::Tool { future } => future.as_mut().poll(cx),
-            CallsFirstProj::Answered { response } => {
-                std::task::Poll::Ready(Ok(response.take().unwrap_or_else(|| {
-                    // Polled after completion: nothing left to give; never a panic.
-                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
-                })))
-            }
+            CallsFirstProj::Answered { response } => std::task::Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| mcp_reconnect_core::polled_after_completion("CallsFirst future")))),
             CallsFirstProj::Routed { future } => future.poll(cx),
         }
     }

@@ -238,12 +238,7 @@ where
         match self.project().kind.project() {
             MalformedKindProj::Answered { response } => match response.take() {
                 Some(response) => Poll::Ready(Ok(response.map(Either::Right))),
-                // Polled after completion: nothing left to give; never a panic.
-                None => {
-                    let mut response = Response::new(Either::Right(Full::default()));
-                    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                    Poll::Ready(Ok(response))
-                }
+                None => mcp_reconnect_core::polled_after_completion("RejectMalformed future"),
             },
             MalformedKindProj::Forwarded { future } => {
                 Poll::Ready(std::task::ready!(future.poll(cx)).map(|response| response.map(Either::Left)))

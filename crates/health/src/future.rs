@@ -69,14 +69,15 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Answer { response } => {
-                    // Polled again after completion: an empty `200` rather than a panic.
-                    let response = response.take().unwrap_or_default();
+                    let response = response
+                        .take()
+                        .unwrap_or_else(|| mcp_reconnect_core::polled_after_completion("health future"));
                     return Poll::Ready(Ok(response.map(HealthBody::local)));
                 }
                 StateProj::Readying { service, request } => {
                     ready!(service.poll_ready(cx))?;
                     let Some(request) = request.take() else {
-                        return Poll::Ready(Ok(Response::new(HealthBody::local(Bytes::new()))));
+                        mcp_reconnect_core::polled_after_completion("health future");
                     };
                     let future = service.call(request);
                     this.state.set(State::Calling { future });

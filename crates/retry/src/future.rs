@@ -118,7 +118,7 @@ where
                         Poll::Pending => break,
                     };
                     let Some((parts, service)) = head.take() else {
-                        return Poll::Ready(Err("retry future polled after completion".into()));
+                        mcp_reconnect_core::polled_after_completion("retry future");
                     };
                     let bytes = match collected {
                         Ok(bytes) => bytes,
@@ -151,7 +151,7 @@ where
                 } => {
                     // The first try waits for the inner service here, under the deadline.
                     let Some(ready) = service.as_mut() else {
-                        return Poll::Ready(Err("retry future polled after completion".into()));
+                        mcp_reconnect_core::polled_after_completion("retry future");
                     };
                     match ready.poll_ready(cx) {
                         Poll::Pending => break,
@@ -161,7 +161,7 @@ where
                     let (Some(service), Some(request), Some(policy)) =
                         (service.take(), request.take(), policy.take())
                     else {
-                        return Poll::Ready(Err("retry future polled after completion".into()));
+                        mcp_reconnect_core::polled_after_completion("retry future");
                     };
                     let tries = Retry::new(policy, Forward(service)).call(request);
                     this.state.set(State::Calling { tries });

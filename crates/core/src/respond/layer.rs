@@ -149,10 +149,11 @@ where
                 Ok(response) => response.map(Either::Left),
                 Err(error) => local(error_response(&error.into(), id.take())),
             },
-            StateProj::Failed { response } => local(response.take().unwrap_or_else(|| {
-                JsonRpcError::new(codes::INTERNAL_ERROR, "response future polled after completion")
-                    .into_response()
-            })),
+            StateProj::Failed { response } => local(
+                response
+                    .take()
+                    .unwrap_or_else(|| crate::polled_after_completion("RespondLayer future")),
+            ),
         };
         Poll::Ready(Ok(response))
     }

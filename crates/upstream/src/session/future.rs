@@ -48,11 +48,9 @@ impl<B> Future for ResponseFuture<B> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().kind {
-            Kind::Local(response) => Poll::Ready(
-                response
-                    .take()
-                    .ok_or_else(|| "session future polled after completion".into()),
-            ),
+            Kind::Local(response) => Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| mcp_reconnect_core::polled_after_completion("session future")))),
             Kind::Running(future) => future.as_mut().poll(cx),
         }
     }
