@@ -20,4 +20,13 @@ for layer in core classify circuit retry health; do
     echo "check-layering: $crate: $(wc -l <<<"$deps") crates, none forbidden"
   fi
 done
+# A production gateway build (no `demo`) carries no test server and no MCP SDK.
+prod=$(cargo tree --locked -e normal -p mcp-reconnect-gateway --no-default-features --prefix none --format '{p}' \
+  | awk '{print $1}' | sort -u | grep -E '^(rmcp|mcp-reconnect-testkit)$' || true)
+if [ -n "$prod" ]; then
+  echo "check-layering: mcp-gateway without \`demo\` depends on: $(tr '\n' ' ' <<<"$prod")"
+  failed=1
+else
+  echo "check-layering: mcp-gateway without \`demo\`: no rmcp, no testkit"
+fi
 exit "$failed"

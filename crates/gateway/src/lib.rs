@@ -47,6 +47,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod docs;
 pub mod edge;

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mcp_reconnect_core::config::env_lookup;
-use mcp_reconnect_gateway::{Cli, Command, GatewayConfig, StartError, demo, logging};
+#[cfg(feature = "demo")]
+use mcp_reconnect_gateway::demo;
+use mcp_reconnect_gateway::{Cli, Command, GatewayConfig, StartError, logging};
 
 /// Exit code for a configuration that cannot be served (as clap's usage errors).
 const EXIT_CONFIG: u8 = 2;
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
             println!("mcp-gateway {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
+        #[cfg(feature = "demo")]
         Some(Command::Demo(args)) => logging::filter(level, rust_log.as_deref(), demo::DEFAULT_LOG_LEVEL)
             .map_err(|error| (EXIT_CONFIG, error.to_string()))
             .and_then(|filter| {
@@ -32,6 +35,11 @@ fn main() -> ExitCode {
                     .block_on(demo::run(args))
                     .map_err(|error| (EXIT_FAILURE, error.to_string()))
             }),
+        #[cfg(not(feature = "demo"))]
+        Some(Command::Demo(_)) => Err((
+            EXIT_CONFIG,
+            "this mcp-gateway was built without the `demo` feature".to_owned(),
+        )),
         None => GatewayConfig::from_args(&cli.serve, env_lookup)
             .and_then(|config| {
                 Ok((
