@@ -61,3 +61,8 @@ pub use mcp_reconnect_health::HealthLayer;
 pub use mcp_reconnect_upstream as upstream;
 #[cfg(feature = "upstream")]
 pub use mcp_reconnect_upstream::{SessionLayer, UpstreamConnector, UpstreamTarget};
+
+/// README.md's code, compiled as doctests so its à-la-carte example cannot rot.
+#[cfg(all(doctest, feature = "classify", feature = "circuit", feature = "upstream"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
