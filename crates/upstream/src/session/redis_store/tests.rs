@@ -2,19 +2,26 @@
 //! port; the tests are skipped with a message when it is not installed —
 //! `scripts/scale-setup.sh` installs it).
 
+use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::Ordering as AtomicOrdering;
+use std::time::Duration;
 
-use http::{Request, Response, StatusCode};
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use mcp_reconnect_core::headers::MCP_SESSION_ID;
 use mcp_reconnect_testkit::external::{RedisServer, Reply as RedisReply, available};
 use tokio::sync::Semaphore;
 use tower::{Layer, ServiceExt};
 
-use super::*;
+use super::codec::{decode, encode, epoch_millis};
+use super::{RedisConfig, RedisStore};
 use crate::config::SessionConfig;
 use crate::session::future::SessionBody;
+use crate::session::id::SessionId;
 use crate::session::layer::SessionLayer;
+use crate::session::store::{ReinitClaim, SessionRecord, SessionStore, Swap};
 use crate::session::tests::{CALL, Fake, INIT, Upstream, post, upstream};
 
 /// How often a condition is checked, and how many times, before a test fails (10 s).

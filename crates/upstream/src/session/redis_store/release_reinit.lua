@@ -1,0 +1,3 @@
+-- KEYS[1]: the lease. ARGV[1]: the replica's token.
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0

@@ -1,0 +1,100 @@
+//! The Redis store's health: the shared state word and counters, and the
+//! [`StoreStatus`] handle that reads them for `/health` and `/metrics`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::session::memory::MemoryStore;
+
+/// The degraded bit of the store's state word (the rest counts failures).
+pub(super) const DEGRADED: u64 = 1;
+
+/// What a [`RedisStore`](super::RedisStore) went through (a snapshot; counters only grow).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreStats {
+    /// Redis is unavailable (or lost its data and the write-back is pending):
+    /// sessions are served from this replica's memory.
+    pub degraded: bool,
+    /// Failed Redis round trips (errors and timeouts, probes included).
+    pub errors: u64,
+    /// Times the store left the degraded state.
+    pub recoveries: u64,
+    /// Sessions written back to Redis after an outage or a data loss.
+    pub written_back: u64,
+    /// Sessions in the local cache now.
+    pub local_sessions: usize,
+}
+
+/// A handle on a [`RedisStore`](super::RedisStore)'s state for `/health` and `/metrics`
+/// (cheap to clone; it does not keep the store's connection alive).
+#[derive(Clone)]
+pub struct StoreStatus {
+    cell: Arc<Cell>,
+    local: Arc<MemoryStore>,
+    url: String,
+}
+
+impl StoreStatus {
+    /// A handle on `cell`, `local` (the cache) and the store at `url` (its password removed).
+    pub(super) fn new(cell: Arc<Cell>, local: Arc<MemoryStore>, url: String) -> Self {
+        StoreStatus { cell, local, url }
+    }
+
+    /// The state now.
+    pub fn snapshot(&self) -> StoreStats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        StoreStats {
+            degraded: self.cell.is_degraded(),
+            errors: read(&self.cell.errors),
+            recoveries: read(&self.cell.recoveries),
+            written_back: read(&self.cell.written_back),
+            local_sessions: self.local.len(),
+        }
+    }
+
+    /// Whether the store is degraded now.
+    pub fn is_degraded(&self) -> bool {
+        self.cell.is_degraded()
+    }
+
+    /// The Redis URL without its password.
+    pub fn display_url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl fmt::Debug for StoreStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreStatus")
+            .field("url", &self.url)
+            .field("stats", &self.snapshot())
+            .finish()
+    }
+}
+
+/// The state word and counters, shared with [`StoreStatus`].
+#[derive(Default)]
+pub(super) struct Cell {
+    /// `(failures << 1) | DEGRADED`: a probe clears the bit only if no
+    /// failure happened while it wrote back.
+    pub(super) state: AtomicU64,
+    pub(super) errors: AtomicU64,
+    pub(super) recoveries: AtomicU64,
+    pub(super) written_back: AtomicU64,
+}
+
+impl Cell {
+    pub(super) fn is_degraded(&self) -> bool {
+        self.state.load(Ordering::Acquire) & DEGRADED != 0
+    }
+
+    /// Sets the degraded bit and counts a failure; whether the store was healthy before.
+    pub(super) fn degrade(&self) -> bool {
+        let step = |state: u64| Some(((state >> 1).wrapping_add(1) << 1) | DEGRADED);
+        match self.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, step) {
+            Ok(before) | Err(before) => before & DEGRADED == 0,
+        }
+    }
+}
