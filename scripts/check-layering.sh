@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Crates no layer crate may pull in (normal dependencies, default features).
-forbidden='^(hyper|hyper-util|rustls|ring|webpki-roots|rmcp|axum|clap|redis|reqwest|criterion|mcp-reconnect-(classify|circuit|retry|health|upstream|gateway|testkit))$'
+forbidden='^(hyper|hyper-util|rustls|ring|webpki-roots|rmcp|axum|clap|redis|reqwest|criterion|mcp-reconnect-(classify|circuit|retry|health|session|upstream|gateway|testkit))$'
 failed=0
-for layer in core classify circuit retry health; do
+for layer in core classify circuit retry health session; do
   crate="mcp-reconnect-$layer"
   deps=$(cargo tree --locked -e normal -p "$crate" --prefix none --format '{p}' \
     | awk '{print $1}' | sort -u | grep -v "^$crate\$" || true)

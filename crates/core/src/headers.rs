@@ -1,7 +1,10 @@
 //! The MCP Streamable HTTP header names, and what the layers read from them.
 
 use http::HeaderMap;
-use http::header::HeaderName;
+use http::header::{HeaderName, HeaderValue};
+
+/// What a Streamable HTTP client must accept: `application/json, text/event-stream`.
+pub const ACCEPT_MCP: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
 
 /// `Mcp-Session-Id`: the session of the legacy (2025-03-26 … 2025-11-25) protocol.
 pub const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");

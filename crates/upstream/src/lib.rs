@@ -88,18 +88,23 @@ mod connector;
 mod error;
 mod probe;
 mod service;
-pub mod session;
 mod target;
 
 pub use config::{
-    Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_MAX_INITIALIZE_BODY, DEFAULT_MAX_SESSIONS,
-    DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_POOL_MAX_IDLE, DEFAULT_REINIT_TIMEOUT, DEFAULT_SESSION_IDLE_TIMEOUT,
-    DEFAULT_SESSION_OPEN_RATE, ENV_CONNECTION_TIMEOUT, ENV_SESSION_IDLE_TIMEOUT, ENV_SESSION_MAX,
-    ENV_SESSION_OPEN_RATE, Probe, SessionConfig,
+    Config, DEFAULT_CONNECT_TIMEOUT, DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_POOL_MAX_IDLE,
+    ENV_CONNECTION_TIMEOUT, Probe,
 };
 pub use connector::{ConnectFuture, Layered, PROBE_TIMEOUT, UpstreamConnection, UpstreamConnector};
-pub use error::{ConnectError, InvalidTarget, InvalidUpstreamSession, ReinitFailed, StoreError};
+pub use error::{ConnectError, InvalidTarget};
+/// The session layer (crate `mcp-reconnect-session`), re-exported so a stack
+/// built from this crate needs one dependency.
+pub use mcp_reconnect_session as session;
+pub use mcp_reconnect_session::{
+    DEFAULT_MAX_BODY, DEFAULT_MAX_INITIALIZE_BODY, DEFAULT_MAX_SESSIONS, DEFAULT_REINIT_TIMEOUT,
+    DEFAULT_SESSION_IDLE_TIMEOUT, DEFAULT_SESSION_OPEN_RATE, ENV_SESSION_IDLE_TIMEOUT, ENV_SESSION_MAX,
+    ENV_SESSION_OPEN_RATE, InvalidUpstreamSession, ReinitFailed, Session, SessionConfig, SessionId,
+    SessionLayer, SessionStats, SessionStore, StoreError,
+};
 pub use probe::ProbeRefused;
 pub use service::{ACCEPT_MCP, UpstreamFuture, UpstreamService};
-pub use session::{Session, SessionId, SessionLayer, SessionStats, SessionStore};
 pub use target::UpstreamTarget;

@@ -21,8 +21,7 @@ use tower_service::Service;
 use crate::connector::UpstreamConnection;
 use crate::target::{UpstreamTarget, build_uri};
 
-/// What a Streamable HTTP client must accept: `application/json, text/event-stream`.
-pub const ACCEPT_MCP: HeaderValue = HeaderValue::from_static("application/json, text/event-stream");
+pub use mcp_reconnect_core::headers::ACCEPT_MCP;
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");

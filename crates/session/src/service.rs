@@ -11,14 +11,14 @@ use http_body_util::Full;
 use mcp_reconnect_core::BoxError;
 use tower_service::Service;
 
-use crate::session::flow;
-use crate::session::future::{ResponseFuture, SessionBody};
-use crate::session::id::SessionId;
-use crate::session::layer::Shared;
-use crate::session::local;
-use crate::session::memory::MemoryStore;
-use crate::session::stats::{Counters, SessionStats};
-use crate::session::store::SessionStore;
+use crate::flow;
+use crate::future::{ResponseFuture, SessionBody};
+use crate::id::SessionId;
+use crate::layer::Shared;
+use crate::local;
+use crate::memory::MemoryStore;
+use crate::stats::{Counters, SessionStats};
+use crate::store::SessionStore;
 
 /// The service made by [`SessionLayer`](crate::SessionLayer).
 ///

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::session::memory::MemoryStore;
+use crate::memory::MemoryStore;
 
 /// The degraded bit of the store's state word (the rest counts failures).
 pub(super) const DEGRADED: u64 = 1;

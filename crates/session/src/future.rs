@@ -12,7 +12,7 @@ use mcp_reconnect_core::BoxError;
 /// The boxed work of one request with a session or an `initialize`.
 pub(crate) type Running<B> = Pin<Box<dyn Future<Output = Result<Response<SessionBody<B>>, BoxError>> + Send>>;
 
-/// The future of [`Session`](crate::session::Session): an answer the layer
+/// The future of [`Session`](crate::Session): an answer the layer
 /// gives itself (a bad session id), or the request's way through the store
 /// and the upstream (boxed: it awaits the store, the upstream, and maybe a
 /// re-initialize).
@@ -62,7 +62,7 @@ impl<B> fmt::Debug for ResponseFuture<B> {
     }
 }
 
-/// The body of a [`Session`](crate::session::Session) answer: the upstream's,
+/// The body of a [`Session`](crate::Session) answer: the upstream's,
 /// streamed untouched (SSE included), or a JSON-RPC error of the layer's own
 /// ([`is_local`](mcp_reconnect_core::body::LayerBody::is_local)).
 pub type SessionBody<B> = mcp_reconnect_core::body::LayerBody<B>;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::error::StoreError;
-use crate::session::id::SessionId;
-use crate::session::store::{SessionRecord, SessionStore, Swap};
+use crate::id::SessionId;
+use crate::store::{SessionRecord, SessionStore, Swap};
 
 /// How often the in-memory store drops expired sessions while it is not full: 60 s.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use mcp_reconnect_core::Failure;
 use tokio::sync::OnceCell;
 
-use crate::session::id::SessionId;
-use crate::session::store::SessionRecord;
+use crate::id::SessionId;
+use crate::store::SessionRecord;
 
 /// Why a lost upstream session was not restored.
 #[derive(Clone, Debug)]

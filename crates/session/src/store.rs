@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::HeaderValue;
 
 use crate::error::StoreError;
-use crate::session::id::SessionId;
+use crate::id::SessionId;
 
 /// What the session layer keeps per client session: enough to run the
 /// handshake again, and which upstream session the client's id stands for.
@@ -67,7 +67,7 @@ impl SessionRecord {
 
     /// The same record, pinned or not: a pinned session is never evicted to
     /// make room for another (the gateway's own session; see
-    /// [`PinSession`](crate::session::PinSession)). It still expires when idle.
+    /// [`PinSession`](crate::PinSession)). It still expires when idle.
     pub fn with_pinned(mut self, pinned: bool) -> Self {
         self.pinned = pinned;
         self
@@ -133,7 +133,7 @@ impl fmt::Debug for SessionRecord {
 /// (modelled on rmcp's `SessionStore`: load / store / delete, plus `touch`
 /// for idle expiry).
 ///
-/// The in-memory [`MemoryStore`](crate::session::MemoryStore) is the default; a shared store (Redis, a
+/// The in-memory [`MemoryStore`](crate::MemoryStore) is the default; a shared store (Redis, a
 /// database) lets several gateway replicas serve the same client sessions.
 /// A store must expire a session `idle_ttl` after its last `store` or
 /// `touch`, and may forget sessions earlier to stay bounded.

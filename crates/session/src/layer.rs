@@ -6,12 +6,12 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use crate::config::SessionConfig;
-use crate::session::ending::{self, OpenRate};
-use crate::session::flights::Flights;
-use crate::session::memory::MemoryStore;
-use crate::session::service::Session;
-use crate::session::stats::{Counters, SessionStats};
-use crate::session::store::SessionStore;
+use crate::ending::{self, OpenRate};
+use crate::flights::Flights;
+use crate::memory::MemoryStore;
+use crate::service::Session;
+use crate::stats::{Counters, SessionStats};
+use crate::store::SessionStore;
 
 /// Keeps clients' MCP sessions across upstream restarts: issues its own
 /// session ids, maps each to the current upstream session, and re-initializes

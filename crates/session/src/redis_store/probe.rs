@@ -12,7 +12,7 @@ use super::scripts::RESTORE_SCRIPT;
 use super::status::DEGRADED;
 use super::store::{Inner, lock};
 use crate::error::StoreError;
-use crate::session::id::SessionId;
+use crate::id::SessionId;
 
 /// Sessions written back per pipelined round trip after an outage: 256.
 pub const WRITEBACK_BATCH: usize = 256;

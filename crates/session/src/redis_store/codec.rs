@@ -7,8 +7,8 @@ use bytes::Bytes;
 use http::HeaderValue;
 use serde_json::{Value, json};
 
-use crate::session::id::SessionId;
-use crate::session::store::SessionRecord;
+use crate::id::SessionId;
+use crate::store::SessionRecord;
 
 /// The version of the stored JSON record.
 const RECORD_VERSION: u64 = 1;

@@ -18,11 +18,11 @@ use tower::{Layer, ServiceExt};
 use super::codec::{decode, encode, epoch_millis};
 use super::{RedisConfig, RedisStore};
 use crate::config::SessionConfig;
-use crate::session::future::SessionBody;
-use crate::session::id::SessionId;
-use crate::session::layer::SessionLayer;
-use crate::session::store::{ReinitClaim, SessionRecord, SessionStore, Swap};
-use crate::session::tests::{CALL, Fake, INIT, Upstream, post, upstream};
+use crate::future::SessionBody;
+use crate::id::SessionId;
+use crate::layer::SessionLayer;
+use crate::store::{ReinitClaim, SessionRecord, SessionStore, Swap};
+use crate::tests::{CALL, Fake, INIT, Upstream, post, upstream};
 
 /// How often a condition is checked, and how many times, before a test fails (10 s).
 const POLL: Duration = Duration::from_millis(25);
@@ -323,7 +323,7 @@ async fn the_probe_task_ends_with_the_store() {
     eventually("the store is freed", || async { weak.upgrade().is_none() }).await;
 }
 
-type Replica = crate::session::Session<Upstream, RedisStore>;
+type Replica = crate::Session<Upstream, RedisStore>;
 
 async fn replica(redis: &RedisServer, fake: &Arc<Fake>) -> Replica {
     let layer = SessionLayer::with_store(Arc::new(store(redis).await), SessionConfig::default());

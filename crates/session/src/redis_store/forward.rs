@@ -1,4 +1,4 @@
-//! `forward_session_store!`: the one [`SessionStore`](crate::session::SessionStore)
+//! `forward_session_store!`: the one [`SessionStore`](crate::SessionStore)
 //! impl of the types that only hand each call to a store they wrap.
 
 /// Implements `SessionStore` for `$ty` by matching `self` against the
@@ -16,8 +16,8 @@ macro_rules! forward_session_store {
             use std::time::Duration;
 
             use $crate::error::StoreError;
-            use $crate::session::id::SessionId;
-            use $crate::session::store::{ReinitClaim, SessionRecord, SessionStore, Swap};
+            use $crate::id::SessionId;
+            use $crate::store::{ReinitClaim, SessionRecord, SessionStore, Swap};
 
             impl SessionStore for $ty {
                 fn load(

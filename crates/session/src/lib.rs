@@ -72,23 +72,28 @@
 //!
 //! # Example
 //!
-//! ```no_run
-//! use mcp_reconnect_upstream::{SessionLayer, UpstreamConnector, UpstreamTarget};
-//! use tower::{Layer, ServiceExt};
+//! ```
+//! use bytes::Bytes;
+//! use http_body_util::Full;
+//! use mcp_reconnect_session::SessionLayer;
+//! use tower::{Layer, service_fn};
 //!
-//! # async fn example() -> Result<(), tower::BoxError> {
-//! // A la carte: the session layer over one upstream service (in a full
-//! // stack, over CircuitReconnectLayer and ClassifyLayer).
-//! let connector = UpstreamConnector::default();
-//! let upstream = connector.oneshot(UpstreamTarget::new("http://127.0.0.1:8080/mcp")?).await?;
-//! let layer = SessionLayer::new();
-//! let service = layer.layer(upstream);
+//! // A la carte: the session layer over any upstream service (in a full
+//! // stack, over CircuitReconnectLayer and the connector's services, as
+//! // `mcp-reconnect-upstream` builds them).
+//! let upstream = service_fn(|_request: http::Request<Full<Bytes>>| async {
+//!     Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::new())))
+//! });
+//! let service = SessionLayer::new().layer(upstream);
 //! # let _ = service;
-//! # Ok(())
-//! # }
 //! ```
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod config;
 mod ending;
+mod error;
 mod flights;
 mod flow;
 mod future;
@@ -105,7 +110,13 @@ mod service;
 mod stats;
 mod store;
 
+pub use config::{
+    DEFAULT_MAX_BODY, DEFAULT_MAX_INITIALIZE_BODY, DEFAULT_MAX_SESSIONS, DEFAULT_REINIT_TIMEOUT,
+    DEFAULT_SESSION_IDLE_TIMEOUT, DEFAULT_SESSION_OPEN_RATE, ENV_CONNECTION_TIMEOUT,
+    ENV_SESSION_IDLE_TIMEOUT, ENV_SESSION_MAX, ENV_SESSION_OPEN_RATE, SessionConfig,
+};
 pub use ending::{ENDING_TIMEOUT, MAX_ENDING, PinSession};
+pub use error::{InvalidUpstreamSession, ReinitFailed, StoreError};
 pub use future::{ResponseFuture, SessionBody};
 pub use id::{
     InvalidSessionId, MAX_SESSION_ID_LEN, MAX_UPSTREAM_SESSION_ID_LEN, SESSION_ID_RANDOM_BYTES, SessionId,

@@ -3,7 +3,7 @@
 use super::forward::forward_session_store;
 use super::status::StoreStatus;
 use super::store::RedisStore;
-use crate::session::memory::MemoryStore;
+use crate::memory::MemoryStore;
 
 /// The in-memory store or a Redis store, chosen at run time (by a gateway
 /// flag): one type for one stack.

@@ -9,8 +9,8 @@ use mcp_reconnect_core::peek::{JsonRpcId, Peek, peek};
 use mcp_reconnect_core::respond::{JsonRpcError, codes};
 use mcp_reconnect_core::{Classification, Failure, FailureClass, Reached};
 
-use crate::session::future::SessionBody;
-use crate::session::id::InvalidSessionId;
+use crate::future::SessionBody;
+use crate::id::InvalidSessionId;
 
 /// The JSON-RPC error code of "session not found" (as the MCP SDKs answer it).
 pub const SESSION_NOT_FOUND: i64 = -32001;

@@ -16,16 +16,16 @@ use mcp_reconnect_core::{
 };
 use tower_service::Service;
 
+use crate::ending::{self, PinSession};
 use crate::error::{InvalidUpstreamSession, ReinitFailed, StoreError};
-use crate::session::ending::{self, PinSession};
-use crate::session::flights::Recovery;
-use crate::session::future::SessionBody;
-use crate::session::id::SessionId;
-use crate::session::layer::Shared;
-use crate::session::local;
-use crate::session::reinit::recover;
-use crate::session::stats::Counters;
-use crate::session::store::{SessionRecord, SessionStore};
+use crate::flights::Recovery;
+use crate::future::SessionBody;
+use crate::id::SessionId;
+use crate::layer::Shared;
+use crate::local;
+use crate::reinit::recover;
+use crate::stats::Counters;
+use crate::store::{SessionRecord, SessionStore};
 
 /// The method that opens a legacy session.
 const INITIALIZE: &str = "initialize";

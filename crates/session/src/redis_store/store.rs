@@ -19,9 +19,9 @@ use super::probe::spawn_probe;
 use super::scripts::{CAS_SCRIPT, CLAIM_SCRIPT, RELEASE_SCRIPT};
 use super::status::{Cell, DEGRADED, StoreStats, StoreStatus};
 use crate::error::StoreError;
-use crate::session::id::SessionId;
-use crate::session::memory::MemoryStore;
-use crate::session::store::{ReinitClaim, SessionRecord, SessionStore, Swap};
+use crate::id::SessionId;
+use crate::memory::MemoryStore;
+use crate::store::{ReinitClaim, SessionRecord, SessionStore, Swap};
 
 /// Deletes remembered while Redis is unavailable, replayed when it returns: 10 000.
 pub const MAX_PENDING_DELETES: usize = 10_000;

@@ -21,12 +21,12 @@ use mcp_reconnect_core::{
 use serde_json::Value;
 use tower_service::Service;
 
-use crate::service::ACCEPT_MCP;
-use crate::session::flights::{Outcome, Recovery};
-use crate::session::id::SessionId;
-use crate::session::layer::Shared;
-use crate::session::stats::Counters;
-use crate::session::store::{ReinitClaim, SessionRecord, SessionStore, Swap};
+use crate::flights::{Outcome, Recovery};
+use crate::id::SessionId;
+use crate::layer::Shared;
+use crate::stats::Counters;
+use crate::store::{ReinitClaim, SessionRecord, SessionStore, Swap};
+use mcp_reconnect_core::headers::ACCEPT_MCP;
 
 /// The most of the upstream's `initialize` answer read while re-initializing: 1 MiB.
 pub const MAX_HANDSHAKE_ANSWER: usize = 1024 * 1024;

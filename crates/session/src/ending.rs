@@ -20,9 +20,9 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tower_service::Service;
 
-use crate::session::layer::Shared;
-use crate::session::stats::Counters;
-use crate::session::store::{SessionRecord, SessionStore};
+use crate::layer::Shared;
+use crate::stats::Counters;
+use crate::store::{SessionRecord, SessionStore};
 
 /// Upstream `DELETE`s of ended sessions in flight at once, per layer: 4.
 pub const MAX_ENDING: usize = 4;

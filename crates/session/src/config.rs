@@ -1,0 +1,169 @@
+//! Settings of the session layer ([`SessionConfig`]): named defaults, each
+//! overridable by a builder method or an `MCPO_*` environment variable
+//! (builder beats env beats default).
+
+use std::time::Duration;
+
+use mcp_reconnect_core::config::{ConfigError, env_lookup, parse_secs, parse_u32};
+
+/// Client sessions the in-memory store keeps before evicting the least recently used: 10 000.
+pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+/// A client session unused this long is forgotten (the client then gets `404`
+/// and initializes again, as the spec says): 1 hour.
+pub const DEFAULT_SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+/// The largest request body the session layer reads (over it: `413`): 4 MiB.
+pub const DEFAULT_MAX_BODY: usize = mcp_reconnect_core::body::DEFAULT_MESSAGE_LIMIT;
+/// The largest `initialize` body kept per session for re-initializing: 16 KiB
+/// (so the store holds at most `max_sessions` × 16 KiB of them).
+pub const DEFAULT_MAX_INITIALIZE_BODY: usize = 16 * 1024;
+/// How long re-initializing a lost upstream session may take: 30 s.
+pub const DEFAULT_REINIT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `MCPO_CONNECTION_TIMEOUT`: seconds to connect (connector), and to re-initialize a session.
+pub use mcp_reconnect_core::config::ENV_CONNECTION_TIMEOUT;
+/// `MCPO_SESSION_MAX`: client sessions kept by the in-memory store.
+pub const ENV_SESSION_MAX: &str = "MCPO_SESSION_MAX";
+/// `MCPO_SESSION_IDLE_TIMEOUT`: seconds after which an unused client session is forgotten.
+pub const ENV_SESSION_IDLE_TIMEOUT: &str = "MCPO_SESSION_IDLE_TIMEOUT";
+/// `MCPO_SESSION_OPEN_RATE`: new client sessions a second (0: no bound).
+pub const ENV_SESSION_OPEN_RATE: &str = "MCPO_SESSION_OPEN_RATE";
+/// New client sessions opened a second, by default: 100 (a burst of as many).
+/// Far above what people opening chats need, and low enough that one caller
+/// needs minutes, not seconds, to push every other session out of a full
+/// store or to fill a server's session limit.
+pub const DEFAULT_SESSION_OPEN_RATE: u32 = 100;
+
+/// The most sessions a setting may ask the in-memory store to keep.
+const MAX_SESSIONS_SETTING: u32 = 10_000_000;
+
+/// How the [`SessionLayer`](crate::SessionLayer) keeps client sessions.
+///
+/// ```
+/// use std::time::Duration;
+/// use mcp_reconnect_session::SessionConfig;
+///
+/// let env = |name: &str| match name {
+///     "MCPO_SESSION_MAX" => Some("500".to_string()),
+///     "MCPO_SESSION_IDLE_TIMEOUT" => Some("600".to_string()),
+///     _ => None,
+/// };
+/// let config = SessionConfig::from_lookup(env)?;
+/// assert_eq!(config.get_max_sessions(), 500);
+/// assert_eq!(config.get_idle_timeout(), Duration::from_secs(600));
+/// # Ok::<(), mcp_reconnect_core::config::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    pub(crate) max_sessions: usize,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_body: usize,
+    pub(crate) max_initialize_body: usize,
+    pub(crate) reinit_timeout: Duration,
+    pub(crate) open_rate: u32,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            max_sessions: DEFAULT_MAX_SESSIONS,
+            idle_timeout: DEFAULT_SESSION_IDLE_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+            max_initialize_body: DEFAULT_MAX_INITIALIZE_BODY,
+            reinit_timeout: DEFAULT_REINIT_TIMEOUT,
+            open_rate: DEFAULT_SESSION_OPEN_RATE,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Defaults overridden by the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env_lookup)
+    }
+
+    /// Defaults overridden by `lookup` (a map in tests, the environment in `from_env`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = SessionConfig::default();
+        if let Some(max) = parse_u32(&lookup, ENV_SESSION_MAX, 1..=MAX_SESSIONS_SETTING)? {
+            config.max_sessions = max as usize;
+        }
+        if let Some(idle) = parse_secs(&lookup, ENV_SESSION_IDLE_TIMEOUT)? {
+            config.idle_timeout = idle;
+        }
+        if let Some(timeout) = parse_secs(&lookup, ENV_CONNECTION_TIMEOUT)? {
+            config.reinit_timeout = timeout;
+        }
+        if let Some(rate) = parse_u32(&lookup, ENV_SESSION_OPEN_RATE, 0..=u32::MAX)? {
+            config.open_rate = rate;
+        }
+        Ok(config)
+    }
+
+    /// Client sessions kept by the in-memory store (the least recently used
+    /// goes first). Default is 10 000 (`MCPO_SESSION_MAX`); at least 1.
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max.max(1);
+        self
+    }
+
+    /// How long an unused client session is kept. Default is 1 hour
+    /// (`MCPO_SESSION_IDLE_TIMEOUT`).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The largest request body read. Default is 4 MiB.
+    pub fn max_body(mut self, max: usize) -> Self {
+        self.max_body = max;
+        self
+    }
+
+    /// The largest `initialize` body kept for re-initializing. Default is 16 KiB.
+    pub fn max_initialize_body(mut self, max: usize) -> Self {
+        self.max_initialize_body = max;
+        self
+    }
+
+    /// How long re-initializing a lost session may take. Default is 30 s
+    /// (`MCPO_CONNECTION_TIMEOUT`).
+    pub fn reinit_timeout(mut self, timeout: Duration) -> Self {
+        self.reinit_timeout = timeout;
+        self
+    }
+
+    /// New client sessions opened a second; an `initialize` over it gets
+    /// `429`. Default is 100 (`MCPO_SESSION_OPEN_RATE`); 0 is no bound.
+    pub fn open_rate(mut self, per_second: u32) -> Self {
+        self.open_rate = per_second;
+        self
+    }
+
+    /// New client sessions opened a second (0: no bound).
+    pub fn get_open_rate(&self) -> u32 {
+        self.open_rate
+    }
+
+    /// Client sessions kept by the in-memory store.
+    pub fn get_max_sessions(&self) -> usize {
+        self.max_sessions
+    }
+
+    /// How long an unused client session is kept.
+    pub fn get_idle_timeout(&self) -> Duration {
+        self.idle_timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let error =
+            SessionConfig::from_lookup(|name| (name == ENV_SESSION_MAX).then(|| "0".into())).unwrap_err();
+        assert_eq!(error.name(), ENV_SESSION_MAX);
+        assert_eq!(SessionConfig::default().max_sessions(0).get_max_sessions(), 1);
+    }
+}
