@@ -25,7 +25,7 @@ pub const SESSION_ID_RANDOM_BYTES: usize = 16;
 ///
 /// ```
 /// use http::HeaderValue;
-/// use mcp_reconnect_upstream::session::SessionId;
+/// use mcp_reconnect_session::SessionId;
 ///
 /// let id = SessionId::generate().unwrap();
 /// assert_eq!(id.as_str().len(), 32);

@@ -30,7 +30,7 @@ pub const MAX_ENDED: usize = 1024;
 /// ```
 /// use std::time::Duration;
 /// use bytes::Bytes;
-/// use mcp_reconnect_upstream::session::{MemoryStore, SessionId, SessionRecord, SessionStore};
+/// use mcp_reconnect_session::{MemoryStore, SessionId, SessionRecord, SessionStore};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

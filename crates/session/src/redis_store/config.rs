@@ -17,7 +17,7 @@ pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 ///
 /// ```
 /// use std::time::Duration;
-/// use mcp_reconnect_upstream::session::RedisConfig;
+/// use mcp_reconnect_session::RedisConfig;
 ///
 /// let config = RedisConfig::new("redis://:secret@127.0.0.1:6379/0")
 ///     .key_prefix("mcp-reconnect:time-server:")

@@ -66,8 +66,8 @@ pub const MAX_PENDING_DELETES: usize = 10_000;
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use mcp_reconnect_upstream::SessionLayer;
-/// use mcp_reconnect_upstream::session::{RedisConfig, RedisStore};
+/// use mcp_reconnect_session::SessionLayer;
+/// use mcp_reconnect_session::{RedisConfig, RedisStore};
 ///
 /// # async fn example() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 /// let store = RedisStore::connect(RedisConfig::new("redis://127.0.0.1:6379")).await?;
