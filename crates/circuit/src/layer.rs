@@ -36,9 +36,11 @@ impl<T> CircuitReconnectLayer<T> {
     }
 
     /// Names the upstream in logs, `/health` and metrics. Give a display name
-    /// without credentials (no userinfo, no query). Call before [`status`](Self::status).
-    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.status = CircuitStatus::new(name.into());
+    /// without credentials (no userinfo, no query). Every [`status`](Self::status)
+    /// handle, taken before or after, sees the name; a `HealthLayer` reads it
+    /// when it is built.
+    pub fn name(self, name: impl Into<Arc<str>>) -> Self {
+        self.status.rename(name.into());
         self
     }
 

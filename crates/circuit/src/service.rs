@@ -243,7 +243,7 @@ where
             Some(Ready::FailFast(retry_after)) => {
                 self.shared.status.record_fail_fast();
                 let open = CircuitOpen {
-                    upstream: Arc::from(self.shared.status.name()),
+                    upstream: self.shared.status.name(),
                     retry_after,
                 };
                 let failure =

@@ -119,7 +119,7 @@ where
         self.status.set_generation(machine.generation());
         self.status.set_state(machine.state(), machine.errors());
         self.status.record_transition(transition);
-        log_transition(self.status.name(), transition, machine.errors(), &self.config);
+        log_transition(&self.status.name(), transition, machine.errors(), &self.config);
         self.changed.notify_waiters();
     }
 

@@ -1,8 +1,8 @@
 //! The status handle: a cheap, lock-free view of one circuit that health
 //! checks, metrics and users read without touching the request path.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mcp_reconnect_core::metrics::Histogram;
@@ -22,7 +22,8 @@ pub struct CircuitStatus {
 
 #[derive(Debug)]
 struct StatusCells {
-    name: Arc<str>,
+    /// Renamed by the layer's `name()`: every handle already taken sees it.
+    name: RwLock<Arc<str>>,
     epoch: Instant,
     state: AtomicU8,
     generation: AtomicU64,
@@ -61,7 +62,7 @@ fn decode(n: u8) -> CircuitState {
 }
 
 impl StatusSource for CircuitStatus {
-    fn name(&self) -> &str {
+    fn name(&self) -> Arc<str> {
         CircuitStatus::name(self)
     }
 
@@ -78,7 +79,7 @@ impl CircuitStatus {
     pub(crate) fn new(name: Arc<str>) -> Self {
         CircuitStatus {
             cells: Arc::new(StatusCells {
-                name,
+                name: RwLock::new(name),
                 epoch: Instant::now(),
                 state: AtomicU8::new(encode(CircuitState::Healthy)),
                 generation: AtomicU64::new(0),
@@ -106,8 +107,13 @@ impl CircuitStatus {
     }
 
     /// The upstream's display name.
-    pub fn name(&self) -> &str {
-        &self.cells.name
+    pub fn name(&self) -> Arc<str> {
+        Arc::clone(&self.cells.name.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Gives the circuit a new display name, for every handle.
+    pub(crate) fn rename(&self, name: Arc<str>) {
+        *self.cells.name.write().unwrap_or_else(PoisonError::into_inner) = name;
     }
 
     /// The circuit's state now.
@@ -151,7 +157,7 @@ impl CircuitStatus {
             n => FailureClass::ALL.get(usize::from(n) - 1).copied(),
         };
         let classes = std::iter::once(None).chain(FailureClass::ALL.into_iter().map(Some));
-        let mut snapshot = StatusSnapshot::new(cells.name.clone(), self.state());
+        let mut snapshot = StatusSnapshot::new(self.name(), self.state());
         snapshot.error_count = self.error_count();
         snapshot.reconnect_attempts = self.reconnect_attempts();
         snapshot.reconnects_succeeded = self.reconnects_succeeded();

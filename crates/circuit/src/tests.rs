@@ -440,3 +440,13 @@ fn env_variables_override_defaults_and_bad_values_are_named() {
             .is_err()
     );
 }
+
+#[test]
+fn naming_the_layer_renames_every_status_handle_already_taken() {
+    let layer = CircuitReconnectLayer::new("target");
+    let early = layer.status();
+    let layer = layer.name("server-a");
+    assert_eq!(&*early.name(), "server-a");
+    assert_eq!(&*layer.status().name(), "server-a");
+    assert_eq!(&*early.snapshot().name, "server-a");
+}

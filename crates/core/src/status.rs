@@ -12,11 +12,11 @@
 //! struct AlwaysUp;
 //!
 //! impl StatusSource for AlwaysUp {
-//!     fn name(&self) -> &str {
-//!         "always-up"
+//!     fn name(&self) -> Arc<str> {
+//!         Arc::from("always-up")
 //!     }
 //!     fn snapshot(&self) -> StatusSnapshot {
-//!         StatusSnapshot::new(Arc::from(self.name()), CircuitState::Healthy)
+//!         StatusSnapshot::new(self.name(), CircuitState::Healthy)
 //!     }
 //! }
 //!
@@ -246,7 +246,7 @@ impl StatusSnapshot {
 /// must not block; read atomics, as `CircuitStatus` does.
 pub trait StatusSource: Send + Sync + 'static {
     /// The upstream's display name (no credentials).
-    fn name(&self) -> &str;
+    fn name(&self) -> Arc<str>;
 
     /// Everything at once, for a health check or a scrape.
     fn snapshot(&self) -> StatusSnapshot;

@@ -38,7 +38,7 @@ pub struct Upstream {
 impl Upstream {
     /// Watches the circuit behind `status`.
     pub fn new(status: impl StatusSource) -> Self {
-        let name = Arc::from(redact_url(status.name()));
+        let name = Arc::from(redact_url(&status.name()));
         Upstream {
             status: Arc::new(status),
             name,
