@@ -19,14 +19,14 @@ use crate::stats::{RetryStats, Stats};
 /// counters ([`stats`](Self::stats)). See the [crate docs](crate).
 #[derive(Clone, Debug)]
 pub struct ToolRetryLayer {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// What every service of one layer shares.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) config: Config,
-    pub(crate) budget: TpsBudget,
+    pub(crate) budget: Arc<TpsBudget>,
     pub(crate) safety: ToolSafety,
     pub(crate) stats: Arc<Stats>,
 }
@@ -40,7 +40,7 @@ impl ToolRetryLayer {
     /// A layer with `config` (for instance from [`Config::from_env`]).
     pub fn from_config(config: Config) -> Self {
         let shared = Shared {
-            budget: config.budget.build(),
+            budget: Arc::new(config.budget.build()),
             config,
             safety: ToolSafety::new(),
             stats: Arc::new(Stats::default()),
@@ -50,13 +50,19 @@ impl ToolRetryLayer {
         }
     }
 
-    /// The same layer (same counters and tool map) with a changed configuration
-    /// and a fresh budget. Meant for building, before the layer is used.
+    /// The same layer (same counters, tool map and budget) with a changed
+    /// configuration; the budget is made anew only when its own settings
+    /// changed. Services made before keep the configuration they were made with.
     fn with(self, change: impl FnOnce(&mut Config)) -> Self {
         let mut config = self.shared.config.clone();
         change(&mut config);
+        let budget = if config.budget == self.shared.config.budget {
+            Arc::clone(&self.shared.budget)
+        } else {
+            Arc::new(config.budget.build())
+        };
         let shared = Shared {
-            budget: config.budget.build(),
+            budget,
             config,
             safety: self.shared.safety.clone(),
             stats: Arc::clone(&self.shared.stats),

@@ -156,3 +156,23 @@ async fn learned(content_type: &'static str, body: &'static str) -> ToolRetryLay
 mod limits;
 mod once;
 mod safety;
+
+#[test]
+fn setters_keep_the_budget_counters_and_tool_map_unless_the_budget_changes() {
+    let layer = ToolRetryLayer::new();
+    let budget = Arc::clone(&layer.shared.budget);
+    let stats = Arc::clone(&layer.shared.stats);
+    let layer = layer
+        .max_retries(1)
+        .allow_tool("echo")
+        .connection_timeout(Duration::from_secs(5));
+    assert!(Arc::ptr_eq(&budget, &layer.shared.budget), "the budget is kept");
+    assert!(Arc::ptr_eq(&stats, &layer.shared.stats), "the counters are kept");
+    let changed = RetryBudget::new(Duration::from_secs(5), 1, 0.5).expect("a valid budget");
+    let layer = layer.retry_budget(changed);
+    assert!(
+        !Arc::ptr_eq(&budget, &layer.shared.budget),
+        "a new budget is made for new settings"
+    );
+    assert_eq!(layer.config().max_retries, 1);
+}
