@@ -46,6 +46,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
@@ -61,12 +62,11 @@ mod routes;
 pub mod server;
 pub mod stack;
 pub mod stall;
-pub mod tools;
 mod trace;
 pub mod validate;
 
 pub use cli::{Cli, Command, DemoArgs, ServeArgs};
+pub use client::McpClient;
 pub use config::{ConfigError, GatewayConfig, ServerSpec};
 pub use server::{Gateway, StartError, run};
 pub use stack::Upstream;
-pub use tools::McpClient;

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
-use crate::tools::Tool;
+use crate::client::Tool;
 
 /// The OpenAPI version served.
 pub const OPENAPI_VERSION: &str = "3.1.0";

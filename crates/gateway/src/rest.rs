@@ -26,8 +26,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use crate::client::{CallError, McpClient, from_object};
 use crate::config::Limits;
-use crate::tools::{CallError, McpClient, from_object};
 use crate::validate::validate;
 
 /// `Retry-After` sent with a `502`/`503`/`504` when the stack gave none: 1 s.
@@ -188,7 +188,7 @@ struct Item<'a> {
     mime_type: Option<&'a RawValue>,
     #[serde(default, borrow)]
     data: Option<&'a RawValue>,
-    #[serde(default, borrow, deserialize_with = "crate::tools::present")]
+    #[serde(default, borrow, deserialize_with = "crate::client::present")]
     resource: Option<&'a RawValue>,
 }
 

@@ -25,10 +25,10 @@ use crate::rebinding::LoopbackGuard;
 use crate::trace::TraceLayer;
 
 use crate::auth::{self, Auth};
+use crate::client::McpClient;
 use crate::config::{Cors, GatewayConfig};
 use crate::docs;
 use crate::rest::{self, RestState, detail};
-use crate::tools::McpClient;
 
 mod calls;
 mod document;

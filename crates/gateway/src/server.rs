@@ -16,11 +16,11 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
+use crate::client::McpClient;
 use crate::config::{ConfigError, GatewayConfig};
 use crate::proof::Unproven;
 use crate::routes;
 use crate::stack::Upstream;
-use crate::tools::McpClient;
 
 /// Connections open at once, by default (`--max-connections`); the next one
 /// waits in the listen backlog.

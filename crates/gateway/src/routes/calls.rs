@@ -19,9 +19,9 @@ use tower::{Service, ServiceExt};
 use crate::edge::Gate;
 use crate::rebinding::LoopbackGuard;
 
+use crate::client::McpClient;
 use crate::rest::{self, DEFAULT_RETRY_AFTER, RestState};
 use crate::stack::McpService;
-use crate::tools::McpClient;
 
 /// Serves the two call routes of each upstream itself, `<mount>/mcp` and
 /// `POST <mount>/<tool>`, and hands every other request to the router. The

@@ -7,10 +7,10 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
+use crate::client::{Catalog, McpClient};
 use crate::config::GatewayConfig;
 use crate::docs;
 use crate::openapi::{self, DocInfo, ToolGroup};
-use crate::tools::{Catalog, McpClient};
 
 /// How long `/openapi.json` waits for a stale tool list to be fetched before
 /// it answers with the cached one (the fetch goes on in the background).
