@@ -61,7 +61,7 @@ pub async fn call_tool(
             json!({"message": "the body must be JSON (Content-Type: application/json)"}),
         );
     }
-    let Ok(_permit) = Arc::clone(&state.client.upstream().calls).try_acquire_owned() else {
+    let Ok(_permit) = state.client.upstream().admit() else {
         return shed();
     };
     // One deadline from here: a client that trickles its body holds a permit only so long.
@@ -321,8 +321,8 @@ pub fn error_response(error: &CallError) -> Response {
 pub fn shed() -> Response {
     unavailable(
         StatusCode::SERVICE_UNAVAILABLE,
-        json!({"message": "too many calls in flight to this upstream; try again"}),
-        DEFAULT_RETRY_AFTER,
+        json!({"message": crate::stack::Overloaded::MESSAGE}),
+        crate::stack::Overloaded::RETRY_AFTER,
     )
 }
 

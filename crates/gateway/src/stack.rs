@@ -69,7 +69,28 @@ impl std::fmt::Debug for Upstream {
     }
 }
 
+/// A call shed because its upstream has `--max-concurrent-calls` in flight:
+/// `/mcp` answers it as a JSON-RPC error, REST as mcpo's `{"detail": …}`,
+/// both `503` with `Retry-After`.
+#[derive(Clone, Copy, Debug)]
+pub struct Overloaded;
+
+impl Overloaded {
+    /// What the caller is told.
+    pub const MESSAGE: &'static str = "too many calls in flight to this upstream; try again";
+    /// When to come back.
+    pub const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+}
+
 impl Upstream {
+    /// A call permit, held while the call and its answer run; none left
+    /// means the call is shed. The one admission rule of `/mcp` and REST.
+    pub fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Overloaded> {
+        Arc::clone(&self.calls)
+            .try_acquire_owned()
+            .map_err(|_| Overloaded)
+    }
+
     /// Builds the stack for `spec` with the policies of `config`. Nothing
     /// connects yet: the circuit connects on the first call.
     pub fn build(spec: &ServerSpec, config: &GatewayConfig) -> Result<Self, ConfigError> {

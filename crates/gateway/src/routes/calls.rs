@@ -20,8 +20,8 @@ use crate::edge::Gate;
 use crate::rebinding::LoopbackGuard;
 
 use crate::client::McpClient;
-use crate::rest::{self, DEFAULT_RETRY_AFTER, RestState};
-use crate::stack::McpService;
+use crate::rest::{self, RestState};
+use crate::stack::{McpService, Overloaded};
 
 /// Serves the two call routes of each upstream itself, `<mount>/mcp` and
 /// `POST <mount>/<tool>`, and hands every other request to the router. The
@@ -144,15 +144,12 @@ pub(super) fn mcp<F>(client: &McpClient, request: Request, stream_idle: Duration
     let upstream = client.upstream();
     tracing::Span::current().record("upstream", upstream.spec.display.as_str());
     let permit = if request.method() == Method::POST {
-        match Arc::clone(&upstream.calls).try_acquire_owned() {
+        match upstream.admit() {
             Ok(permit) => Some(permit),
-            Err(_) => {
-                let error = JsonRpcError::new(
-                    codes::UPSTREAM_UNAVAILABLE,
-                    "too many calls in flight to this upstream",
-                )
-                .with_status(StatusCode::SERVICE_UNAVAILABLE)
-                .with_retry_after(Some(DEFAULT_RETRY_AFTER));
+            Err(Overloaded) => {
+                let error = JsonRpcError::new(codes::UPSTREAM_UNAVAILABLE, Overloaded::MESSAGE)
+                    .with_status(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_retry_after(Some(Overloaded::RETRY_AFTER));
                 return CallsFirstFuture::Answered {
                     response: Some(error.into_response().map(Body::from)),
                 };
