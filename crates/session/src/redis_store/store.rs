@@ -1,6 +1,10 @@
 //! [`RedisStore`]: the handle, the store behind it (its keys, its round trips
 //! with a deadline, and the [`SessionStore`] operations over Redis and the
 //! local cache).
+//!
+//! Longer than the other files on purpose: each operation is a Redis round
+//! trip, its fallback to the local cache and its status bookkeeping, and
+//! reading one means reading those three together.
 
 use std::collections::HashSet;
 use std::fmt;
