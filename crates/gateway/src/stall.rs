@@ -1,27 +1,23 @@
-//! Bounds on the two ways a stream can stall and hold what others need:
+//! [`SendTimeout`]: a client that takes no bytes of an answer for a while is
+//! disconnected (nginx's `send_timeout`). Its answer, and the call permit the
+//! answer holds, are released with the connection. (The other stall, a
+//! `GET /mcp` stream the upstream sends nothing on, is tower-http's
+//! `TimeoutBody`: `routes/calls.rs`.)
 //!
-//! - [`SendTimeout`]: a client that takes no bytes of an answer for a while
-//!   is disconnected (nginx's `send_timeout`). Its answer, and the call
-//!   permit the answer holds, are released with the connection.
-//! - [`IdleEnd`]: a `GET /mcp` stream on which the upstream sent nothing for
-//!   a while ends, cleanly. A live server's heartbeat comments keep it open;
-//!   a client that still wants the stream opens it again.
-//!
-//! Both arm their timer only when a stall starts: a stream that flows costs
-//! a branch per poll.
+//! The timer is armed only when a write starts to wait: a connection whose
+//! writes go through costs a branch per write. Neither hyper nor tower has a
+//! write timeout for a server connection.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Buf;
-use hyper::body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// A timer armed when a wait starts and disarmed when it ends.
+/// A timer armed when a write starts to wait and disarmed when it ends.
 #[derive(Debug)]
 struct Stall {
     after: Duration,
@@ -146,95 +142,9 @@ impl<T: AsyncWrite> AsyncWrite for SendTimeout<T> {
     }
 }
 
-pin_project! {
-    /// A body that ends (cleanly) once its inner body has sent no frame for
-    /// the idle time.
-    #[derive(Debug)]
-    pub struct IdleEnd<B> {
-        #[pin]
-        body: B,
-        stall: Stall,
-        ended: bool,
-    }
-}
-
-impl<B> IdleEnd<B> {
-    /// `body`, ended after `idle` without a frame.
-    pub fn new(body: B, idle: Duration) -> Self {
-        IdleEnd {
-            body,
-            stall: Stall::new(idle),
-            ended: false,
-        }
-    }
-}
-
-impl<B> Body for IdleEnd<B>
-where
-    B: Body,
-    B::Data: Buf,
-{
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let this = self.project();
-        if *this.ended {
-            return Poll::Ready(None);
-        }
-        match this.body.poll_frame(cx) {
-            Poll::Ready(frame) => {
-                this.stall.progressed();
-                Poll::Ready(frame)
-            }
-            Poll::Pending if this.stall.waited_too_long(cx) => {
-                tracing::debug!(idle = ?this.stall.after, "the upstream sent nothing on the stream: ending it");
-                *this.ended = true;
-                Poll::Ready(None)
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.ended || self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use http_body_util::BodyExt;
-    use http_body_util::channel::Channel;
-    use std::convert::Infallible;
-
-    #[tokio::test(start_paused = true)]
-    async fn a_stream_with_frames_stays_open_and_a_silent_one_ends() {
-        let (mut sender, body) = Channel::<Bytes, Infallible>::new(4);
-        let mut body = IdleEnd::new(body, Duration::from_secs(300));
-        for _ in 0..5 {
-            tokio::time::sleep(Duration::from_secs(200)).await;
-            sender
-                .send_data(Bytes::from_static(b": ping\n\n"))
-                .await
-                .expect("open");
-            let frame = body.frame().await.expect("a frame").expect("data");
-            assert_eq!(frame.into_data().expect("data"), ": ping\n\n");
-        }
-        let started = Instant::now();
-        assert!(body.frame().await.is_none(), "ended after the idle time");
-        assert_eq!(started.elapsed(), Duration::from_secs(300));
-        assert!(body.is_end_stream());
-        assert!(body.frame().await.is_none(), "and stays ended");
-    }
 
     #[tokio::test(start_paused = true)]
     async fn a_peer_that_takes_nothing_fails_the_write_after_the_timeout() {

@@ -1205,7 +1205,7 @@ async fn read_stream(stream: &mut tokio::net::TcpStream, bound: Duration) -> (bo
             Ok(Ok(0) | Err(_)) => return (true, String::from_utf8_lossy(&seen).into_owned()),
             Ok(Ok(n)) => {
                 seen.extend_from_slice(&chunk[..n]);
-                // The chunked body's last chunk: the stream ended, the connection stays.
+                // The chunked body's last chunk: the stream ended.
                 if seen.ends_with(b"\r\n0\r\n\r\n") {
                     return (true, String::from_utf8_lossy(&seen).into_owned());
                 }

@@ -199,7 +199,9 @@ impl Future for McpCall {
                     frame
                 }))
             }),
-            (None, Some(idle)) => response.map(|body| Body::new(crate::stall::IdleEnd::new(body, idle))),
+            (None, Some(idle)) => {
+                response.map(|body| Body::new(tower_http::timeout::TimeoutBody::new(idle, body)))
+            }
             (None, None) => response,
         }))
     }
