@@ -56,7 +56,6 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
             openapi_path: format!("{mount}/openapi.json"),
             combined,
             cache: Arc::default(),
-            building: Arc::default(),
         };
         for path in [format!("{mount}/openapi.json"), format!("{mount}/docs")] {
             open.insert(path.clone());

@@ -1,7 +1,7 @@
 //! `<mount>/openapi.json` and `<mount>/docs`: the OpenAPI document, built once per catalog
 //! generation and served from its cached bytes, and the Swagger UI page over it.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -29,11 +29,9 @@ pub(super) struct Docs {
     /// The document last built, and the catalogs it was built from: it is
     /// built once per catalog generation, not per request (a catalog of
     /// thousands of tools takes long to render, and `/openapi.json` needs
-    /// no key).
-    pub(super) cache: Arc<Mutex<Option<BuiltDocument>>>,
-    /// Held while a document is built: requests that find the cache stale
-    /// at once wait for one build instead of each building their own.
-    pub(super) building: Arc<tokio::sync::Mutex<()>>,
+    /// no key). Held while a document is built, so requests that find it
+    /// stale wait for that one build instead of each making their own.
+    pub(super) cache: Arc<tokio::sync::Mutex<Option<BuiltDocument>>>,
 }
 
 /// An OpenAPI document as served, and the catalogs it was built from.
@@ -45,29 +43,32 @@ pub(super) async fn openapi_json(State(docs): State<Docs>) -> Response {
     for client in docs.clients.iter() {
         catalogs.push(fresh_catalog(client).await);
     }
-    let cached = |docs: &Docs| {
-        let cached = docs.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        match &*cached {
-            Some((built_from, document))
-                if built_from.len() == catalogs.len()
-                    && built_from.iter().zip(&catalogs).all(|(a, b)| Arc::ptr_eq(a, b)) =>
-            {
-                Some(document.clone())
-            }
-            _ => None,
-        }
+    let mut cache = docs.cache.lock().await;
+    if let Some((built_from, document)) = &*cache
+        && built_from.len() == catalogs.len()
+        && built_from.iter().zip(&catalogs).all(|(a, b)| Arc::ptr_eq(a, b))
+    {
+        return json_bytes(document.clone());
+    }
+    // Rendering thousands of tools is CPU work: off the runtime's workers,
+    // so the calls they serve meanwhile do not wait for it.
+    let (rendering, from) = (docs.clone(), catalogs.clone());
+    let Ok(document) = tokio::task::spawn_blocking(move || render(&rendering, &from)).await else {
+        return crate::rest::detail(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            serde_json::json!("the OpenAPI document could not be built"),
+        );
     };
-    if let Some(document) = cached(&docs) {
-        return json_bytes(document);
-    }
-    let _building = docs.building.lock().await;
-    if let Some(document) = cached(&docs) {
-        return json_bytes(document);
-    }
+    *cache = Some((catalogs, document.clone()));
+    json_bytes(document)
+}
+
+/// The OpenAPI document of `catalogs`, as served.
+fn render(docs: &Docs, catalogs: &[Arc<Catalog>]) -> bytes::Bytes {
     let groups: Vec<ToolGroup<'_>> = docs
         .clients
         .iter()
-        .zip(&catalogs)
+        .zip(catalogs)
         .map(|(client, catalog)| {
             let spec = &client.upstream().spec;
             ToolGroup {
@@ -77,10 +78,8 @@ pub(super) async fn openapi_json(State(docs): State<Docs>) -> Response {
             }
         })
         .collect();
-    let document = openapi::document(&doc_info(&docs, &catalogs), &groups);
-    let document = bytes::Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
-    *docs.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some((catalogs, document.clone()));
-    json_bytes(document)
+    let document = openapi::document(&doc_info(docs, catalogs), &groups);
+    bytes::Bytes::from(serde_json::to_vec(&document).unwrap_or_default())
 }
 
 pub(super) fn json_bytes(document: bytes::Bytes) -> Response {
