@@ -200,30 +200,27 @@ async fn serve(
         // not shown the key (or a whole request) makes room; else one of
         // `/health`'s. With all of them taken, this connection waits, and
         // the next ones wait in the listen backlog.
-        let general = Arc::clone(&connections).try_acquire_owned();
-        let (permit, health_only) = match general {
+        let (permit, health_only) = match Arc::clone(&connections).try_acquire_owned() {
             Ok(permit) => (permit, false),
-            Err(_) if unproven.evict_oldest() => {
-                tracing::debug!("connections full: dropping the oldest unproven one");
+            Err(_) => {
+                // An evicted connection's slot comes back here: wait for it
+                // rather than put this one in `/health`'s reserve.
+                let evicted = unproven.evict_oldest();
+                if evicted {
+                    tracing::debug!("connections full: dropping the oldest unproven one");
+                }
                 tokio::select! {
                     _ = &mut stopped => break,
                     permit = Arc::clone(&connections).acquire_owned() => match permit {
                         Ok(permit) => (permit, false),
                         Err(_) => break,
                     },
+                    permit = Arc::clone(&reserved).acquire_owned(), if !evicted => match permit {
+                        Ok(permit) => (permit, true),
+                        Err(_) => break,
+                    },
                 }
             }
-            Err(_) => tokio::select! {
-                _ = &mut stopped => break,
-                permit = Arc::clone(&connections).acquire_owned() => match permit {
-                    Ok(permit) => (permit, false),
-                    Err(_) => break,
-                },
-                permit = Arc::clone(&reserved).acquire_owned() => match permit {
-                    Ok(permit) => (permit, true),
-                    Err(_) => break,
-                },
-            },
         };
         // Best effort: Nagle only delays small JSON-RPC answers.
         let _ = stream.set_nodelay(true);

@@ -42,7 +42,7 @@ const HOP_BY_HOP: [HeaderName; 7] = [
 /// upstream sends (its server banner, CORS, HSTS, `Alt-Svc`, cookies,
 /// internal debugging) is about the upstream's own origin, not the
 /// gateway's, and goes.
-const RELAYED: [HeaderName; 17] = [
+const RELAYED: [HeaderName; 16] = [
     header::CONTENT_TYPE,
     header::CONTENT_LENGTH,
     header::CONTENT_ENCODING,
@@ -60,7 +60,6 @@ const RELAYED: [HeaderName; 17] = [
     HeaderName::from_static("mcp-protocol-version"),
     // SSE through a buffering proxy in front of the gateway.
     HeaderName::from_static("x-accel-buffering"),
-    HeaderName::from_static("ratelimit-policy"),
 ];
 
 /// `RateLimit-*` and `X-RateLimit-*` tell a client when to come back.
