@@ -51,9 +51,8 @@ async fn main() -> Result<(), BoxError> {
     });
 
     // 1. Through ServiceBuilder.
-    let circuit = CircuitReconnectLayer::new(server.addr())
-        .name("testkit")
-        .with_config(Config::from_env()?.max_attempts(2))?;
+    let circuit = CircuitReconnectLayer::with_config(server.addr(), Config::from_env()?.max_attempts(2))
+        .name("testkit");
     let status = circuit.status();
     let service = ServiceBuilder::new().layer(circuit).service(connector);
     let call = || {
@@ -94,9 +93,8 @@ async fn main() -> Result<(), BoxError> {
             Ok::<_, BoxError>(ClassifyLayer::new().layer(forward))
         }
     });
-    let circuit = CircuitReconnectLayer::new(server.addr())
-        .name("testkit-axum")
-        .with_config(Config::default().max_attempts(1))?;
+    let circuit = CircuitReconnectLayer::with_config(server.addr(), Config::default().max_attempts(1))
+        .name("testkit-axum");
     let mcp = ServiceBuilder::new()
         .layer(RespondLayer::new())
         .layer(circuit)

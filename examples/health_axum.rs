@@ -67,9 +67,9 @@ async fn main() -> Result<(), BoxError> {
             Ok::<_, BoxError>(ClassifyLayer::new().layer(forward))
         }
     });
-    let circuit = CircuitReconnectLayer::new(upstream.server.addr())
-        .name(format!("StreamableHTTP-{}", upstream.url()))
-        .with_config(Config::from_env()?.max_attempts(2))?;
+    let circuit =
+        CircuitReconnectLayer::with_config(upstream.server.addr(), Config::from_env()?.max_attempts(2))
+            .name(format!("StreamableHTTP-{}", upstream.url()));
     let health = HealthLayer::new(circuit.status());
     let mcp = ServiceBuilder::new()
         .layer(RespondLayer::new())

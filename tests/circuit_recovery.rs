@@ -64,10 +64,8 @@ async fn a_killed_and_restarted_upstream_is_found_again_within_seconds() {
     let mut server = McpServer::start(options).await.unwrap();
     let url = server.url();
     let client = Client::builder(TokioExecutor::new()).build_http();
-    let layer = CircuitReconnectLayer::new(server.addr())
-        .name("testkit")
-        .with_config(Config::default().max_attempts(3))
-        .unwrap();
+    let layer =
+        CircuitReconnectLayer::with_config(server.addr(), Config::default().max_attempts(3)).name("testkit");
     let status = layer.status();
     let service = layer.layer(connector(client));
 

@@ -58,26 +58,40 @@ const MAX_COUNT: u32 = 1_000;
 ///
 /// let env = |name: &str| (name == "MCPO_RECONNECT_MAX_ATTEMPTS").then(|| "7".to_string());
 /// let config = Config::from_lookup(env).unwrap().error_threshold(2);
-/// assert_eq!(config.get_max_attempts(), 7);
-/// assert_eq!(config.get_error_threshold(), 2);
-/// assert_eq!(config.get_min_interval(), Duration::from_secs(30));
+/// assert_eq!(config.max_attempts, 7);
+/// assert_eq!(config.error_threshold, 2);
+/// assert_eq!(config.min_interval, Duration::from_secs(30));
 /// assert!(Config::from_lookup(|_| Some("abc".into())).is_err());
 /// ```
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
-    pub(crate) error_threshold: u32,
-    pub(crate) max_attempts: u32,
-    pub(crate) min_interval: Duration,
-    pub(crate) backoff_base: Duration,
-    pub(crate) backoff_max: Duration,
-    pub(crate) probe_min: Duration,
-    pub(crate) probe_max: Duration,
-    pub(crate) jitter: f64,
-    pub(crate) attempt_timeout: Duration,
-    pub(crate) half_open_permits: u32,
-    pub(crate) probe_decides: bool,
-    pub(crate) reconnect_wait: Duration,
-    pub(crate) max_waiting: u32,
+    /// Consecutive recoverable failures that trigger a reconnect ([`Config::error_threshold`](Self::error_threshold())).
+    pub error_threshold: u32,
+    /// Connect attempts in one reconnect episode before the circuit opens.
+    pub max_attempts: u32,
+    /// Least time between two threshold-triggered reconnects.
+    pub min_interval: Duration,
+    /// The backoff after the first failed attempt (then doubled).
+    pub backoff_base: Duration,
+    /// The longest backoff between two attempts.
+    pub backoff_max: Duration,
+    /// The first probe delay when nothing listens, and while open.
+    pub probe_min: Duration,
+    /// The longest probe delay.
+    pub probe_max: Duration,
+    /// The share of each delay taken off at random (0.0 to 1.0).
+    pub jitter: f64,
+    /// How long one connect attempt may take.
+    pub attempt_timeout: Duration,
+    /// Requests let through while half-open.
+    pub half_open_permits: u32,
+    /// Whether a connect attempt tells up from down ([`Config::probe_decides`](Self::probe_decides())).
+    pub probe_decides: bool,
+    /// How long, from the start of an outage, unsent calls wait for the circuit to close.
+    pub reconnect_wait: Duration,
+    /// Calls that may wait for the upstream at once; past it they are shed.
+    pub max_waiting: u32,
 }
 
 impl Default for Config {
@@ -125,6 +139,30 @@ impl Config {
             config.reconnect_wait = d;
         }
         Ok(config)
+    }
+
+    /// The nearest valid settings: counts within 1 to 1000, the jitter
+    /// within 0.0 to 1.0, each maximum at least its minimum, and probe
+    /// delays and the attempt timeout above zero. What a circuit runs with,
+    /// whatever it was given; [`validate`](Self::validate) tells what was out of range.
+    pub fn normalized(mut self) -> Self {
+        for count in [
+            &mut self.error_threshold,
+            &mut self.max_attempts,
+            &mut self.half_open_permits,
+        ] {
+            *count = (*count).clamp(1, MAX_COUNT);
+        }
+        self.jitter = if self.jitter.is_nan() {
+            0.0
+        } else {
+            self.jitter.clamp(0.0, 1.0)
+        };
+        self.backoff_max = self.backoff_max.max(self.backoff_base);
+        self.probe_min = self.probe_min.max(Duration::from_millis(1));
+        self.probe_max = self.probe_max.max(self.probe_min);
+        self.attempt_timeout = self.attempt_timeout.max(Duration::from_millis(1));
+        self
     }
 
     /// Checks the settings together (a builder can set any of them alone).
@@ -250,30 +288,5 @@ impl Config {
     pub fn max_waiting(mut self, n: u32) -> Self {
         self.max_waiting = n;
         self
-    }
-
-    /// How long unsent calls wait from the start of an outage.
-    pub fn get_reconnect_wait(&self) -> Duration {
-        self.reconnect_wait
-    }
-
-    /// Whether the probe decides (see [`probe_decides`](Self::probe_decides)).
-    pub fn get_probe_decides(&self) -> bool {
-        self.probe_decides
-    }
-
-    /// The error threshold.
-    pub fn get_error_threshold(&self) -> u32 {
-        self.error_threshold
-    }
-
-    /// The attempts per episode.
-    pub fn get_max_attempts(&self) -> u32 {
-        self.max_attempts
-    }
-
-    /// The minimum interval between threshold-triggered reconnects.
-    pub fn get_min_interval(&self) -> Duration {
-        self.min_interval
     }
 }

@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
 use mcp_reconnect_core::BoxError;
-use mcp_reconnect_core::config::ConfigError;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -44,11 +43,17 @@ impl<T> CircuitReconnectLayer<T> {
         self
     }
 
-    /// Uses `config`, after checking it.
-    pub fn with_config(mut self, config: Config) -> Result<Self, ConfigError> {
-        config.validate()?;
-        self.config = config;
-        Ok(self)
+    /// A circuit for `target` with `config` ([`Config::from_env`] reads the
+    /// `MCPO_*` variables and checks them). Settings out of range act as the
+    /// nearest valid ones ([`Config::normalized`]), with one warning.
+    pub fn with_config(target: T, config: Config) -> Self {
+        if let Err(error) = config.validate() {
+            tracing::warn!(%error, "circuit settings out of range; using the nearest valid ones");
+        }
+        CircuitReconnectLayer {
+            config: config.normalized(),
+            ..Self::new(target)
+        }
     }
 
     /// The circuit's status handle (shared with every service this layer makes).

@@ -65,9 +65,8 @@
 //!     let upstream = service_fn(|_: Request<String>| async { Ok::<_, Infallible>(Response::new(String::new())) });
 //!     Ok::<_, Infallible>(upstream)
 //! });
-//! let layer = CircuitReconnectLayer::new("server-a")
-//!     .name("server-a")
-//!     .with_config(Config::default().error_threshold(3))?;
+//! let layer = CircuitReconnectLayer::with_config("server-a", Config::default().error_threshold(3))
+//!     .name("server-a");
 //! let status = layer.status();
 //! let service = ServiceBuilder::new().layer(layer).service(connector);
 //!

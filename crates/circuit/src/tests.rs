@@ -88,10 +88,8 @@ fn circuit(config: Config, script: &Script) -> Circuit {
 type Circuit = CircuitReconnect<ConnectorFn, u16>;
 
 fn make_circuit(config: Config, script: Script) -> Circuit {
-    CircuitReconnectLayer::new(8080u16)
+    CircuitReconnectLayer::with_config(8080u16, config.jitter(0.0))
         .name("test")
-        .with_config(config.jitter(0.0))
-        .unwrap()
         .layer(connector(script))
 }
 
@@ -377,13 +375,10 @@ async fn when_the_probe_decides_one_failure_probes_and_a_good_probe_closes_the_c
 fn the_wait_is_read_from_the_environment() {
     let config =
         Config::from_lookup(|name| (name == "MCPO_RECONNECT_WAIT").then(|| "2.5".to_owned())).unwrap();
-    assert_eq!(config.get_reconnect_wait(), Duration::from_millis(2500));
+    assert_eq!(config.reconnect_wait, Duration::from_millis(2500));
     let off = Config::from_lookup(|name| (name == "MCPO_RECONNECT_WAIT").then(|| "0".to_owned())).unwrap();
-    assert_eq!(off.get_reconnect_wait(), Duration::ZERO);
-    assert_eq!(
-        Config::default().get_reconnect_wait(),
-        config::DEFAULT_RECONNECT_WAIT
-    );
+    assert_eq!(off.reconnect_wait, Duration::ZERO);
+    assert_eq!(Config::default().reconnect_wait, config::DEFAULT_RECONNECT_WAIT);
 }
 
 #[tokio::test(start_paused = true)]
@@ -418,9 +413,9 @@ fn env_variables_override_defaults_and_bad_values_are_named() {
         ("MCPO_CONNECTION_TIMEOUT", "2.5"),
     ]))
     .unwrap();
-    assert_eq!(config.get_error_threshold(), 4);
-    assert_eq!(config.get_max_attempts(), 9);
-    assert_eq!(config.get_min_interval(), Duration::ZERO);
+    assert_eq!(config.error_threshold, 4);
+    assert_eq!(config.max_attempts, 9);
+    assert_eq!(config.min_interval, Duration::ZERO);
     for bad in ["abc", "-1", "0", "1e3", "99999999999"] {
         let error = Config::from_lookup(lookup(&[("MCPO_RECONNECT_MAX_ATTEMPTS", bad)])).unwrap_err();
         assert_eq!(error.name(), "MCPO_RECONNECT_MAX_ATTEMPTS");
@@ -434,11 +429,14 @@ fn env_variables_override_defaults_and_bad_values_are_named() {
     );
     assert!(Config::default().error_threshold(0).validate().is_err());
     assert!(Config::default().jitter(1.5).validate().is_err());
-    assert!(
-        CircuitReconnectLayer::new(1u16)
-            .with_config(Config::default().max_attempts(0))
-            .is_err()
-    );
+    let normalized = Config::default()
+        .max_attempts(0)
+        .jitter(f64::NAN)
+        .backoff(Duration::from_secs(5), Duration::from_secs(1))
+        .normalized();
+    assert!(normalized.validate().is_ok(), "{normalized:?}");
+    assert_eq!((normalized.max_attempts, normalized.jitter), (1, 0.0));
+    assert_eq!(normalized.backoff_max, Duration::from_secs(5));
 }
 
 #[test]

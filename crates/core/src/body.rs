@@ -343,3 +343,23 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod size {
+    use bytes::Bytes;
+    use http_body_util::combinators::Collect;
+    use http_body_util::{Full, Limited};
+
+    /// Guards what [`collect_bytes`](super::collect_bytes) is for: a smaller
+    /// future than `Limited` + `collect()` (it lives inside the futures the
+    /// buffering layers allocate per call).
+    #[test]
+    fn collect_bytes_is_smaller_than_limited_collect() {
+        let ours = std::mem::size_of::<super::CollectBytes<Full<Bytes>>>();
+        let theirs = std::mem::size_of::<Collect<Limited<Full<Bytes>>>>();
+        assert!(
+            ours + 64 <= theirs,
+            "collect_bytes {ours} bytes, Limited + collect {theirs}"
+        );
+    }
+}

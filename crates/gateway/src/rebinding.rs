@@ -4,6 +4,8 @@
 //!
 //! Only active when the gateway binds a loopback address: a gateway on a
 //! public interface is reached by name and guarded by its API key and CORS.
+//! `/health` and `/metrics` stay open, for probes and scrapers that name
+//! the gateway however they reach it.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -54,8 +56,12 @@ impl LoopbackGuard {
 impl Gate for LoopbackGuard {
     /// `403` for a foreign `Host` or `Origin`.
     fn check(&self, request: &mut Request<Body>) -> Option<Response<Body>> {
+        let path = request.uri().path();
         let headers = request.headers();
-        if self.allows(headers.get(http::header::HOST), headers.get(http::header::ORIGIN)) {
+        if path == crate::auth::HEALTH_PATH
+            || path == "/metrics"
+            || self.allows(headers.get(http::header::HOST), headers.get(http::header::ORIGIN))
+        {
             None
         } else {
             Some(detail(

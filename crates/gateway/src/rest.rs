@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -43,11 +42,7 @@ pub struct RestState {
 }
 
 /// `POST /<tool>`.
-pub async fn call_tool(
-    State(state): State<RestState>,
-    Path(tool): Path<String>,
-    request: Request<Body>,
-) -> Response {
+pub async fn call_tool(state: RestState, tool: String, request: Request<Body>) -> Response {
     let span = tracing::Span::current();
     span.record("upstream", state.client.upstream().spec.display.as_str());
     span.record("mcp.method", "tools/call");
@@ -61,10 +56,7 @@ pub async fn call_tool(
             json!({"message": "the body must be JSON (Content-Type: application/json)"}),
         );
     }
-    let Ok(_permit) = state.client.upstream().admit() else {
-        return shed();
-    };
-    // One deadline from here: a client that trickles its body holds a permit only so long.
+    // One deadline from here: a client that trickles its body is held only so long.
     let deadline = tokio::time::Instant::now() + state.limits.tool_timeout;
     let limit = usize::try_from(state.limits.max_body_bytes).unwrap_or(usize::MAX);
     let read = mcp_reconnect_core::body::collect_bytes(request.into_body(), limit);
@@ -315,15 +307,6 @@ pub fn error_response(error: &CallError) -> Response {
             DEFAULT_RETRY_AFTER,
         ),
     }
-}
-
-/// `503` for a call shed because the upstream has too many in flight.
-pub fn shed() -> Response {
-    unavailable(
-        StatusCode::SERVICE_UNAVAILABLE,
-        json!({"message": crate::stack::Overloaded::MESSAGE}),
-        crate::stack::Overloaded::RETRY_AFTER,
-    )
 }
 
 fn unavailable(status: StatusCode, body: Value, retry_after: Duration) -> Response {

@@ -3,7 +3,7 @@
 //! `/metrics`, Swagger UI assets (and, with a config file, a combined
 //! `/openapi.json` and `/docs`); then the edge layers.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use axum::routing::{MethodRouter, any, any_service, get, post};
+use axum::routing::{MethodRouter, any, any_service, get};
 use http::StatusCode;
 use hyper::body::Incoming;
 use mcp_reconnect_core::headers::MCP_SESSION_ID;
@@ -28,12 +28,12 @@ use crate::auth::{self, Auth};
 use crate::client::McpClient;
 use crate::config::{Cors, GatewayConfig};
 use crate::docs;
-use crate::rest::{self, RestState, detail};
+use crate::rest::{RestState, detail};
 
 mod calls;
 mod document;
 
-use calls::{CallsFirst, Endpoint};
+use calls::{Calls, Endpoint};
 use document::{Docs, docs_page, openapi_json};
 
 /// The gateway's whole HTTP service.
@@ -44,11 +44,6 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
     let mut open: BTreeSet<String> = std::iter::once("/metrics".to_owned())
         .chain(docs::asset_paths())
         .collect();
-    // Every fixed path the router serves: `CallsFirst` leaves these to it.
-    let mut fixed: HashSet<String> = [auth::HEALTH_PATH.to_owned(), "/metrics".to_owned()]
-        .into_iter()
-        .chain(docs::asset_paths())
-        .collect();
     let mut mount_docs = |router: Router, mount: &str, clients: Arc<[Arc<McpClient>]>, combined: bool| {
         let state = Docs {
             config: Arc::clone(&shared),
@@ -57,10 +52,7 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
             combined,
             cache: Arc::default(),
         };
-        for path in [format!("{mount}/openapi.json"), format!("{mount}/docs")] {
-            open.insert(path.clone());
-            fixed.insert(path);
-        }
+        open.extend([format!("{mount}/openapi.json"), format!("{mount}/docs")]);
         router
             .route(
                 &format!("{mount}/openapi.json"),
@@ -75,16 +67,12 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
             client: Arc::clone(client),
             limits: config.limits.clone(),
         };
-        router = router.route(
-            &format!("{mount}/{{tool}}"),
-            post(rest::call_tool).with_state(rest.clone()),
-        );
+        router = mount_docs(router, &mount, Arc::from([Arc::clone(client)]), false);
         endpoints.push(Endpoint {
-            mount: mount.clone(),
+            mount,
             client: Arc::clone(client),
             rest,
         });
-        router = mount_docs(router, &mount, Arc::from([Arc::clone(client)]), false);
     }
     if !config.is_single() {
         router = mount_docs(router, "", Arc::from(clients), true);
@@ -93,10 +81,6 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
     let auth = Auth::new(config.api_key.clone(), config.strict_auth, open);
     let body_limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
     let guard = LoopbackGuard::for_listen_host(&config.host, &config.cors);
-    let router = match &guard {
-        Some(guard) => router.layer(GateLayer::new(guard.clone())),
-        None => router,
-    };
     let router = router
         .route_service(auth::HEALTH_PATH, health.clone())
         .route_service("/metrics", health)
@@ -114,10 +98,9 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
         .layer(cors(&config.cors))
         .layer(GateLayer::new(auth))
         .layer(GateLayer::new(BodyLimit::new(body_limit)))
-        .service(CallsFirst {
+        .option_layer(guard.map(GateLayer::new))
+        .service(Calls {
             endpoints: Arc::from(endpoints),
-            fixed: Arc::new(fixed),
-            guard,
             stream_idle: config.limits.stream_idle_timeout,
             router,
         })

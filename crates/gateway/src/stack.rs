@@ -1,7 +1,7 @@
 //! One upstream's layered service and the handles that watch it.
 //!
 //! ```text
-//! RespondLayer → ToolRetryLayer → (span fields, malformed bodies answered) → SessionLayer → CircuitReconnectLayer
+//! ShedLayer → RespondLayer → ToolRetryLayer → (span fields, malformed bodies answered) → SessionLayer → CircuitReconnectLayer
 //!   → UpstreamConnector-made service: ClassifyLayer → UpstreamService (hyper-util, TLS)
 //! ```
 //!
@@ -25,16 +25,19 @@ use mcp_reconnect_classify::ClassifyLayer;
 use mcp_reconnect_core::Attempt;
 use mcp_reconnect_core::peek::{MessageKind, Peek, of_request, peek_with_limit};
 use mcp_reconnect_core::respond::{JsonRpcError, RespondLayer, codes};
-use mcp_reconnect_health::{StoreCounts, Upstream as Watched};
+use mcp_reconnect_health::Upstream as Watched;
 use mcp_reconnect_retry::ToolRetryLayer;
 use mcp_reconnect_upstream::session::{
-    AnyStore, DEFAULT_KEY_PREFIX, MemoryStore, RedisConfig, RedisStore, StoreStats, StoreStatus,
+    AnyStore, DEFAULT_KEY_PREFIX, MemoryStore, RedisConfig, RedisStore, StoreStatus,
 };
 use mcp_reconnect_upstream::{SessionLayer, UpstreamConnector, UpstreamTarget};
-use tokio::sync::Semaphore;
 use tower::layer::layer_fn;
 use tower::util::{BoxCloneSyncService, MapRequestLayer};
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+
+mod shed;
+
+pub use shed::{Shed, ShedFuture, ShedLayer};
 
 use crate::config::{ConfigError, GatewayConfig, ServerSpec};
 
@@ -52,8 +55,6 @@ pub struct Upstream {
     pub status: CircuitStatus,
     /// The retry layer (for its counters).
     pub retry: ToolRetryLayer,
-    /// Permits for calls in flight; when none is left, calls are shed.
-    pub calls: Arc<Semaphore>,
     /// The shared session store's status (`--session-store redis://…`);
     /// `None` when sessions live in this process only.
     pub session_store: Option<StoreStatus>,
@@ -69,39 +70,17 @@ impl std::fmt::Debug for Upstream {
     }
 }
 
-/// A call shed because its upstream has `--max-concurrent-calls` in flight:
-/// `/mcp` answers it as a JSON-RPC error, REST as mcpo's `{"detail": …}`,
-/// both `503` with `Retry-After`.
-#[derive(Clone, Copy, Debug)]
-pub struct Overloaded;
-
-impl Overloaded {
-    /// What the caller is told.
-    pub const MESSAGE: &'static str = "too many calls in flight to this upstream; try again";
-    /// When to come back.
-    pub const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
-}
-
 impl Upstream {
-    /// A call permit, held while the call and its answer run; none left
-    /// means the call is shed. The one admission rule of `/mcp` and REST.
-    pub fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Overloaded> {
-        Arc::clone(&self.calls)
-            .try_acquire_owned()
-            .map_err(|_| Overloaded)
-    }
-
     /// Builds the stack for `spec` with the policies of `config`. Nothing
     /// connects yet: the circuit connects on the first call.
     pub fn build(spec: &ServerSpec, config: &GatewayConfig) -> Result<Self, ConfigError> {
         let target = UpstreamTarget::from_uri(spec.url.clone())
             .map_err(|error| ConfigError::new(format!("server `{}`: {error}", spec.name)))?
             .headers_from(spec.headers.clone());
-        let circuit = CircuitReconnectLayer::new(target)
-            .name(spec.display.clone())
-            .with_config(config.circuit.clone())?;
+        let circuit =
+            CircuitReconnectLayer::with_config(target, config.circuit.clone()).name(spec.display.clone());
         let status = circuit.status();
-        let retry = ToolRetryLayer::from_config(config.retry.clone());
+        let retry = ToolRetryLayer::with_config(config.retry.clone());
         let connector = UpstreamConnector::new(config.upstream.clone()).layered(ClassifyLayer::new());
         let store = session_store(spec, config)?;
         let service = ServiceBuilder::new()
@@ -117,12 +96,12 @@ impl Upstream {
             .service(connector);
         let service = ServiceExt::<Request<Body>>::map_response(service, |response| response.map(Body::new));
         let permits = usize::try_from(config.limits.max_concurrent_calls).unwrap_or(usize::MAX);
+        let service = ShedLayer::new(permits).layer(service);
         Ok(Upstream {
             spec: Arc::new(spec.clone()),
             service: BoxCloneSyncService::new(service),
             status,
             retry,
-            calls: Arc::new(Semaphore::new(permits.min(Semaphore::MAX_PERMITS))),
             session_store: store.status(),
         })
     }
@@ -133,27 +112,16 @@ impl Upstream {
         let watched = Watched::new(self.status.clone()).retries(self.retry.clone());
         match self.session_store.clone() {
             None => watched,
-            Some(store) => watched.session_store(move || store_counts(&store.snapshot())),
+            Some(store) => watched.session_store(move || store.snapshot()),
         }
     }
-}
-
-/// A Redis store's state as `/health` and `/metrics` show it.
-fn store_counts(stats: &StoreStats) -> StoreCounts {
-    let mut counts = StoreCounts::default();
-    counts.degraded = stats.degraded;
-    counts.errors = stats.errors;
-    counts.recoveries = stats.recoveries;
-    counts.written_back = stats.written_back;
-    counts.local_sessions = u64::try_from(stats.local_sessions).unwrap_or(u64::MAX);
-    counts
 }
 
 /// Where `spec`'s client sessions live: in this process, or in the Redis of
 /// `--session-store` under a key prefix of the server's own (replicas that
 /// serve the same server share them; other servers never collide).
 fn session_store(spec: &ServerSpec, config: &GatewayConfig) -> Result<Arc<AnyStore>, ConfigError> {
-    let max_sessions = config.session.get_max_sessions();
+    let max_sessions = config.session.max_sessions;
     let store = match &config.session_store {
         None => AnyStore::Memory(MemoryStore::new(max_sessions)),
         Some(url) => {

@@ -65,9 +65,9 @@ async fn rest_calls_answer_as_mcpo_does() {
     gateway.shutdown().await;
 }
 
-/// Tool routes are served before the router, but only where the router
-/// would have sent them to the tool handler: a percent-encoded name still
-/// takes the router's way, and the fixed paths beside the tools keep theirs.
+/// A `POST` to one segment is a tool call, as in mcpo: a percent-encoded
+/// name is decoded, and the router's own paths (all `GET`s) do not shadow a
+/// tool of the same name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_routes_and_the_fixed_routes_beside_them() {
     let upstream = TestUpstream::start().await.unwrap();
@@ -80,17 +80,22 @@ async fn tool_routes_and_the_fixed_routes_beside_them() {
     assert_eq!((encoded.status.as_u16(), encoded.json()), (200, json!("hi")));
     assert_eq!(upstream.counters().calls("echo"), 1);
 
-    // Their own routes answer a POST with 405; as tool calls they would be 404s.
-    for path in [
-        "/openapi.json",
-        "/docs",
-        "/docs/swagger-ui.css",
-        "/health",
-        "/metrics",
-    ] {
+    // One segment: a call of a tool by that name (this server has none);
+    // the pages themselves still answer their `GET`s.
+    for path in ["/openapi.json", "/docs", "/health", "/metrics"] {
         let answer = http.post_json(&format!("{base}{path}"), &[], &text).await;
-        assert_eq!(answer.status.as_u16(), 405, "POST {path}");
+        assert_eq!(
+            (answer.status.as_u16(), answer.json()),
+            (404, json!({"detail": "Not Found"})),
+            "POST {path}"
+        );
+        let page = http.get(&format!("{base}{path}"), &[]).await.status.as_u16();
+        assert!(![404, 405].contains(&page), "GET {path}: {page}");
     }
+    let asset = http
+        .post_json(&format!("{base}/docs/swagger-ui.css"), &[], &text)
+        .await;
+    assert_eq!(asset.status.as_u16(), 405, "a page's own path, another method");
     // Not tool routes at all: a nested path, an empty name, another method.
     for (method, path) in [
         (http::Method::POST, "/echo/more"),

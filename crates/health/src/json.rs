@@ -8,8 +8,8 @@ use mcp_reconnect_core::status::StatusSnapshot;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::upstream::{RetryCounts, StoreCounts};
 use crate::verdict::Verdict;
+use mcp_reconnect_core::status::{RetryCounts, StoreCounts};
 
 /// One upstream at one moment, with what the JSON and the exposition need.
 pub(crate) struct Reading<'a> {

@@ -165,6 +165,7 @@ mod verdict;
 pub use body::HealthBody;
 pub use future::ResponseFuture;
 pub use layer::{DEFAULT_HEALTH_PATH, DEFAULT_METRICS_PATH, HealthLayer};
+pub use mcp_reconnect_core::status::{RetryCounts, StoreCounts};
 pub use negotiate::{
     FORMAT_PARAMETER, Format, JSON_CONTENT_TYPE, MAX_MEDIA_RANGES, OPENMETRICS_CONTENT_TYPE,
     PROMETHEUS_CONTENT_TYPE, Rejection,
@@ -172,7 +173,7 @@ pub use negotiate::{
 #[cfg(feature = "prometheus")]
 pub use prometheus::UPSTREAM_LABEL;
 pub use service::Health;
-pub use upstream::{RetryCounts, RetrySource, StoreCounts, StoreSource, Upstream, WarningSource};
+pub use upstream::{RetrySource, StoreSource, Upstream, WarningSource};
 pub use verdict::{Policy, Verdict};
 
 #[cfg(test)]

@@ -82,16 +82,15 @@ fn connector(script: Script) -> Connector {
 /// A circuit named `name` with the test policy (2 attempts, no rate limit,
 /// no jitter, failing fast while open).
 fn circuit(name: &str, script: &Script) -> (CircuitStatus, Circuit) {
-    let layer = CircuitReconnectLayer::new(8080u16)
-        .name(name)
-        .with_config(
-            Config::default()
-                .max_attempts(2)
-                .min_interval(Duration::ZERO)
-                .reconnect_wait(Duration::ZERO)
-                .jitter(0.0),
-        )
-        .unwrap();
+    let layer = CircuitReconnectLayer::with_config(
+        8080u16,
+        Config::default()
+            .max_attempts(2)
+            .min_interval(Duration::ZERO)
+            .reconnect_wait(Duration::ZERO)
+            .jitter(0.0),
+    )
+    .name(name);
     (layer.status(), layer.layer(connector(script.clone())))
 }
 

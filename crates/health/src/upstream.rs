@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use mcp_reconnect_core::redact_url;
-use mcp_reconnect_core::status::{StatusSnapshot, StatusSource};
+use mcp_reconnect_core::status::{RetryCounts, StatusSnapshot, StatusSource, StoreCounts};
 
 use crate::verdict::Verdict;
 
@@ -139,38 +139,6 @@ impl fmt::Debug for Upstream {
     }
 }
 
-/// What a retry layer did, as `/metrics` shows it. Counters only grow.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct RetryCounts {
-    /// Retries sent (each second or later try counts once).
-    pub attempted: u64,
-    /// Calls that succeeded on a retry.
-    pub succeeded: u64,
-    /// Ambiguous failures not retried because the call was not safe to repeat.
-    pub refused_unsafe: u64,
-    /// Retries refused because the retry budget was empty.
-    pub budget_exhausted: u64,
-    /// Calls that failed with every allowed retry used.
-    pub gave_up: u64,
-    /// Calls ended by the overall deadline.
-    pub deadline_exceeded: u64,
-}
-
-impl RetryCounts {
-    /// Each counter with its `outcome` label, in a fixed order.
-    pub fn by_outcome(&self) -> [(&'static str, u64); 6] {
-        [
-            ("attempted", self.attempted),
-            ("succeeded", self.succeeded),
-            ("refused_unsafe", self.refused_unsafe),
-            ("budget_exhausted", self.budget_exhausted),
-            ("gave_up", self.gave_up),
-            ("deadline_exceeded", self.deadline_exceeded),
-        ]
-    }
-}
-
 /// Where retry counters come from, read on each `/metrics` request. It must
 /// not block: read atomics, as `ToolRetryLayer::stats` does.
 pub trait RetrySource: Send + Sync + 'static {
@@ -190,48 +158,7 @@ where
 #[cfg(feature = "retry")]
 impl RetrySource for mcp_reconnect_retry::ToolRetryLayer {
     fn retry_counts(&self) -> RetryCounts {
-        let stats = self.stats();
-        RetryCounts {
-            attempted: stats.retries,
-            succeeded: stats.succeeded_after_retry,
-            refused_unsafe: stats.refused_unsafe,
-            budget_exhausted: stats.budget_exhausted,
-            gave_up: stats.gave_up,
-            deadline_exceeded: stats.deadline_exceeded,
-        }
-    }
-}
-
-/// The state of a shared session store (such as the gateway's Redis store),
-/// as `/health` and `/metrics` show it. Counters only grow.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct StoreCounts {
-    /// The store is unavailable: sessions are served from this process's memory.
-    pub degraded: bool,
-    /// Failed round trips to the store (errors and timeouts).
-    pub errors: u64,
-    /// Times the store left the degraded state.
-    pub recoveries: u64,
-    /// Sessions written back to the store after an outage.
-    pub written_back: u64,
-    /// Sessions held in this process's memory now.
-    pub local_sessions: u64,
-}
-
-impl StoreCounts {
-    /// `"degraded"` or `"ok"`.
-    pub const fn status(&self) -> &'static str {
-        if self.degraded { "degraded" } else { "ok" }
-    }
-
-    /// Each counter with its name, in a fixed order.
-    pub fn counters(&self) -> [(&'static str, u64); 3] {
-        [
-            ("errors", self.errors),
-            ("recoveries", self.recoveries),
-            ("written_back", self.written_back),
-        ]
+        self.stats()
     }
 }
 

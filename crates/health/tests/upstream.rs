@@ -119,9 +119,8 @@ async fn real_502s_and_a_server_stop_move_the_counters_and_the_status_code() -> 
         // The test watches the circuit open and fail fast.
         .reconnect_wait(Duration::ZERO)
         .jitter(0.0);
-    let circuit =
-        CircuitReconnectLayer::new(url.clone()).name(format!("https://user:pass@{}?token=abc", &url[7..]));
-    let circuit = circuit.with_config(config)?;
+    let circuit = CircuitReconnectLayer::with_config(url.clone(), config)
+        .name(format!("https://user:pass@{}?token=abc", &url[7..]));
     let client = Client::builder(TokioExecutor::new()).build_http();
     let stack: Stack = HealthLayer::new(circuit.status()).layer(circuit.layer(connector(client)));
 

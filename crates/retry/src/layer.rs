@@ -9,7 +9,8 @@ use tower_layer::Layer;
 use crate::config::{Config, MAX_RETRIES_LIMIT, RetryBudget};
 use crate::safety::ToolSafety;
 use crate::service::ToolRetry;
-use crate::stats::{RetryStats, Stats};
+use crate::stats::Stats;
+use mcp_reconnect_core::status::RetryCounts;
 
 /// Replays JSON-RPC calls after a reconnect when that is safe, and never runs
 /// a call that is not safe to repeat twice.
@@ -34,11 +35,11 @@ pub(crate) struct Shared {
 impl ToolRetryLayer {
     /// A layer with the defaults of [`Config`].
     pub fn new() -> Self {
-        Self::from_config(Config::default())
+        Self::with_config(Config::default())
     }
 
     /// A layer with `config` (for instance from [`Config::from_env`]).
-    pub fn from_config(config: Config) -> Self {
+    pub fn with_config(config: Config) -> Self {
         let shared = Shared {
             budget: Arc::new(config.budget.build()),
             config,
@@ -135,7 +136,7 @@ impl ToolRetryLayer {
     }
 
     /// A snapshot of the retry counters.
-    pub fn stats(&self) -> RetryStats {
+    pub fn stats(&self) -> RetryCounts {
         self.shared.stats.snapshot()
     }
 

@@ -77,7 +77,7 @@
 //! // A 503 never reached the server: even a non-idempotent tool is sent again.
 //! assert_eq!(response.status(), StatusCode::OK);
 //! assert_eq!(tries.load(Ordering::SeqCst), 2);
-//! assert_eq!(layer.stats().succeeded_after_retry, 1);
+//! assert_eq!(layer.stats().succeeded, 1);
 //! # Ok(())
 //! # }
 //! ```
@@ -100,9 +100,9 @@ pub use config::{Config, RetryBudget};
 pub use error::DeadlineExceeded;
 pub use future::ResponseFuture;
 pub use layer::ToolRetryLayer;
+pub use mcp_reconnect_core::status::RetryCounts;
 pub use safety::{MAX_LEARNED_TOOLS, SAFE_METHODS, ToolHints, ToolSafety, is_safe_method};
 pub use service::ToolRetry;
-pub use stats::RetryStats;
 
 #[cfg(test)]
 mod tests;

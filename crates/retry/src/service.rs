@@ -16,7 +16,7 @@ use tower_service::Service;
 use crate::body::RetryBody;
 use crate::future::ResponseFuture;
 use crate::layer::Shared;
-use crate::stats::RetryStats;
+use mcp_reconnect_core::status::RetryCounts;
 
 /// The service made by [`ToolRetryLayer`](crate::ToolRetryLayer).
 ///
@@ -37,7 +37,7 @@ impl<S> ToolRetry<S> {
     }
 
     /// A snapshot of the retry counters (shared with the layer).
-    pub fn stats(&self) -> RetryStats {
+    pub fn stats(&self) -> RetryCounts {
         self.shared.stats.snapshot()
     }
 

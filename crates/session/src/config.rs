@@ -48,18 +48,25 @@ const MAX_SESSIONS_SETTING: u32 = 10_000_000;
 ///     _ => None,
 /// };
 /// let config = SessionConfig::from_lookup(env)?;
-/// assert_eq!(config.get_max_sessions(), 500);
-/// assert_eq!(config.get_idle_timeout(), Duration::from_secs(600));
+/// assert_eq!(config.max_sessions, 500);
+/// assert_eq!(config.idle_timeout, Duration::from_secs(600));
 /// # Ok::<(), mcp_reconnect_core::config::ConfigError>(())
 /// ```
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionConfig {
-    pub(crate) max_sessions: usize,
-    pub(crate) idle_timeout: Duration,
-    pub(crate) max_body: usize,
-    pub(crate) max_initialize_body: usize,
-    pub(crate) reinit_timeout: Duration,
-    pub(crate) open_rate: u32,
+    /// Client sessions kept by the in-memory store (the least recently used goes first).
+    pub max_sessions: usize,
+    /// How long an unused client session is kept.
+    pub idle_timeout: Duration,
+    /// The largest request body read.
+    pub max_body: usize,
+    /// The largest `initialize` body kept for re-initializing.
+    pub max_initialize_body: usize,
+    /// How long re-initializing a lost session may take.
+    pub reinit_timeout: Duration,
+    /// New client sessions opened a second (0: no bound).
+    pub open_rate: u32,
 }
 
 impl Default for SessionConfig {
@@ -138,21 +145,6 @@ impl SessionConfig {
         self.open_rate = per_second;
         self
     }
-
-    /// New client sessions opened a second (0: no bound).
-    pub fn get_open_rate(&self) -> u32 {
-        self.open_rate
-    }
-
-    /// Client sessions kept by the in-memory store.
-    pub fn get_max_sessions(&self) -> usize {
-        self.max_sessions
-    }
-
-    /// How long an unused client session is kept.
-    pub fn get_idle_timeout(&self) -> Duration {
-        self.idle_timeout
-    }
 }
 
 #[cfg(test)]
@@ -164,6 +156,6 @@ mod tests {
         let error =
             SessionConfig::from_lookup(|name| (name == ENV_SESSION_MAX).then(|| "0".into())).unwrap_err();
         assert_eq!(error.name(), ENV_SESSION_MAX);
-        assert_eq!(SessionConfig::default().max_sessions(0).get_max_sessions(), 1);
+        assert_eq!(SessionConfig::default().max_sessions(0).max_sessions, 1);
     }
 }

@@ -128,7 +128,7 @@ pub use memory::{MAX_ENDED, MemoryStore, SWEEP_INTERVAL};
 #[cfg(feature = "redis")]
 pub use redis_store::{
     AnyStore, DEFAULT_KEY_PREFIX, DEFAULT_OP_TIMEOUT, DEFAULT_PROBE_INTERVAL, MAX_PENDING_DELETES,
-    RedisConfig, RedisStore, StoreStats, StoreStatus, WRITEBACK_BATCH,
+    RedisConfig, RedisStore, StoreStatus, WRITEBACK_BATCH,
 };
 pub use reinit::{MAX_HANDSHAKE_ANSWER, REINIT_CLAIM_SLACK, REINIT_POLL_INTERVAL};
 pub use service::Session;

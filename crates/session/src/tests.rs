@@ -480,3 +480,21 @@ async fn the_memory_store_compares_generations_and_always_grants_the_claim() {
     );
     store.release_reinit(&id, 1).await.unwrap();
 }
+
+/// Guards what boxing the session paths apart buys (`flow::handle`): the
+/// per-call future holds only the pass-through. With every path inline it
+/// was over 9 KiB (BENCHMARKS.md); the bound leaves room for the inner
+/// service's own future.
+#[test]
+fn the_per_call_future_stays_small() {
+    let layer = SessionLayer::new();
+    let request = Request::post("/mcp")
+        .body(Full::new(Bytes::new()))
+        .expect("a request");
+    let future = flow::handle(Arc::clone(&layer.shared), upstream(Arc::default()), request, None);
+    let size = std::mem::size_of_val(&future);
+    assert!(
+        size <= 2048,
+        "the session layer's per-call future is {size} bytes"
+    );
+}

@@ -30,18 +30,25 @@ pub use mcp_reconnect_core::config::ENV_CONNECTION_TIMEOUT;
 ///
 /// let env = |name: &str| (name == "MCPO_CONNECTION_TIMEOUT").then(|| "5".to_string());
 /// let config = Config::from_lookup(env)?.http2_only(true);
-/// assert_eq!(config.get_connect_timeout(), Duration::from_secs(5));
+/// assert_eq!(config.connect_timeout, Duration::from_secs(5));
 /// assert!(Config::from_lookup(|_| Some("soon".into())).is_err());
 /// # Ok::<(), mcp_reconnect_core::config::ConfigError>(())
 /// ```
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    pub(crate) connect_timeout: Duration,
-    pub(crate) pool_idle_timeout: Duration,
-    pub(crate) pool_max_idle: usize,
-    pub(crate) http2_only: bool,
-    pub(crate) forward_client_credentials: bool,
-    pub(crate) probe: Probe,
+    /// How long a connect attempt (TCP, TLS and the probe) may take.
+    pub connect_timeout: Duration,
+    /// How long an idle pooled connection is kept.
+    pub pool_idle_timeout: Duration,
+    /// Idle pooled connections kept per host.
+    pub pool_max_idle: usize,
+    /// Whether the upstream is spoken to in HTTP/2 only.
+    pub http2_only: bool,
+    /// Whether the client's `Authorization` and `Cookie` headers are forwarded.
+    pub forward_client_credentials: bool,
+    /// How a connect attempt proves the upstream up.
+    pub probe: Probe,
 }
 
 /// How the connector proves an upstream is up before it hands out a service.
@@ -127,16 +134,6 @@ impl Config {
     pub fn probe(mut self, probe: Probe) -> Self {
         self.probe = probe;
         self
-    }
-
-    /// How a connect attempt proves the upstream up.
-    pub fn get_probe(&self) -> Probe {
-        self.probe
-    }
-
-    /// The connect timeout.
-    pub fn get_connect_timeout(&self) -> Duration {
-        self.connect_timeout
     }
 }
 

@@ -118,7 +118,7 @@ fn env_settings_go_through_the_layers_parsers() {
         _ => None,
     };
     let config = GatewayConfig::from_args(&cli.serve, env).unwrap();
-    assert_eq!(config.circuit.get_max_attempts(), 7);
+    assert_eq!(config.circuit.max_attempts, 7);
     assert_eq!(config.retry.max_retries, 1);
     let bad = GatewayConfig::from_args(&cli.serve, |name| {
         (name == "MCPO_RECONNECT_ERROR_THRESHOLD").then(|| "x".to_owned())

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use mcp_reconnect_circuit::StatusSnapshot;
-use mcp_reconnect_retry::RetryStats;
+use mcp_reconnect_retry::RetryCounts;
 
 use super::client::Tally;
 use std::sync::atomic::Ordering::Relaxed;
@@ -18,7 +18,7 @@ pub struct Reading<'a> {
     /// The circuit.
     pub circuit: StatusSnapshot,
     /// The retry layer.
-    pub retries: RetryStats,
+    pub retries: RetryCounts,
     /// Upstream restarts so far (kills and restarts).
     pub restarts: u64,
 }
@@ -48,7 +48,7 @@ pub fn live_line(reading: &Reading<'_>) -> String {
         reading.tally.failed.load(Relaxed),
         reading.circuit.state.as_str(),
         reading.circuit.reconnects_succeeded,
-        reading.retries.retries,
+        reading.retries.attempted,
         reading.sessions(),
     )
 }
@@ -95,7 +95,7 @@ pub fn summary(reading: &Reading<'_>, increments: usize, duplicates: u64) -> Str
         ),
         format!(
             "retries          {} sent, {} calls saved, {} not repeated because the tool may have run",
-            reading.retries.retries, reading.retries.succeeded_after_retry, reading.retries.refused_unsafe
+            reading.retries.attempted, reading.retries.succeeded, reading.retries.refused_unsafe
         ),
         format!("sessions         {}", reading.sessions()),
         format!("increment        {increments} calls, duplicate executions: {duplicates}"),

@@ -5,22 +5,23 @@ use http::header::AUTHORIZATION;
 
 use super::*;
 use crate::Upstream;
-use crate::upstream::RetryCounts;
+use mcp_reconnect_core::status::RetryCounts;
 
-const RETRIES: RetryCounts = RetryCounts {
-    attempted: 7,
-    succeeded: 5,
-    refused_unsafe: 2,
-    budget_exhausted: 1,
-    gave_up: 1,
-    deadline_exceeded: 0,
-};
+fn retries() -> RetryCounts {
+    let mut counts = RetryCounts::default();
+    counts.attempted = 7;
+    counts.succeeded = 5;
+    counts.refused_unsafe = 2;
+    counts.budget_exhausted = 1;
+    counts.gave_up = 1;
+    counts
+}
 
 /// A stack whose circuit went healthy → degraded → reconnect → healthy, with retry counters.
 pub(super) async fn exercised(name: &str) -> (CircuitStatus, Stack) {
     let script = Script::default();
     let (status, circuit) = circuit(name, &script);
-    let upstream = Upstream::new(status.clone()).retries(|| RETRIES);
+    let upstream = Upstream::new(status.clone()).retries(retries);
     let service = HealthLayer::new(upstream).layer(circuit);
     assert_eq!(call(&service, "/mcp").await.unwrap(), 200);
     script.answer(&[502, 1]);

@@ -2,8 +2,8 @@
 //! `/metrics` (JSON and text), and never a `503` for a degraded store alone.
 
 use super::*;
-use crate::upstream::StoreCounts;
 use crate::{Upstream, Verdict};
+use mcp_reconnect_core::status::StoreCounts;
 
 /// A store source the test sets.
 #[derive(Clone, Default)]

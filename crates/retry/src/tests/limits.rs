@@ -21,7 +21,7 @@ async fn business_failures_are_never_retried() {
         let service = layer.layer(ClassifyLayer::new().layer(upstream(Arc::clone(&script))));
         let _ = service.oneshot(call("fail_business")).await;
         assert_eq!(script.calls(), 1, "{answer:?}");
-        assert_eq!(layer.stats().retries, 0);
+        assert_eq!(layer.stats().attempted, 0);
     }
 }
 
@@ -41,7 +41,7 @@ async fn retries_stop_after_two() {
         "the last failure is handed on"
     );
     assert_eq!(script.attempts(), [Some(1), Some(2), Some(3)]);
-    assert_eq!((layer.stats().retries, layer.stats().gave_up), (2, 1));
+    assert_eq!((layer.stats().attempted, layer.stats().gave_up), (2, 1));
 }
 
 #[tokio::test(start_paused = true)]

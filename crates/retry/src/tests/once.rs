@@ -71,7 +71,7 @@ async fn notifications_and_non_json_rpc_bodies_are_forwarded_once() {
         assert_eq!(response.body().as_ref(), b"upstream says no");
         assert_eq!(script.calls(), 1);
     }
-    assert_eq!(layer.stats().retries, 0);
+    assert_eq!(layer.stats().attempted, 0);
 }
 
 #[tokio::test(start_paused = true)]

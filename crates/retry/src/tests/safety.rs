@@ -28,7 +28,7 @@ async fn an_ambiguous_502_on_increment_runs_it_once_and_says_it_may_have_run() {
         (Some(false), Some("increment"))
     );
     assert_eq!(layer.stats().refused_unsafe, 1);
-    assert_eq!(layer.stats().retries, 0);
+    assert_eq!(layer.stats().attempted, 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -62,7 +62,7 @@ async fn a_503_never_reached_the_server_so_increment_is_retried_once() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(script.attempts(), [Some(1), Some(2)]);
     let stats = layer.stats();
-    assert_eq!((stats.retries, stats.succeeded_after_retry), (1, 1));
+    assert_eq!((stats.attempted, stats.succeeded), (1, 1));
 }
 
 #[tokio::test(start_paused = true)]

@@ -14,7 +14,7 @@ mod store;
 pub use any::AnyStore;
 pub use config::{DEFAULT_KEY_PREFIX, DEFAULT_OP_TIMEOUT, DEFAULT_PROBE_INTERVAL, RedisConfig};
 pub use probe::WRITEBACK_BATCH;
-pub use status::{StoreStats, StoreStatus};
+pub use status::StoreStatus;
 pub use store::{MAX_PENDING_DELETES, RedisStore};
 
 #[cfg(test)]

@@ -5,27 +5,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use mcp_reconnect_core::status::StoreCounts;
+
 use crate::memory::MemoryStore;
 
 /// The degraded bit of the store's state word (the rest counts failures).
 pub(super) const DEGRADED: u64 = 1;
-
-/// What a [`RedisStore`](super::RedisStore) went through (a snapshot; counters only grow).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct StoreStats {
-    /// Redis is unavailable (or lost its data and the write-back is pending):
-    /// sessions are served from this replica's memory.
-    pub degraded: bool,
-    /// Failed Redis round trips (errors and timeouts, probes included).
-    pub errors: u64,
-    /// Times the store left the degraded state.
-    pub recoveries: u64,
-    /// Sessions written back to Redis after an outage or a data loss.
-    pub written_back: u64,
-    /// Sessions in the local cache now.
-    pub local_sessions: usize,
-}
 
 /// A handle on a [`RedisStore`](super::RedisStore)'s state for `/health` and `/metrics`
 /// (cheap to clone; it does not keep the store's connection alive).
@@ -43,15 +28,15 @@ impl StoreStatus {
     }
 
     /// The state now.
-    pub fn snapshot(&self) -> StoreStats {
+    pub fn snapshot(&self) -> StoreCounts {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        StoreStats {
-            degraded: self.cell.is_degraded(),
-            errors: read(&self.cell.errors),
-            recoveries: read(&self.cell.recoveries),
-            written_back: read(&self.cell.written_back),
-            local_sessions: self.local.len(),
-        }
+        let mut counts = StoreCounts::default();
+        counts.degraded = self.cell.is_degraded();
+        counts.errors = read(&self.cell.errors);
+        counts.recoveries = read(&self.cell.recoveries);
+        counts.written_back = read(&self.cell.written_back);
+        counts.local_sessions = u64::try_from(self.local.len()).unwrap_or(u64::MAX);
+        counts
     }
 
     /// Whether the store is degraded now.

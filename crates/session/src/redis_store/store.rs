@@ -21,7 +21,9 @@ use super::config::RedisConfig;
 use super::forward::forward_session_store;
 use super::probe::spawn_probe;
 use super::scripts::{CAS_SCRIPT, CLAIM_SCRIPT, RELEASE_SCRIPT};
-use super::status::{Cell, DEGRADED, StoreStats, StoreStatus};
+use mcp_reconnect_core::status::StoreCounts;
+
+use super::status::{Cell, DEGRADED, StoreStatus};
 use crate::error::StoreError;
 use crate::id::SessionId;
 use crate::memory::MemoryStore;
@@ -144,7 +146,7 @@ impl RedisStore {
     }
 
     /// The state now.
-    pub fn stats(&self) -> StoreStats {
+    pub fn stats(&self) -> StoreCounts {
         self.status().snapshot()
     }
 
