@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::future::{Future, ready};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -244,62 +243,4 @@ pub enum ReinitClaim {
     Granted,
     /// Another replica is re-initializing it: wait for the record's generation to move on.
     Held,
-}
-
-impl<T: SessionStore> SessionStore for Arc<T> {
-    fn load(&self, id: &SessionId) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send {
-        (**self).load(id)
-    }
-
-    fn store(
-        &self,
-        id: &SessionId,
-        record: SessionRecord,
-        idle_ttl: Duration,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).store(id, record, idle_ttl)
-    }
-
-    fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).delete(id)
-    }
-
-    fn touch(
-        &self,
-        id: &SessionId,
-        idle_ttl: Duration,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).touch(id, idle_ttl)
-    }
-
-    fn compare_and_store(
-        &self,
-        id: &SessionId,
-        expected_generation: u64,
-        record: SessionRecord,
-        idle_ttl: Duration,
-    ) -> impl Future<Output = Result<Swap, StoreError>> + Send {
-        (**self).compare_and_store(id, expected_generation, record, idle_ttl)
-    }
-
-    fn claim_reinit(
-        &self,
-        id: &SessionId,
-        generation: u64,
-        lease: Duration,
-    ) -> impl Future<Output = Result<ReinitClaim, StoreError>> + Send {
-        (**self).claim_reinit(id, generation, lease)
-    }
-
-    fn release_reinit(
-        &self,
-        id: &SessionId,
-        generation: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        (**self).release_reinit(id, generation)
-    }
-
-    fn take_ended(&self, max: usize) -> Vec<SessionRecord> {
-        (**self).take_ended(max)
-    }
 }
