@@ -116,3 +116,40 @@ pub use response::{
 pub fn polled_after_completion(future: &'static str) -> ! {
     panic!("{future} polled after completion")
 }
+
+/// The accessors every service of these crates has, as tower's own services
+/// do: `get_ref`, `get_mut` and `into_inner` on the wrapped service in field
+/// `$field`, of type `$inner`. Used inside the service's `impl` block.
+///
+/// ```
+/// struct Wrapper<S> {
+///     inner: S,
+/// }
+///
+/// impl<S> Wrapper<S> {
+///     mcp_reconnect_core::inner_service_accessors!(inner: S);
+/// }
+///
+/// let mut wrapper = Wrapper { inner: 1 };
+/// *wrapper.get_mut() += 1;
+/// assert_eq!((*wrapper.get_ref(), wrapper.into_inner()), (2, 2));
+/// ```
+#[macro_export]
+macro_rules! inner_service_accessors {
+    ($field:ident: $inner:ty) => {
+        /// The wrapped service.
+        pub fn get_ref(&self) -> &$inner {
+            &self.$field
+        }
+
+        /// The wrapped service, mutably.
+        pub fn get_mut(&mut self) -> &mut $inner {
+            &mut self.$field
+        }
+
+        /// Unwraps the service.
+        pub fn into_inner(self) -> $inner {
+            self.$field
+        }
+    };
+}

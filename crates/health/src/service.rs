@@ -30,20 +30,7 @@ impl<S> Health<S> {
         Health { inner, shared }
     }
 
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    mcp_reconnect_core::inner_service_accessors!(inner: S);
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Health<S>

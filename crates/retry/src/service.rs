@@ -41,20 +41,7 @@ impl<S> ToolRetry<S> {
         self.shared.stats.snapshot()
     }
 
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    mcp_reconnect_core::inner_service_accessors!(inner: S);
 }
 
 impl<S, ReqB, B> Service<Request<ReqB>> for ToolRetry<S>

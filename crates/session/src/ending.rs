@@ -12,14 +12,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, Uri};
+use http::{Method, Request, StatusCode, Uri};
 use http_body_util::Full;
 use mcp_reconnect_core::BoxError;
 use mcp_reconnect_core::headers::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
-use tower_service::Service;
 
+use crate::bounds::SharedUpstream;
 use crate::layer::Shared;
 use crate::stats::Counters;
 use crate::store::{SessionRecord, SessionStore};
@@ -80,9 +80,7 @@ pub(crate) fn permits() -> Arc<Semaphore> {
 /// Those left when every permit is taken wait for the next call.
 pub(crate) fn end_upstream<S, St, RB>(shared: &Arc<Shared<St>>, inner: &S)
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send,
+    S: SharedUpstream<RB>,
     St: SessionStore,
     RB: Send + 'static,
 {

@@ -3,7 +3,7 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use http::request::Parts;
 use http::{Method, Request, Response};
 use http_body::Body;
@@ -14,8 +14,8 @@ use mcp_reconnect_core::peek::{MessageKind, Peek, peek};
 use mcp_reconnect_core::{
     BoxError, Classification, ClassifiedError, Failure, FailureClass, Reached, RequestFacts, classify_status,
 };
-use tower_service::Service;
 
+use crate::bounds::{SharedUpstream, UpstreamBody};
 use crate::ending::{self, PinSession};
 use crate::error::{InvalidUpstreamSession, ReinitFailed, StoreError};
 use crate::flights::Recovery;
@@ -39,15 +39,11 @@ pub(crate) async fn handle<S, St, ReqB, RB>(
     session: Option<SessionId>,
 ) -> Answer<RB>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send,
+    S: SharedUpstream<RB>,
     St: SessionStore,
     ReqB: Body,
     ReqB::Error: Into<BoxError>,
-    RB: Body + Send + 'static,
-    RB::Data: Buf + Send,
-    RB::Error: Into<BoxError>,
+    RB: UpstreamBody<Data: Send> + Send + 'static,
 {
     let (parts, body) = request.into_parts();
     let bytes = match collect_bytes(body, shared.config.max_body).await {
@@ -81,9 +77,7 @@ async fn open_session<S, St, RB>(
     bytes: Bytes,
 ) -> Answer<RB>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send,
+    S: SharedUpstream<RB>,
     St: SessionStore,
     RB: Send + 'static,
 {
@@ -144,13 +138,9 @@ async fn with_session<S, St, RB>(
     id: SessionId,
 ) -> Answer<RB>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<RB>> + Clone + Send + 'static,
-    S::Error: Into<BoxError>,
-    S::Future: Send,
+    S: SharedUpstream<RB>,
     St: SessionStore,
-    RB: Body + Send + 'static,
-    RB::Data: Buf + Send,
-    RB::Error: Into<BoxError>,
+    RB: UpstreamBody<Data: Send> + Send + 'static,
 {
     let store = &shared.store;
     let Some(record) = store.load(&id).await.map_err(store_failed)? else {

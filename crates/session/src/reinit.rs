@@ -9,7 +9,6 @@ use std::time::Duration;
 use bytes::{Buf, Bytes};
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, Uri};
-use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use mcp_reconnect_core::headers::{
     LAST_EVENT_ID, MCP_METHOD, MCP_NAME, MCP_PROTOCOL_VERSION, MCP_SESSION_ID, is_event_stream,
@@ -19,8 +18,8 @@ use mcp_reconnect_core::{
     BoxError, Classification, Failure, FailureClass, Reached, RequestFacts, classify_error, classify_status,
 };
 use serde_json::Value;
-use tower_service::Service;
 
+use crate::bounds::{Upstream, UpstreamBody};
 use crate::flights::{Outcome, Recovery};
 use crate::id::SessionId;
 use crate::layer::Shared;
@@ -55,13 +54,9 @@ pub(crate) async fn recover<S, St, RB>(
     uri: &Uri,
 ) -> Outcome
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<RB>> + Send,
-    S::Error: Into<BoxError>,
-    S::Future: Send,
+    S: Upstream<RB, Future: Send> + Send,
     St: SessionStore,
-    RB: Body + Send,
-    RB::Data: Buf + Send,
-    RB::Error: Into<BoxError>,
+    RB: UpstreamBody<Data: Send> + Send,
 {
     let flight = shared.flights.join(id, seen);
     // A caller dropped mid-way hands the work to the next waiter (tokio's
@@ -83,12 +78,9 @@ async fn reinitialize<S, St, RB>(
     uri: &Uri,
 ) -> Outcome
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<RB>>,
-    S::Error: Into<BoxError>,
+    S: Upstream<RB>,
     St: SessionStore,
-    RB: Body,
-    RB::Data: Buf,
-    RB::Error: Into<BoxError>,
+    RB: UpstreamBody,
 {
     let current = match shared.store.load(id).await {
         Ok(Some(record)) => record,
@@ -168,12 +160,9 @@ async fn restore<S, St, RB>(
     uri: &Uri,
 ) -> Outcome
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<RB>>,
-    S::Error: Into<BoxError>,
+    S: Upstream<RB>,
     St: SessionStore,
-    RB: Body,
-    RB::Data: Buf,
-    RB::Error: Into<BoxError>,
+    RB: UpstreamBody,
 {
     let timeout = shared.config.reinit_timeout;
     let (upstream, version) =
@@ -227,11 +216,8 @@ async fn handshake<S, RB>(
     uri: &Uri,
 ) -> Result<(SessionId, Option<HeaderValue>), Recovery>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<RB>>,
-    S::Error: Into<BoxError>,
-    RB: Body,
-    RB::Data: Buf,
-    RB::Error: Into<BoxError>,
+    S: Upstream<RB>,
+    RB: UpstreamBody,
 {
     let mut headers = template.clone();
     for name in [
@@ -289,8 +275,7 @@ fn post(uri: &Uri, headers: HeaderMap, body: Bytes) -> Request<Full<Bytes>> {
 /// a `Recovery` (recoverable: try later; otherwise: the session is gone).
 async fn send<S, RB>(inner: &mut S, request: Request<Full<Bytes>>) -> Result<Response<RB>, Recovery>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<RB>>,
-    S::Error: Into<BoxError>,
+    S: Upstream<RB>,
 {
     let facts = RequestFacts::from_request(&request);
     poll_fn(|cx| inner.poll_ready(cx))
@@ -322,9 +307,7 @@ where
 /// JSON-RPC error means the upstream refused the stored `initialize`.
 async fn negotiated_version<RB>(answer: Response<RB>) -> Result<Option<HeaderValue>, Recovery>
 where
-    RB: Body,
-    RB::Data: Buf,
-    RB::Error: Into<BoxError>,
+    RB: UpstreamBody,
 {
     let sse = is_event_stream(answer.headers());
     let mut body = pin!(answer.into_body());
