@@ -3,6 +3,7 @@
 requirements.lock) serving Streamable HTTP with stateful sessions.
 
     python_server.py --port P [--max-sessions N] [--calls FILE]
+    python_server.py --stdio [--calls FILE]     # the same tools over stdio
 
 Tools: `echo {text}`, `add {a, b}` (both read-only), `increment {key}` (not
 idempotent: it counts, and appends `key` as a line to FILE so a harness can
@@ -58,10 +59,16 @@ def build(calls: str | None) -> MCPServer:
 
 async def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--stdio", action="store_true")
     parser.add_argument("--max-sessions", type=int, default=10_000)
     parser.add_argument("--calls", default=None)
     args = parser.parse_args()
+    if args.stdio:
+        await build(args.calls).run_stdio_async()
+        return 0
+    if args.port is None:
+        parser.error("--port or --stdio is required")
     app = build(args.calls).streamable_http_app(max_sessions=args.max_sessions, host="127.0.0.1")
     config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning")
     server = uvicorn.Server(config)

@@ -1,0 +1,251 @@
+//! [`StdioService`]: a child as a Streamable HTTP MCP server, to the layers above.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use mcp_reconnect_core::headers::{MCP_PROTOCOL_VERSION, MCP_SESSION_ID};
+use mcp_reconnect_core::{BoxError, ClassifiedError};
+use serde_json::{Map, Value, json};
+use tokio::sync::mpsc;
+use tower_service::Service;
+
+use crate::body::StdioBody;
+use crate::child::Child;
+
+/// Protocol versions a client may initialize with; another is answered with the child's own.
+const KNOWN_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+
+/// One child, served the way a Streamable HTTP MCP server serves, so the
+/// layers above (`SessionLayer`, `ToolRetryLayer`, the circuit) wrap it
+/// unchanged:
+///
+/// - `POST` `initialize` is answered here, from the child's own
+///   `initialize` result (the gateway initialized it once), with a session
+///   id that names this child. A request with another child's session id is
+///   `404`, so `SessionLayer` re-initializes the client's session on a
+///   respawned child without the client noticing.
+/// - `POST` requests go to the child under an id of the gateway's (many
+///   clients share one child) and come back under their own.
+/// - Notifications are passed on (`notifications/initialized` and
+///   `notifications/cancelled` are the gateway's to send, and are dropped);
+///   responses are dropped: the child's own requests are answered by the
+///   gateway (`ping`) or refused.
+/// - `GET` streams the child's notifications as SSE; `DELETE` is `200` (the
+///   child outlives a client's session).
+///
+/// A call on a child that is gone fails with a classified `Connection`
+/// error, reached only if its line was written.
+#[derive(Clone)]
+pub struct StdioService {
+    child: Arc<Child>,
+    init: Arc<Map<String, Value>>,
+}
+
+impl std::fmt::Debug for StdioService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StdioService")
+            .field("server", &self.child.name)
+            .field("session", &self.child.session)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StdioService {
+    pub(crate) fn new(child: Arc<Child>, init: Arc<Map<String, Value>>) -> Self {
+        StdioService { child, init }
+    }
+
+    /// The session id this child's service hands out.
+    pub fn session_id(&self) -> &str {
+        &self.child.session
+    }
+
+    /// The child's process id, which also names its process group.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.pid()
+    }
+
+    /// Why the child is gone, if it is.
+    pub fn ended(&self) -> Option<Arc<str>> {
+        self.child.ended()
+    }
+}
+
+impl Service<Request<Full<Bytes>>> for StdioService {
+    type Response = Response<StdioBody>;
+    type Error = BoxError;
+    /// Boxed: a call waits on a child process, whose line round trip dwarfs one allocation.
+    type Future = Pin<Box<dyn Future<Output = Result<Response<StdioBody>, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Full<Bytes>>) -> Self::Future {
+        let (child, init) = (Arc::clone(&self.child), Arc::clone(&self.init));
+        Box::pin(async move { serve(&child, &init, request).await })
+    }
+}
+
+async fn serve(
+    child: &Arc<Child>,
+    init: &Map<String, Value>,
+    request: Request<Full<Bytes>>,
+) -> Result<Response<StdioBody>, BoxError> {
+    let foreign_session = request
+        .headers()
+        .get(MCP_SESSION_ID)
+        .is_some_and(|session| session.as_bytes() != child.session.as_bytes());
+    match *request.method() {
+        Method::POST => {}
+        Method::GET if foreign_session => return Ok(session_not_found(Value::Null)),
+        Method::GET => return Ok(notifications(child)),
+        Method::DELETE => return Ok(status(StatusCode::OK)),
+        _ => return Ok(status(StatusCode::METHOD_NOT_ALLOWED)),
+    }
+    let body = request.into_body().collect().await?.to_bytes();
+    let message = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(message)) => message,
+        Ok(_) => {
+            return Ok(rpc_error(
+                StatusCode::BAD_REQUEST,
+                Value::Null,
+                -32600,
+                "a stdio server takes one JSON-RPC message per request (no batches)",
+            ));
+        }
+        Err(error) => {
+            return Ok(rpc_error(
+                StatusCode::BAD_REQUEST,
+                Value::Null,
+                -32700,
+                &format!("parse error: {error}"),
+            ));
+        }
+    };
+    let method = message.get("method").and_then(Value::as_str);
+    let id = message.get("id").cloned();
+    match (method, id) {
+        (Some("initialize"), Some(id)) => Ok(initialized(child, init, &message, id)),
+        (_, id) if foreign_session => Ok(session_not_found(id.unwrap_or(Value::Null))),
+        (Some(_), Some(_)) => match child.call(message).await {
+            Ok(reply) => Ok(json_answer(StatusCode::OK, &reply)),
+            Err(dead) => Err(ClassifiedError::from(dead).into()),
+        },
+        (Some("notifications/initialized" | "notifications/cancelled"), None) => {
+            Ok(status(StatusCode::ACCEPTED))
+        }
+        (Some(_), None) => match child.notify(&Value::Object(message)).await {
+            Ok(()) => Ok(status(StatusCode::ACCEPTED)),
+            Err(dead) => Err(ClassifiedError::from(dead).into()),
+        },
+        (None, Some(_)) => Ok(status(StatusCode::ACCEPTED)),
+        (None, None) => Ok(rpc_error(
+            StatusCode::BAD_REQUEST,
+            Value::Null,
+            -32600,
+            "not a JSON-RPC request, notification or response",
+        )),
+    }
+}
+
+/// The child's `initialize` result, in the client's protocol version when it is one we know.
+fn initialized(
+    child: &Child,
+    init: &Map<String, Value>,
+    request: &Map<String, Value>,
+    id: Value,
+) -> Response<StdioBody> {
+    let mut result = init.clone();
+    let asked = request
+        .get("params")
+        .and_then(|params| params.get("protocolVersion"))
+        .and_then(Value::as_str)
+        .filter(|version| KNOWN_VERSIONS.contains(version));
+    if let Some(version) = asked {
+        result.insert("protocolVersion".to_owned(), Value::from(version));
+    }
+    let version = result
+        .get("protocolVersion")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut response = json_answer(
+        StatusCode::OK,
+        &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+    );
+    let headers = response.headers_mut();
+    if let Ok(session) = HeaderValue::from_str(&child.session) {
+        headers.insert(MCP_SESSION_ID, session);
+    }
+    if let Some(version) = version.and_then(|version| HeaderValue::from_str(&version).ok()) {
+        headers.insert(MCP_PROTOCOL_VERSION, version);
+    }
+    response
+}
+
+/// `GET`: the child's notifications as SSE, until the child or the client goes.
+fn notifications(child: &Arc<Child>) -> Response<StdioBody> {
+    let mut received = child.notifications.subscribe();
+    let mut dead = child.dead.clone();
+    let (events, stream) = mpsc::channel(16);
+    let name = Arc::clone(&child.name);
+    tokio::spawn(async move {
+        loop {
+            let line = tokio::select! {
+                line = received.recv() => line,
+                _ = dead.wait_for(Option::is_some) => return,
+                () = events.closed() => return,
+            };
+            let line = match line {
+                Ok(line) => line,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(skipped)) => {
+                    tracing::debug!(server = %name, skipped, "a GET stream fell behind; notifications skipped");
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let mut event = Vec::with_capacity(line.len() + 24);
+            event.extend_from_slice(b"event: message\ndata: ");
+            event.extend_from_slice(&line);
+            event.extend_from_slice(b"\n\n");
+            if events.send(Bytes::from(event)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut response = Response::new(StdioBody::stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn session_not_found(id: Value) -> Response<StdioBody> {
+    rpc_error(StatusCode::NOT_FOUND, id, -32001, "Session not found")
+}
+
+fn rpc_error(status: StatusCode, id: Value, code: i64, message: &str) -> Response<StdioBody> {
+    let error = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
+    json_answer(status, &error)
+}
+
+fn json_answer(status: StatusCode, message: &Value) -> Response<StdioBody> {
+    let mut response = Response::new(StdioBody::full(serde_json::to_vec(message).unwrap_or_default()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn status(status: StatusCode) -> Response<StdioBody> {
+    let mut response = Response::new(StdioBody::empty());
+    *response.status_mut() = status;
+    response
+}
