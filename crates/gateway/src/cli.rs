@@ -112,9 +112,18 @@ pub struct ServeArgs {
     /// it, or `strip` both.
     #[arg(long, value_name = "MODE", default_value = "append")]
     pub forwarded_for: String,
-    /// Server type of a server given on the command line (only streamable-http is served).
+    /// Server type of a server given on the command line: `streamable-http`
+    /// (a URL) or `stdio` (a command and its arguments).
     #[arg(long = "server-type", visible_alias = "type")]
     pub server_type: Option<String>,
+    /// Environment of a stdio server, `KEY=VALUE` (repeatable), as mcpo's;
+    /// with --config, under each stdio entry's own `env`.
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE", action = ArgAction::Append)]
+    pub env: Vec<String>,
+    /// A dotenv file of `KEY=VALUE` lines for stdio servers, as mcpo's
+    /// (`--env` wins over it).
+    #[arg(long = "env-path", value_name = "FILE")]
+    pub env_path: Option<PathBuf>,
     /// mcpo config file (`{"mcpServers": {...}}`); each server is served under /<name>/.
     #[arg(short = 'c', long = "config")]
     pub config: Option<PathBuf>,
@@ -171,7 +180,8 @@ pub struct ServeArgs {
     /// Seconds a REST tool call may take, answer included.
     #[arg(long, value_name = "SECS", default_value = "300", value_parser = seconds)]
     pub tool_timeout: Duration,
-    /// The server: `streamablehttp URL` (the reconnect design's form) or, after `--`, `URL` (mcpo's).
+    /// The server: `streamablehttp URL` (the reconnect design's form) or,
+    /// after `--`, a `URL` or a stdio command and its arguments (mcpo's).
     #[arg(trailing_var_arg = true, value_name = "SERVER")]
     pub target: Vec<String>,
 }

@@ -14,10 +14,11 @@ use crate::cli::ServeArgs;
 mod parse;
 mod servers;
 
-pub(crate) use parse::{check_type, insert_header, parse_url};
 use parse::{
-    command_line_server, non_empty, parse_cors, parse_headers, path_prefix, read_servers_file, root_path,
+    command_line_server, non_empty, parse_cors, parse_env, parse_headers, path_prefix, read_servers_file,
+    root_path,
 };
+pub(crate) use parse::{insert_header, parse_url};
 pub use servers::{parse_servers_file, validate_server_name};
 
 /// Server types accepted for a Streamable HTTP server (mcpo's spellings).
@@ -101,8 +102,8 @@ pub struct ServerSpec {
     pub name: String,
     /// Where its routes live: `""` for a command-line server, `/<prefix>/<name>` for a config entry.
     pub mount: String,
-    /// The upstream MCP endpoint.
-    pub url: Uri,
+    /// How the gateway reaches the server.
+    pub transport: Transport,
     /// The name shown in logs, `/health` and metrics (no credentials).
     pub display: String,
     /// Headers sent with every upstream request (values never logged).
@@ -111,23 +112,54 @@ pub struct ServerSpec {
     pub disabled_tools: BTreeSet<String>,
 }
 
+/// How the gateway reaches one server.
+#[derive(Clone, Debug)]
+pub enum Transport {
+    /// A remote Streamable HTTP endpoint.
+    StreamableHttp(Uri),
+    /// A local child speaking MCP over stdio, started and supervised by the gateway.
+    Stdio(mcp_reconnect_stdio::StdioTarget),
+}
+
 impl ServerSpec {
-    /// A server at `url` named `name`, served under `mount`.
+    /// A Streamable HTTP server at `url` named `name`, served under `mount`.
     pub fn new(name: impl Into<String>, mount: impl Into<String>, url: Uri) -> Self {
+        let shown = format!("StreamableHTTP-{}", redact_url(&url.to_string()));
+        Self::with_transport(name.into(), mount.into(), Transport::StreamableHttp(url), shown)
+    }
+
+    /// A stdio server run as `target`, named `name`, served under `mount`.
+    pub fn stdio(
+        name: impl Into<String>,
+        mount: impl Into<String>,
+        target: mcp_reconnect_stdio::StdioTarget,
+    ) -> Self {
         let name = name.into();
-        let mount = mount.into();
-        let display = if mount.is_empty() {
-            format!("StreamableHTTP-{}", redact_url(&url.to_string()))
-        } else {
-            name.clone()
-        };
+        // The command only: arguments may carry tokens.
+        let command = target.command_line();
+        let command = command.split_whitespace().next().unwrap_or("stdio");
+        let shown = format!("stdio-{command}");
+        let target = target.name(name.clone());
+        Self::with_transport(name, mount.into(), Transport::Stdio(target), shown)
+    }
+
+    fn with_transport(name: String, mount: String, transport: Transport, shown: String) -> Self {
+        let display = if mount.is_empty() { shown } else { name.clone() };
         ServerSpec {
             name,
             mount,
-            url,
+            transport,
             display,
             headers: HeaderMap::new(),
             disabled_tools: BTreeSet::new(),
+        }
+    }
+
+    /// The server's URL, when it is a remote one.
+    pub fn url(&self) -> Option<&Uri> {
+        match &self.transport {
+            Transport::StreamableHttp(url) => Some(url),
+            Transport::Stdio(_) => None,
         }
     }
 }
@@ -184,6 +216,8 @@ pub struct GatewayConfig {
     pub upstream: mcp_reconnect_upstream::Config,
     /// Client sessions kept across upstream restarts (`MCPO_SESSION_*`).
     pub session: mcp_reconnect_upstream::SessionConfig,
+    /// How stdio children are run (their handshake timeout, line bound, stop grace).
+    pub stdio: mcp_reconnect_stdio::StdioConfig,
     /// The Redis URL of the session store replicas share (`--session-store`,
     /// `MCPO_SESSION_STORE`); `None`: sessions live in this process.
     pub session_store: Option<String>,
@@ -209,15 +243,21 @@ impl GatewayConfig {
             None => None,
         };
         let headers = parse_headers(&args.headers)?;
+        let env = parse_env(&args.env, args.env_path.as_deref())?;
         let servers = match (&args.config, args.target.as_slice()) {
             (Some(_), [_, ..]) => {
                 return Err(ConfigError::new("give either --config or a server URL, not both"));
             }
             (Some(path), []) => {
                 let prefix = path_prefix(args.path_prefix.as_deref())?;
-                read_servers_file(path, &prefix, &headers)?
+                read_servers_file(path, &prefix, &headers, &env)?
             }
-            (None, target) => vec![command_line_server(args.server_type.as_deref(), target, headers)?],
+            (None, target) => vec![command_line_server(
+                args.server_type.as_deref(),
+                target,
+                headers,
+                &env,
+            )?],
         };
         let session_store = session_store(args.session_store.as_deref())?;
         let forwarded_for = crate::forwarded::ForwardedFor::parse(&args.forwarded_for)
@@ -250,6 +290,7 @@ impl GatewayConfig {
             retry,
             upstream,
             session,
+            stdio: mcp_reconnect_stdio::StdioConfig::default(),
             session_store,
         })
     }

@@ -130,15 +130,17 @@ fn health(clients: &[Arc<McpClient>]) -> MethodRouter {
         let tools = Arc::clone(client);
         client.upstream().watched().warnings(move || {
             let catalog = tools.catalog();
-            let cut = catalog.truncated.as_ref();
-            cut.map(|why| {
+            let cut = catalog.truncated.as_ref().map(|why| {
                 format!(
                     "tool list cut short ({why}): {} tools served",
                     catalog.tools.len()
                 )
-            })
-            .into_iter()
-            .collect()
+            });
+            let start = tools
+                .upstream()
+                .start_error()
+                .map(|why| format!("the stdio server did not start: {why}"));
+            cut.into_iter().chain(start).collect()
         })
     });
     let Some(first) = watched.next() else {

@@ -14,6 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use axum::body::Body;
 use bytes::Bytes;
@@ -27,6 +28,7 @@ use mcp_reconnect_core::peek::{MessageKind, Peek, of_request, peek_with_limit};
 use mcp_reconnect_core::respond::{JsonRpcError, RespondLayer, codes};
 use mcp_reconnect_health::Upstream as Watched;
 use mcp_reconnect_retry::ToolRetryLayer;
+use mcp_reconnect_stdio::StdioConnector;
 use mcp_reconnect_upstream::session::{
     AnyStore, DEFAULT_KEY_PREFIX, MemoryStore, RedisConfig, RedisStore, StoreStatus,
 };
@@ -39,7 +41,7 @@ mod shed;
 
 pub use shed::{Shed, ShedFuture, ShedLayer};
 
-use crate::config::{ConfigError, GatewayConfig, ServerSpec};
+use crate::config::{ConfigError, GatewayConfig, ServerSpec, Transport};
 
 /// The type-erased stack of one upstream: any request in, an HTTP answer out, never an error.
 pub type McpService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
@@ -58,6 +60,53 @@ pub struct Upstream {
     /// The shared session store's status (`--session-store redis://…`);
     /// `None` when sessions live in this process only.
     pub session_store: Option<StoreStatus>,
+    /// Why the last start of a stdio child failed (none for remote servers).
+    start_error: StartError,
+}
+
+/// The last failed start of a stdio child, for `/health`.
+#[derive(Clone, Debug, Default)]
+struct StartError(Arc<std::sync::Mutex<Option<String>>>);
+
+impl StartError {
+    fn get(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, why: Option<String>) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = why;
+    }
+
+    /// `connector`, classified like every upstream, recording each start's outcome here.
+    fn watch(
+        &self,
+        connector: StdioConnector,
+    ) -> impl Service<
+        mcp_reconnect_stdio::StdioTarget,
+        Response = mcp_reconnect_classify::Classify<mcp_reconnect_stdio::StdioService>,
+        Error = mcp_reconnect_core::BoxError,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static {
+        let (failed, started) = (self.clone(), self.clone());
+        connector
+            .map_err(move |error: mcp_reconnect_core::BoxError| {
+                let why = mcp_reconnect_core::error::chain(error.as_ref())
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                failed.set(Some(why));
+                error
+            })
+            .map_response(move |service| {
+                started.set(None);
+                ClassifyLayer::new().layer(service)
+            })
+    }
 }
 
 impl std::fmt::Debug for Upstream {
@@ -72,38 +121,69 @@ impl std::fmt::Debug for Upstream {
 
 impl Upstream {
     /// Builds the stack for `spec` with the policies of `config`. Nothing
-    /// connects yet: the circuit connects on the first call.
+    /// connects yet: the circuit connects (or starts the child) on the first call.
     pub fn build(spec: &ServerSpec, config: &GatewayConfig) -> Result<Self, ConfigError> {
-        let target = UpstreamTarget::from_uri(spec.url.clone())
-            .map_err(|error| ConfigError::new(format!("server `{}`: {error}", spec.name)))?
-            .headers_from(spec.headers.clone());
-        let circuit =
-            CircuitReconnectLayer::with_config(target, config.circuit.clone()).name(spec.display.clone());
-        let status = circuit.status();
         let retry = ToolRetryLayer::with_config(config.retry.clone());
-        let connector = UpstreamConnector::new(config.upstream.clone()).layered(ClassifyLayer::new());
         let store = session_store(spec, config)?;
-        let service = ServiceBuilder::new()
-            .layer(RespondLayer::new())
-            .layer(retry.clone())
-            .layer(MapRequestLayer::new(record_request))
-            .layer(layer_fn(RejectMalformed))
-            .layer(SessionLayer::with_store(
-                Arc::clone(&store),
-                config.session.clone(),
-            ))
-            .layer(circuit)
-            .service(connector);
-        let service = ServiceExt::<Request<Body>>::map_response(service, |response| response.map(Body::new));
+        let sessions = SessionLayer::with_store(Arc::clone(&store), config.session.clone());
         let permits = usize::try_from(config.limits.max_concurrent_calls).unwrap_or(usize::MAX);
-        let service = ShedLayer::new(permits).layer(service);
+        // The one stack, over whichever connector the transport needs.
+        macro_rules! stack {
+            ($circuit:expr, $connector:expr) => {{
+                let service = ServiceBuilder::new()
+                    .layer(ShedLayer::new(permits))
+                    .map_response(|response: Response<_>| response.map(Body::new))
+                    .layer(RespondLayer::new())
+                    .layer(retry.clone())
+                    .layer(MapRequestLayer::new(record_request))
+                    .layer(layer_fn(RejectMalformed))
+                    .layer(sessions)
+                    .layer($circuit)
+                    .service($connector);
+                BoxCloneSyncService::new(service)
+            }};
+        }
+        let start_error = StartError::default();
+        let (service, status) = match &spec.transport {
+            Transport::StreamableHttp(url) => {
+                let target = UpstreamTarget::from_uri(url.clone())
+                    .map_err(|error| ConfigError::new(format!("server `{}`: {error}", spec.name)))?
+                    .headers_from(spec.headers.clone());
+                let circuit = CircuitReconnectLayer::with_config(target, config.circuit.clone())
+                    .name(spec.display.clone());
+                let status = circuit.status();
+                let connector = UpstreamConnector::new(config.upstream.clone()).layered(ClassifyLayer::new());
+                (stack!(circuit, connector), status)
+            }
+            Transport::Stdio(target) => {
+                // Starting a child (`uvx`, `npx` may fetch a package first) is one connect attempt.
+                let mut circuit_config = config.circuit.clone();
+                circuit_config.attempt_timeout = circuit_config
+                    .attempt_timeout
+                    .max(config.stdio.handshake_timeout + Duration::from_secs(1));
+                let circuit = CircuitReconnectLayer::with_config(target.clone(), circuit_config)
+                    .name(spec.display.clone());
+                let status = circuit.status();
+                let connector = start_error.watch(StdioConnector::new(config.stdio.clone()));
+                (stack!(circuit, connector), status)
+            }
+        };
         Ok(Upstream {
             spec: Arc::new(spec.clone()),
-            service: BoxCloneSyncService::new(service),
+            service,
             status,
             retry,
             session_store: store.status(),
+            start_error,
         })
+    }
+
+    /// Why the stdio child last failed to start, while the circuit is not healthy.
+    pub fn start_error(&self) -> Option<String> {
+        if self.status.state() == mcp_reconnect_core::status::CircuitState::Healthy {
+            return None;
+        }
+        self.start_error.get()
     }
 
     /// The upstream as `HealthLayer` watches it: circuit status, retry

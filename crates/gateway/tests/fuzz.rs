@@ -285,7 +285,7 @@ fn config_text() -> impl Strategy<Value = String> {
 /// What a parsed config file must satisfy, whatever it said.
 fn check_servers_file(text: &str, prefix: &str) -> Result<(), TestCaseError> {
     let defaults = HeaderMap::new();
-    match parse_servers_file(text, prefix, &defaults) {
+    match parse_servers_file(text, prefix, &defaults, &[]) {
         Ok(servers) => {
             prop_assert!(!servers.is_empty() && servers.len() <= MAX_SERVERS);
             let mut mounts = HashSet::new();
@@ -293,8 +293,10 @@ fn check_servers_file(text: &str, prefix: &str) -> Result<(), TestCaseError> {
                 prop_assert!(mcp_reconnect_gateway::config::validate_server_name(&server.name).is_ok());
                 prop_assert_eq!(&server.mount, &format!("{prefix}{}", server.name));
                 prop_assert!(mounts.insert(server.mount.clone()), "one mount per server");
-                prop_assert!(matches!(server.url.scheme_str(), Some("http" | "https")));
-                prop_assert!(server.url.host().is_some_and(|host| !host.is_empty()));
+                if let Some(url) = server.url() {
+                    prop_assert!(matches!(url.scheme_str(), Some("http" | "https")));
+                    prop_assert!(url.host().is_some_and(|host| !host.is_empty()));
+                }
                 prop_assert!(!server.display.contains(SECRET), "display {}", server.display);
             }
         }

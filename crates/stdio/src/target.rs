@@ -22,7 +22,7 @@ pub const INHERITED_ENV: &[&str] = &[
 /// assert_eq!(target.display(), "time");
 /// assert_eq!(target.command_line(), "uvx mcp-server-time");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct StdioTarget {
     pub(crate) command: String,
     pub(crate) args: Vec<String>,
@@ -74,6 +74,20 @@ impl StdioTarget {
         self
     }
 
+    /// The value the target sets for `key`, if it sets one.
+    pub fn env_value(&self, key: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The working directory, if one is set.
+    pub fn working_dir(&self) -> Option<&std::path::Path> {
+        self.cwd.as_deref()
+    }
+
     /// The name logs use.
     pub fn display(&self) -> &str {
         &self.name
@@ -102,6 +116,22 @@ impl StdioTarget {
     }
 }
 
+/// Environment values may be secrets: only their names are shown.
+impl std::fmt::Debug for StdioTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StdioTarget")
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field(
+                "env",
+                &self.env.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>(),
+            )
+            .field("cwd", &self.cwd)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,15 +144,25 @@ mod tests {
             "MCPO_API_KEY" => Some("secret".to_owned()),
             _ => None,
         };
-        let env = StdioTarget::new("x")
+        let target = StdioTarget::new("x")
             .env("HOME", "/srv")
             .env("TZ", "UTC")
-            .environment(lookup);
+            .env("TOKEN", "hunter2");
+        assert!(
+            !format!("{target:?}").contains("hunter2"),
+            "values never in Debug"
+        );
+        let env = target.environment(lookup);
         assert_eq!(
             env,
-            [("PATH", "/usr/bin"), ("HOME", "/srv"), ("TZ", "UTC")]
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .to_vec()
+            [
+                ("PATH", "/usr/bin"),
+                ("HOME", "/srv"),
+                ("TZ", "UTC"),
+                ("TOKEN", "hunter2")
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .to_vec()
         );
     }
 }

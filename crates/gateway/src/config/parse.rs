@@ -8,61 +8,166 @@ use mcp_reconnect_core::redact_url;
 
 use super::{ConfigError, Cors, STREAMABLE_HTTP_TYPES, ServerSpec, parse_servers_file};
 
-/// The reconnect design's `streamablehttp URL`, or mcpo's `--server-type T -- URL`.
+/// The reconnect design's `streamablehttp URL`, mcpo's `--server-type T -- URL`,
+/// or a stdio command: `-- CMD ARGS…`, `--server-type stdio CMD ARGS…`, `stdio CMD ARGS…`.
 pub(super) fn command_line_server(
     server_type: Option<&str>,
     target: &[String],
     headers: HeaderMap,
+    env: &[(String, String)],
 ) -> Result<ServerSpec, ConfigError> {
-    let stdio = |command: &str| {
-        ConfigError::new(format!(
-            "`{command}`: stdio servers (a command) are not supported; mcp-gateway serves remote Streamable HTTP servers: give `streamablehttp URL`"
-        ))
-    };
-    let (kind, url) = match target {
+    let given = server_type
+        .map(|kind| server_kind("the command line", kind))
+        .transpose()?;
+    let (kind, rest) = match target {
         [] => {
             return Err(ConfigError::new(
-                "no server: give `streamablehttp URL`, `-- URL` or --config FILE",
+                "no server: give `streamablehttp URL`, `-- URL`, `-- COMMAND ARGS…` or --config FILE",
             ));
         }
-        [url] if url.contains("://") => (server_type.unwrap_or(STREAMABLE_HTTP_TYPES[0]), url),
-        [kind, url] if is_type_word(kind) => (kind.as_str(), url),
-        [command, ..] => return Err(stdio(command)),
+        [word, rest @ ..] if given.is_none() && is_type_word(word) && !rest.is_empty() => {
+            (server_kind("the command line", word)?, rest)
+        }
+        [url] if url.contains("://") => (given.unwrap_or(Kind::StreamableHttp), target),
+        _ => (given.unwrap_or(Kind::Stdio), target),
     };
-    check_type("the command line", kind)?;
-    let mut server = ServerSpec::new("mcp", "", parse_url("the server URL", url)?);
-    server.headers = headers;
-    Ok(server)
+    match (kind, rest) {
+        (Kind::StreamableHttp, [url]) => {
+            let mut server = ServerSpec::new("mcp", "", parse_url("the server URL", url)?);
+            server.headers = headers;
+            Ok(server)
+        }
+        (Kind::StreamableHttp, _) => Err(ConfigError::new(
+            "a streamable-http server is one URL: `streamablehttp URL` or `-- URL`",
+        )),
+        (Kind::Stdio, [command, args @ ..]) => {
+            if command.contains("://") {
+                return Err(ConfigError::new(format!(
+                    "`{}` looks like a URL; a stdio server is a command (use --server-type streamable-http for a URL)",
+                    redact_url(command)
+                )));
+            }
+            if !headers.is_empty() {
+                return Err(ConfigError::new(
+                    "--header: headers go to remote servers; a stdio server takes --env",
+                ));
+            }
+            let target = stdio_target(command, args, env, None)?;
+            Ok(ServerSpec::stdio("mcp", "", target))
+        }
+        (Kind::Stdio, []) => Err(ConfigError::new("a stdio server needs a command")),
+    }
+}
+
+/// A stdio child: `command` with `args`, `env` over the inherited variables, in `cwd`.
+pub(super) fn stdio_target(
+    command: &str,
+    args: &[String],
+    env: &[(String, String)],
+    cwd: Option<&str>,
+) -> Result<mcp_reconnect_stdio::StdioTarget, ConfigError> {
+    if command.trim().is_empty() {
+        return Err(ConfigError::new("the stdio command is empty"));
+    }
+    let mut target = mcp_reconnect_stdio::StdioTarget::new(command).args(args.iter().cloned());
+    for (key, value) in env {
+        target = target.env(key.clone(), value.clone());
+    }
+    if let Some(cwd) = cwd {
+        target = target.cwd(cwd);
+    }
+    Ok(target)
+}
+
+/// `--env-path` lines, then `--env` values: `KEY=VALUE` each.
+pub(super) fn parse_env(
+    values: &[String],
+    path: Option<&Path>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut env = Vec::new();
+    if let Some(path) = path {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            ConfigError::new(format!("--env-path {}: cannot read it: {error}", path.display()))
+        })?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let place = format!("--env-path {} line {}", path.display(), n + 1);
+            let (key, value) = env_pair(&place, line)?;
+            env.push((key, unquote(&value).to_owned()));
+        }
+    }
+    for value in values {
+        env.push(env_pair("--env", value)?);
+    }
+    Ok(env)
+}
+
+fn env_pair(place: &str, text: &str) -> Result<(String, String), ConfigError> {
+    match text.split_once('=') {
+        Some((key, value)) if is_env_name(key.trim()) => Ok((key.trim().to_owned(), value.to_owned())),
+        // The value may be a secret: only the name is shown.
+        Some((key, _)) => Err(ConfigError::new(format!(
+            "{place}: `{}` is not a variable name",
+            key.trim()
+        ))),
+        None => Err(ConfigError::new(format!("{place}: expected KEY=VALUE"))),
+    }
+}
+
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn unquote(value: &str) -> &str {
+    let value = value.trim();
+    for quote in ['"', '\''] {
+        if let Some(inner) = value.strip_prefix(quote).and_then(|v| v.strip_suffix(quote)) {
+            return inner;
+        }
+    }
+    value
 }
 
 pub(super) fn read_servers_file(
     path: &Path,
     prefix: &str,
     headers: &HeaderMap,
+    env: &[(String, String)],
 ) -> Result<Vec<ServerSpec>, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| ConfigError::new(format!("--config {}: cannot read it: {error}", path.display())))?;
-    parse_servers_file(&text, prefix, headers)
+    parse_servers_file(&text, prefix, headers, env)
         .map_err(|error| ConfigError::new(format!("--config {}: {error}", path.display())))
 }
 
-/// Accepts a Streamable HTTP type; names what is refused otherwise.
-pub(crate) fn check_type(place: &str, kind: &str) -> Result<(), ConfigError> {
+/// A transport a server type names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    StreamableHttp,
+    Stdio,
+}
+
+/// The transport `kind` names; names what is refused otherwise.
+pub(crate) fn server_kind(place: &str, kind: &str) -> Result<Kind, ConfigError> {
     let normalized = kind.to_ascii_lowercase();
     if STREAMABLE_HTTP_TYPES.contains(&normalized.as_str()) {
-        return Ok(());
+        return Ok(Kind::StreamableHttp);
     }
     let why = match normalized.as_str() {
-        "sse" => "the legacy SSE transport is not supported (use the server's Streamable HTTP endpoint)",
-        "stdio" => {
-            "stdio servers (a command) are not supported; mcp-gateway serves remote Streamable HTTP servers"
-        }
-        _ => "unknown server type (expected streamable-http)",
+        "stdio" => return Ok(Kind::Stdio),
+        "sse" => "the legacy SSE transport is not supported yet (use the server's Streamable HTTP endpoint)",
+        _ => "unknown server type (expected streamable-http or stdio)",
     };
     Err(ConfigError::new(format!("{place}: server type `{kind}`: {why}")))
 }
 
-/// A server type as the reconnect design's positional form gives it (`streamablehttp URL`).
+/// A server type as the positional form gives it (`streamablehttp URL`, `stdio CMD`).
 fn is_type_word(text: &str) -> bool {
     let word = text.to_ascii_lowercase();
     STREAMABLE_HTTP_TYPES.contains(&word.as_str()) || matches!(word.as_str(), "sse" | "stdio")

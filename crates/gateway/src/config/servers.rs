@@ -1,9 +1,12 @@
-//! mcpo's config file: `{"mcpServers": {"<name>": {"type", "url", "headers", "disabledTools"}}}`.
+//! mcpo's config file: `{"mcpServers": {"<name>": {...}}}`, each entry a
+//! remote server (`type`, `url`, `headers`) or a stdio one (`command`,
+//! `args`, `env`, `cwd`), with `disabledTools`.
 
 use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use super::{ConfigError, ServerSpec, check_type, insert_header, parse_url};
+use super::parse::{Kind, server_kind, stdio_target};
+use super::{ConfigError, ServerSpec, insert_header, parse_url};
 
 /// The most servers one config file may name.
 pub const MAX_SERVERS: usize = 256;
@@ -13,11 +16,7 @@ pub const MAX_SERVER_NAME: usize = 128;
 pub const RESERVED_NAMES: [&str; 4] = ["docs", "openapi.json", "health", "metrics"];
 
 /// Keys of an entry that mcpo uses for things this gateway does not do.
-const UNSUPPORTED_KEYS: [(&str, &str); 4] = [
-    (
-        "command",
-        "stdio servers (a command) are not supported; mcp-gateway serves remote Streamable HTTP servers",
-    ),
+const UNSUPPORTED_KEYS: [(&str, &str); 2] = [
     (
         "oauth",
         "OAuth to the upstream is not supported (send a token with `headers`)",
@@ -26,7 +25,6 @@ const UNSUPPORTED_KEYS: [(&str, &str); 4] = [
         "client_header_forwarding",
         "client header forwarding is not supported",
     ),
-    ("env", "`env` is for stdio servers, which are not supported"),
 ];
 
 /// Parses a config file's text into servers mounted under `prefix` (`/` or
@@ -35,6 +33,7 @@ pub fn parse_servers_file(
     text: &str,
     prefix: &str,
     defaults: &HeaderMap,
+    env: &[(String, String)],
 ) -> Result<Vec<ServerSpec>, ConfigError> {
     let root: Value =
         serde_json::from_str(text).map_err(|error| ConfigError::new(format!("not valid JSON: {error}")))?;
@@ -51,7 +50,7 @@ pub fn parse_servers_file(
     }
     entries
         .iter()
-        .map(|(name, entry)| parse_entry(name, entry, prefix, defaults))
+        .map(|(name, entry)| parse_entry(name, entry, prefix, defaults, env))
         .collect()
 }
 
@@ -60,6 +59,7 @@ fn parse_entry(
     entry: &Value,
     prefix: &str,
     defaults: &HeaderMap,
+    env: &[(String, String)],
 ) -> Result<ServerSpec, ConfigError> {
     let place = format!("server `{name}`");
     validate_server_name(name).map_err(|why| ConfigError::new(format!("{place}: {why}")))?;
@@ -71,16 +71,22 @@ fn parse_entry(
             return Err(ConfigError::new(format!("{place}: `{key}`: {why}")));
         }
     }
+    let kind = entry.get("type").and_then(Value::as_str);
+    let kind = kind.map(|kind| server_kind(&place, kind)).transpose()?;
+    if entry.get("command").is_some_and(|value| !value.is_null()) || kind == Some(Kind::Stdio) {
+        let mut server = stdio_entry(name, &format!("{prefix}{name}"), &place, entry, env)?;
+        server.disabled_tools = disabled_tools(&place, entry)?;
+        return Ok(server);
+    }
     let Some(url) = entry.get("url").and_then(Value::as_str) else {
-        return Err(ConfigError::new(format!("{place}: no `url` (a string)")));
+        return Err(ConfigError::new(format!(
+            "{place}: no `url` (a string) and no `command`"
+        )));
     };
-    match entry.get("type").and_then(Value::as_str) {
-        Some(kind) => check_type(&place, kind)?,
-        None => {
-            return Err(ConfigError::new(format!(
-                "{place}: no `type`; mcpo reads a `url` without `type` as the legacy SSE transport, which is not supported: set \"type\": \"streamable-http\""
-            )));
-        }
+    if kind.is_none() {
+        return Err(ConfigError::new(format!(
+            "{place}: no `type`; mcpo reads a `url` without `type` as the legacy SSE transport, which is not supported yet: set \"type\": \"streamable-http\""
+        )));
     }
     let mut server = ServerSpec::new(
         name,
@@ -96,19 +102,85 @@ fn parse_entry(
         };
         add_headers(&mut server.headers, &place, headers)?;
     }
-    let disabled = entry.get("disabledTools").or_else(|| entry.get("disabled_tools"));
-    if let Some(disabled) = disabled.filter(|value| !value.is_null()) {
-        let names = disabled
+    server.disabled_tools = disabled_tools(&place, entry)?;
+    Ok(server)
+}
+
+/// A `command` entry: `args` (strings), `env` (an object of strings) over
+/// `--env`, and `cwd`.
+fn stdio_entry(
+    name: &str,
+    mount: &str,
+    place: &str,
+    entry: &Map<String, Value>,
+    defaults: &[(String, String)],
+) -> Result<ServerSpec, ConfigError> {
+    let Some(command) = entry.get("command").and_then(Value::as_str) else {
+        return Err(ConfigError::new(format!(
+            "{place}: a stdio server needs a `command` (a string)"
+        )));
+    };
+    if entry.get("url").is_some_and(|value| !value.is_null()) {
+        return Err(ConfigError::new(format!(
+            "{place}: give `command` or `url`, not both"
+        )));
+    }
+    let args = match entry.get("args").filter(|value| !value.is_null()) {
+        None => Vec::new(),
+        Some(args) => args
             .as_array()
-            .and_then(|list| list.iter().map(Value::as_str).collect::<Option<Vec<_>>>());
-        let Some(names) = names else {
+            .and_then(|list| {
+                list.iter()
+                    .map(|arg| arg.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .ok_or_else(|| ConfigError::new(format!("{place}: `args` must be a list of strings")))?,
+    };
+    let mut env = defaults.to_vec();
+    if let Some(own) = entry.get("env").filter(|value| !value.is_null()) {
+        let Some(own) = own.as_object() else {
             return Err(ConfigError::new(format!(
-                "{place}: `disabledTools` must be a list of strings"
+                "{place}: `env` must be an object of strings"
             )));
         };
-        server.disabled_tools = names.into_iter().map(str::to_owned).collect();
+        for (key, value) in own {
+            let Some(value) = value.as_str() else {
+                return Err(ConfigError::new(format!(
+                    "{place}: `env`: the value of `{key}` is not a string"
+                )));
+            };
+            env.push((key.clone(), value.to_owned()));
+        }
     }
-    Ok(server)
+    let cwd = match entry.get("cwd").filter(|value| !value.is_null()) {
+        None => None,
+        Some(cwd) => Some(
+            cwd.as_str()
+                .ok_or_else(|| ConfigError::new(format!("{place}: `cwd` must be a string")))?,
+        ),
+    };
+    let target = stdio_target(command, &args, &env, cwd)
+        .map_err(|error| ConfigError::new(format!("{place}: {error}")))?;
+    Ok(ServerSpec::stdio(name, mount, target))
+}
+
+fn disabled_tools(
+    place: &str,
+    entry: &Map<String, Value>,
+) -> Result<std::collections::BTreeSet<String>, ConfigError> {
+    let disabled = entry.get("disabledTools").or_else(|| entry.get("disabled_tools"));
+    let Some(disabled) = disabled.filter(|value| !value.is_null()) else {
+        return Ok(Default::default());
+    };
+    let names = disabled
+        .as_array()
+        .and_then(|list| list.iter().map(Value::as_str).collect::<Option<Vec<_>>>());
+    let Some(names) = names else {
+        return Err(ConfigError::new(format!(
+            "{place}: `disabledTools` must be a list of strings"
+        )));
+    };
+    Ok(names.into_iter().map(str::to_owned).collect())
 }
 
 fn add_headers(

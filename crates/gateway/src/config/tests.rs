@@ -47,7 +47,7 @@ fn the_design_form_and_the_mcpo_form_give_one_server_at_the_root() {
         let config = parse(args).unwrap();
         assert!(config.is_single(), "{args:?}");
         let server = &config.servers[0];
-        assert_eq!(server.url, "http://server/mcp");
+        assert_eq!(server.url().expect("a remote server"), "http://server/mcp");
         assert_eq!(server.mount, "");
         assert_eq!(server.display, "StreamableHTTP-http://server/mcp");
         assert_eq!(config.port, 8000);
@@ -58,11 +58,16 @@ fn the_design_form_and_the_mcpo_form_give_one_server_at_the_root() {
 
 #[test]
 fn what_cannot_be_served_is_refused_with_a_reason() {
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (&[], "no server"),
         (&["sse", "http://server/sse"], "SSE"),
-        (&["--server-type", "stdio", "--", "http://server/mcp"], "stdio"),
-        (&["--", "uvx", "mcp-server-time"], "stdio"),
+        (
+            &["--server-type", "stdio", "--", "http://server/mcp"],
+            "looks like a URL",
+        ),
+        (&["--server-type", "streamable-http", "--", "uvx", "x"], "one URL"),
+        (&["--env", "1X=y", "--", "uvx", "x"], "not a variable name"),
+        (&["-H", "X-A: b", "--", "uvx", "x"], "--env"),
         (&["streamablehttp", "ftp://server/mcp"], "http:// or https://"),
         (&["--api-key", "", "streamablehttp", "http://server/mcp"], "empty"),
         (
@@ -137,7 +142,7 @@ fn a_config_file_mounts_each_server_under_its_name() {
         "notes": {"type": "streamablehttp", "url": "https://b/mcp"},
     }})
     .to_string();
-    let servers = parse_servers_file(&text, "/api/", &HeaderMap::new()).unwrap();
+    let servers = parse_servers_file(&text, "/api/", &HeaderMap::new(), &[]).unwrap();
     let time = servers.iter().find(|s| s.name == "time").unwrap();
     assert_eq!(time.mount, "/api/time");
     assert_eq!(time.headers["x-key"], "k");
@@ -151,9 +156,18 @@ fn a_config_file_mounts_each_server_under_its_name() {
 #[test]
 fn config_file_entries_that_cannot_be_served_are_named() {
     let cases = [
+        (json!({"mcpServers": {"local": {"command": 5}}}), "`command`"),
         (
-            json!({"mcpServers": {"local": {"command": "npx", "args": ["x"]}}}),
-            "`local`",
+            json!({"mcpServers": {"both": {"command": "a", "url": "http://a/mcp"}}}),
+            "not both",
+        ),
+        (
+            json!({"mcpServers": {"y": {"command": "a", "args": "b"}}}),
+            "`args`",
+        ),
+        (
+            json!({"mcpServers": {"z": {"command": "a", "env": {"K": 1}}}}),
+            "`env`",
         ),
         (json!({"mcpServers": {"old": {"url": "http://a/sse"}}}), "`old`"),
         (
@@ -180,12 +194,12 @@ fn config_file_entries_that_cannot_be_served_are_named() {
         (json!({"servers": {}}), "mcpServers"),
     ];
     for (file, expected) in cases {
-        let error = parse_servers_file(&file.to_string(), "/", &HeaderMap::new())
+        let error = parse_servers_file(&file.to_string(), "/", &HeaderMap::new(), &[])
             .unwrap_err()
             .to_string();
         assert!(error.contains(expected), "{file}: {error}");
     }
-    assert!(parse_servers_file("{not json", "/", &HeaderMap::new()).is_err());
+    assert!(parse_servers_file("{not json", "/", &HeaderMap::new(), &[]).is_err());
 }
 
 #[test]
@@ -214,4 +228,80 @@ fn a_path_prefix_on_a_gateway_route_is_refused() {
     for prefix in ["/", "/api/", "/documents/", "/x/docs/", "/mcp/"] {
         assert!(path_prefix(Some(prefix)).is_ok(), "{prefix}");
     }
+}
+
+#[test]
+fn stdio_servers_come_as_mcpo_gives_them() {
+    let dir = std::env::temp_dir().join(format!("mcp-gateway-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let env_file = dir.join(".env");
+    std::fs::write(&env_file, "# comment\nexport TZ=\"UTC\"\nLEVEL=info\n").unwrap();
+    let env_path = env_file.to_str().unwrap();
+    for args in [
+        &[
+            "--env-path",
+            env_path,
+            "--env",
+            "LEVEL=debug",
+            "--",
+            "uvx",
+            "mcp-server-time",
+        ][..],
+        &[
+            "--server-type",
+            "stdio",
+            "--env-path",
+            env_path,
+            "-e",
+            "LEVEL=debug",
+            "uvx",
+            "mcp-server-time",
+        ],
+        &[
+            "--env-path",
+            env_path,
+            "--env",
+            "LEVEL=debug",
+            "stdio",
+            "uvx",
+            "mcp-server-time",
+        ],
+    ] {
+        let config = parse(args).unwrap();
+        let server = &config.servers[0];
+        let super::Transport::Stdio(target) = &server.transport else {
+            panic!("{args:?}: not stdio");
+        };
+        assert_eq!(target.command_line(), "uvx mcp-server-time", "{args:?}");
+        assert_eq!(server.display, "stdio-uvx");
+        assert_eq!(
+            (target.env_value("TZ"), target.env_value("LEVEL")),
+            (Some("UTC"), Some("debug"))
+        );
+    }
+    let file = json!({"mcpServers": {
+        "time": {"command": "uvx", "args": ["mcp-server-time"], "env": {"LEVEL": "warn"}, "cwd": "/tmp"},
+        "remote": {"type": "streamable-http", "url": "http://a/mcp"},
+    }});
+    let defaults = [
+        ("LEVEL".to_owned(), "info".to_owned()),
+        ("TZ".to_owned(), "UTC".to_owned()),
+    ];
+    let servers = parse_servers_file(&file.to_string(), "/", &HeaderMap::new(), &defaults).unwrap();
+    let time = servers.iter().find(|server| server.name == "time").unwrap();
+    assert_eq!((time.mount.as_str(), time.display.as_str()), ("/time", "time"));
+    let super::Transport::Stdio(target) = &time.transport else {
+        panic!("not stdio");
+    };
+    assert_eq!(
+        (target.env_value("LEVEL"), target.env_value("TZ")),
+        (Some("warn"), Some("UTC"))
+    );
+    assert_eq!(target.working_dir(), Some(std::path::Path::new("/tmp")));
+    assert!(
+        servers
+            .iter()
+            .any(|server| server.name == "remote" && server.url().is_some())
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
