@@ -5,10 +5,10 @@ requirements.lock) serving Streamable HTTP with stateful sessions.
     python_server.py --port P [--max-sessions N] [--calls FILE]
     python_server.py --stdio [--calls FILE]     # the same tools over stdio
 
-Tools: `echo {text}`, `add {a, b}` (both read-only), `increment {key}` (not
-idempotent: it counts, and appends `key` as a line to FILE so a harness can
-tell how often it ran across restarts), and `fail {}` (a tool error,
-`isError`). Prints `READY <port>` once it listens. Loopback only.
+Tools: `echo {text}`, `add {a, b}`, `slow {ms}` (read-only), `increment
+{key}` and `slow_increment {key, ms}` (not idempotent: they count, and
+append `key` as a line to FILE so a harness can tell how often they ran
+across restarts), and `fail {}` (a tool error, `isError`). Prints `READY <port>` once it listens. Loopback only.
 """
 
 from __future__ import annotations
@@ -47,6 +47,22 @@ def build(calls: str | None) -> MCPServer:
         if calls:
             with open(calls, "a", encoding="utf-8") as log:
                 log.write(key + "\n")
+        return str(counts[key])
+
+    @server.tool(annotations=READ_ONLY)
+    async def slow(ms: int) -> str:
+        """Sleeps `ms` milliseconds, then answers (read-only)."""
+        await anyio.sleep(ms / 1000)
+        return f"slept {ms} ms"
+
+    @server.tool(annotations=UNSAFE)
+    async def slow_increment(key: str, ms: int) -> str:
+        """Counts like `increment`, then sleeps `ms` milliseconds (not idempotent)."""
+        counts[key] += 1
+        if calls:
+            with open(calls, "a", encoding="utf-8") as log:
+                log.write(key + "\n")
+        await anyio.sleep(ms / 1000)
         return str(counts[key])
 
     @server.tool(annotations=READ_ONLY)

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::{Era, RmcpClient, rmcp_client, rmcp_echo};
+
 use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
@@ -247,68 +249,12 @@ async fn rmcp_clients_of_both_eras_go_on_across_replicas_restarts_and_a_dead_rep
     stateless.cancel().await.expect("the stateless client ends");
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Era {
-    /// `initialize` and `Mcp-Session-Id` (2025 protocol versions).
-    Legacy,
-    /// `server/discover`, no session (2026-07-28).
-    Stateless,
-}
-
-type RmcpClient = rmcp::service::RunningService<rmcp::service::RoleClient, rmcp::model::ClientConfig>;
-
-/// An rmcp client of `era` whose own re-initialize is off: a `404` would be its error.
-async fn rmcp_client(url: &str, era: Era) -> RmcpClient {
-    use rmcp::model::{ClientConfig, ProtocolVersion};
-    use rmcp::transport::StreamableHttpClientTransport;
-    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-    use rmcp::{ClientLifecycleMode, ClientServiceExt, ServiceExt};
-
-    let config =
-        StreamableHttpClientTransportConfig::with_uri(url.to_owned()).reinit_on_expired_session(false);
-    let transport = StreamableHttpClientTransport::from_config(config);
-    let started = match era {
-        Era::Legacy => {
-            let config =
-                ClientConfig::default().with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE);
-            tokio::time::timeout(RMCP_DEADLINE, config.serve(transport)).await
-        }
-        Era::Stateless => {
-            let lifecycle = ClientLifecycleMode::Discover {
-                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-            };
-            let serving = ClientConfig::default().serve_with_lifecycle(transport, lifecycle);
-            tokio::time::timeout(RMCP_DEADLINE, serving).await
-        }
-    };
-    started
-        .expect("the client starts in time")
-        .unwrap_or_else(|error| panic!("{era:?} client: {error}"))
-}
-
-/// A bound on one rmcp client operation (generous: a busy machine).
-const RMCP_DEADLINE: Duration = Duration::from_secs(30);
-
 /// `CALLS` echoes from each client, in turn.
 async fn echo_both(legacy: &RmcpClient, stateless: &RmcpClient, phase: &str) {
     for n in 0..CALLS {
         rmcp_echo(legacy, &format!("legacy {phase} {n}")).await;
         rmcp_echo(stateless, &format!("stateless {phase} {n}")).await;
     }
-}
-
-async fn rmcp_echo(client: &RmcpClient, text: &str) {
-    use rmcp::model::CallToolRequestParams;
-
-    let arguments = json!({ "text": text }).as_object().cloned().unwrap_or_default();
-    let call = client.call_tool(CallToolRequestParams::new("echo").with_arguments(arguments));
-    let result = tokio::time::timeout(RMCP_DEADLINE, call)
-        .await
-        .expect("the call ends in time")
-        .unwrap_or_else(|error| panic!("{text}: {error}"));
-    assert_ne!(result.is_error, Some(true), "{text}: {result:?}");
-    let answer = result.content[0].as_text().map(|content| content.text.as_str());
-    assert_eq!(answer, Some(text));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,7 +31,10 @@ const KNOWN_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "202
 ///   `404`, so `SessionLayer` re-initializes the client's session on a
 ///   respawned child without the client noticing.
 /// - `POST` requests go to the child under an id of the gateway's (many
-///   clients share one child) and come back under their own.
+///   clients share one child) and come back under their own. A 2026-07-28
+///   request loses its envelope on the way (the child speaks the handshake
+///   era), its result is marked `complete`, and `server/discover` is
+///   answered here from the child's `initialize` result.
 /// - Notifications are passed on (`notifications/initialized` and
 ///   `notifications/cancelled` are the gateway's to send, and are dropped);
 ///   responses are dropped: the child's own requests are answered by the
@@ -129,13 +132,21 @@ async fn serve(
             ));
         }
     };
+    let mut message = message;
+    let modern = strip_envelope(&mut message);
     let method = message.get("method").and_then(Value::as_str);
     let id = message.get("id").cloned();
     match (method, id) {
         (Some("initialize"), Some(id)) => Ok(initialized(child, init, &message, id)),
+        (Some("server/discover"), Some(id)) => Ok(discovered(init, id)),
         (_, id) if foreign_session => Ok(session_not_found(id.unwrap_or(Value::Null))),
         (Some(_), Some(_)) => match child.call(message).await {
-            Ok(reply) => Ok(json_answer(StatusCode::OK, &reply)),
+            Ok(mut reply) => {
+                if modern {
+                    mark_complete(&mut reply);
+                }
+                Ok(json_answer(StatusCode::OK, &reply))
+            }
             Err(dead) => Err(ClassifiedError::from(dead).into()),
         },
         (Some("notifications/initialized" | "notifications/cancelled"), None) => {
@@ -187,6 +198,61 @@ fn initialized(
         headers.insert(MCP_PROTOCOL_VERSION, version);
     }
     response
+}
+
+/// The 2026-07-28 envelope (`io.modelcontextprotocol/…` keys in
+/// `params._meta`) taken off a request, since the child was initialized in
+/// the handshake era and refuses it; `true` when there was one.
+fn strip_envelope(message: &mut Map<String, Value>) -> bool {
+    let Some(Value::Object(params)) = message.get_mut("params") else {
+        return false;
+    };
+    let Some(Value::Object(meta)) = params.get_mut("_meta") else {
+        return false;
+    };
+    let before = meta.len();
+    meta.retain(|key, _| !key.starts_with(ENVELOPE_PREFIX));
+    let stripped = meta.len() != before;
+    if meta.is_empty() {
+        params.remove("_meta");
+    }
+    stripped
+}
+
+/// Where the 2026-07-28 envelope's keys live.
+const ENVELOPE_PREFIX: &str = "io.modelcontextprotocol/";
+
+/// A 2026-07-28 result says it is complete (the child's answer does not).
+fn mark_complete(reply: &mut Value) {
+    if let Some(Value::Object(result)) = reply.get_mut("result") {
+        result
+            .entry("resultType")
+            .or_insert_with(|| Value::from("complete"));
+    }
+}
+
+/// `server/discover` (2026-07-28), answered from the child's `initialize` result.
+fn discovered(init: &Map<String, Value>, id: Value) -> Response<StdioBody> {
+    let mut result = json!({
+        "resultType": "complete",
+        "supportedVersions": ["2026-07-28"],
+        "capabilities": init.get("capabilities").cloned().unwrap_or_else(|| json!({})),
+        "ttlMs": 0,
+        "cacheScope": "public",
+    });
+    if let (Some(info), Value::Object(result)) = (init.get("serverInfo"), &mut result) {
+        result.insert(
+            "_meta".to_owned(),
+            json!({"io.modelcontextprotocol/serverInfo": info}),
+        );
+        if let Some(instructions) = init.get("instructions") {
+            result.insert("instructions".to_owned(), instructions.clone());
+        }
+    }
+    json_answer(
+        StatusCode::OK,
+        &json!({"jsonrpc": "2.0", "id": id, "result": result}),
+    )
 }
 
 /// `GET`: the child's notifications as SSE, until the child or the client goes.

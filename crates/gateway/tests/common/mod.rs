@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Parser;
@@ -12,7 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use mcp_reconnect_gateway::{Cli, Gateway, GatewayConfig};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Settings that make the circuit give up fast in tests (no real waits are asserted).
 pub const FAST_ENV: [(&str, &str); 2] = [
@@ -124,4 +125,61 @@ pub async fn slow_call_in_flight(
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     call
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Era {
+    /// `initialize` and `Mcp-Session-Id` (2025 protocol versions).
+    Legacy,
+    /// `server/discover`, no session (2026-07-28).
+    Stateless,
+}
+
+pub type RmcpClient = rmcp::service::RunningService<rmcp::service::RoleClient, rmcp::model::ClientConfig>;
+
+/// An rmcp client of `era` whose own re-initialize is off: a `404` would be its error.
+pub async fn rmcp_client(url: &str, era: Era) -> RmcpClient {
+    use rmcp::model::{ClientConfig, ProtocolVersion};
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    use rmcp::{ClientLifecycleMode, ClientServiceExt, ServiceExt};
+
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(url.to_owned()).reinit_on_expired_session(false);
+    let transport = StreamableHttpClientTransport::from_config(config);
+    let started = match era {
+        Era::Legacy => {
+            let config =
+                ClientConfig::default().with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE);
+            tokio::time::timeout(RMCP_DEADLINE, config.serve(transport)).await
+        }
+        Era::Stateless => {
+            let lifecycle = ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            };
+            let serving = ClientConfig::default().serve_with_lifecycle(transport, lifecycle);
+            tokio::time::timeout(RMCP_DEADLINE, serving).await
+        }
+    };
+    started
+        .expect("the client starts in time")
+        .unwrap_or_else(|error| panic!("{era:?} client: {error}"))
+}
+
+/// A bound on one rmcp client operation (generous: a busy machine).
+pub const RMCP_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Calls `echo` with `text` and checks the answer.
+pub async fn rmcp_echo(client: &RmcpClient, text: &str) {
+    use rmcp::model::CallToolRequestParams;
+
+    let arguments = json!({ "text": text }).as_object().cloned().unwrap_or_default();
+    let call = client.call_tool(CallToolRequestParams::new("echo").with_arguments(arguments));
+    let result = tokio::time::timeout(RMCP_DEADLINE, call)
+        .await
+        .expect("the call ends in time")
+        .unwrap_or_else(|error| panic!("{text}: {error}"));
+    assert_ne!(result.is_error, Some(true), "{text}: {result:?}");
+    let answer = result.content[0].as_text().map(|content| content.text.as_str());
+    assert_eq!(answer, Some(text));
 }

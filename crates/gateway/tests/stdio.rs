@@ -1,0 +1,283 @@
+//! stdio servers behind the gateway: the official Python SDK's server as a
+//! child (`mcp-gateway -- python python_server.py --stdio`), through `/mcp`
+//! (a legacy session and 2026-07-28) and REST, killed while idle and in
+//! mid-call; and a child that dies at once.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{Era, Http, gateway, rmcp_client, rmcp_echo};
+use mcp_reconnect_testkit::RawClient;
+use mcp_reconnect_testkit::external::{interop_home, python_sdk_available};
+use serde_json::{Value, json};
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop/python_server.py");
+
+fn temp_file(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("mcp-gateway-stdio-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// The processes whose command line holds `marker` (a file path unique to the test).
+fn pids_with(marker: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // Zombies are reported apart: they are what must never be left.
+            let zombie = state
+                .rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'));
+            (String::from_utf8_lossy(&cmdline).contains(marker) && !zombie).then_some(pid)
+        })
+        .collect()
+}
+
+fn zombies_with(marker: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let zombie = state
+                .rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'));
+            (zombie && String::from_utf8_lossy(&cmdline).contains(marker)).then_some(())
+        })
+        .count()
+}
+
+async fn eventually<F: Fn() -> bool>(what: &str, done: F) {
+    for _ in 0..600 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within 30 s");
+}
+
+fn kill(pid: u32) {
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+}
+
+fn runs(calls: &Path, key: &str) -> usize {
+    std::fs::read_to_string(calls)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| *line == key)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_stdio_server_keeps_sessions_across_kills_and_never_runs_a_tool_twice() {
+    if !python_sdk_available() {
+        return;
+    }
+    let calls = temp_file("calls");
+    let marker = calls.display().to_string();
+    let python = interop_home().join("bin/python").display().to_string();
+    let gateway = gateway(&["--", &python, SCRIPT, "--stdio", "--calls", &marker], &[]).await;
+    let (base, http) = (gateway.url(), Http::default());
+
+    // A legacy session through /mcp.
+    let mut client = RawClient::new(format!("{base}/mcp"));
+    assert_eq!(client.initialize().await.expect("initialize").status, 200);
+    let listed = client
+        .post(&mcp_reconnect_testkit::jsonrpc::tools_list(90))
+        .await
+        .expect("tools/list");
+    let tools = listed.result().expect("a result")["tools"].clone();
+    assert!(
+        tools
+            .as_array()
+            .is_some_and(|tools| tools.iter().any(|tool| tool["name"] == "slow_increment")),
+        "{tools}"
+    );
+    let echo = client
+        .call_tool("echo", json!({"text": "hi"}))
+        .await
+        .expect("a call");
+    assert_eq!(echo.text().as_deref(), Some("hi"));
+
+    // 2026-07-28: no session, the protocol in `_meta`.
+    let stateless = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+        "name": "echo", "arguments": {"text": "stateless"},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let answer = http
+        .post_json(
+            &format!("{base}/mcp"),
+            &[
+                ("accept", "application/json, text/event-stream"),
+                ("mcp-protocol-version", "2026-07-28"),
+            ],
+            &stateless,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(
+        String::from_utf8_lossy(&answer.body).contains("stateless"),
+        "{answer:?}"
+    );
+
+    // REST.
+    let rest = http
+        .post_json(&format!("{base}/echo"), &[], &json!({"text": "rest"}))
+        .await;
+    assert_eq!((rest.status.as_u16(), rest.json()), (200, json!("rest")));
+    let counted = http
+        .post_json(&format!("{base}/increment"), &[], &json!({"key": "a"}))
+        .await;
+    assert_eq!((counted.status.as_u16(), counted.json()), (200, json!(1)));
+
+    // SIGKILL while idle: the next calls go to a new child, in the same session.
+    let [first] = pids_with(&marker)[..] else {
+        panic!("one child: {:?}", pids_with(&marker));
+    };
+    kill(first);
+    eventually("the killed child is gone", || {
+        !pids_with(&marker).contains(&first)
+    })
+    .await;
+    let echo = client
+        .call_tool("echo", json!({"text": "after"}))
+        .await
+        .expect("a call");
+    assert_eq!(echo.text().as_deref(), Some("after"), "{echo:?}");
+    let rest = http
+        .post_json(&format!("{base}/echo"), &[], &json!({"text": "rest again"}))
+        .await;
+    assert_eq!((rest.status.as_u16(), rest.json()), (200, json!("rest again")));
+    let [second] = pids_with(&marker)[..] else {
+        panic!("one child: {:?}", pids_with(&marker));
+    };
+    assert_ne!(first, second, "respawned");
+
+    // SIGKILL in mid-call: a read-only call is replayed on the next child…
+    let mut slow_client = client.clone();
+    let slow = tokio::spawn(async move { slow_client.call_tool("slow", json!({"ms": 2000})).await });
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    kill(second);
+    let slow = slow.await.expect("the task").expect("an answer");
+    assert_eq!(slow.text().as_deref(), Some("slept 2000 ms"), "{slow:?}");
+
+    // …and a non-idempotent one that may have run is answered, never run again.
+    let [third] = pids_with(&marker)[..] else {
+        panic!("one child: {:?}", pids_with(&marker));
+    };
+    let mut once_client = client.clone();
+    let once = tokio::spawn(async move {
+        once_client
+            .call_tool("slow_increment", json!({"key": "once", "ms": 2000}))
+            .await
+    });
+    let path = calls.clone();
+    eventually("the call reached the child", move || runs(&path, "once") == 1).await;
+    kill(third);
+    let once = once.await.expect("the task").expect("an answer");
+    let message = once.message().unwrap_or(Value::Null);
+    assert_eq!(message["error"]["code"], -32051, "maybe executed: {once:?}");
+    let echo = client
+        .call_tool("echo", json!({"text": "still here"}))
+        .await
+        .expect("a call");
+    assert_eq!(echo.text().as_deref(), Some("still here"));
+    assert_eq!(runs(&calls, "once"), 1, "never run twice");
+    assert_eq!(runs(&calls, "a"), 1);
+
+    gateway.shutdown().await;
+    eventually("the child is stopped with the gateway", || {
+        pids_with(&marker).is_empty()
+    })
+    .await;
+    assert_eq!(zombies_with(&marker), 0, "no zombies");
+    let _ = std::fs::remove_file(&calls);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_that_dies_at_once_is_respawned_at_a_bounded_rate_and_health_says_why() {
+    let spawns = temp_file("spawns");
+    let script = format!("echo x >> {}; exit 1", spawns.display());
+    let gateway = gateway(
+        &["--", "sh", "-c", &script],
+        &[("MCPO_RECONNECT_MAX_ATTEMPTS", "2"), ("MCPO_RECONNECT_WAIT", "0")],
+    )
+    .await;
+    let (base, http) = (gateway.url(), Http::default());
+    let started = tokio::time::Instant::now();
+    let mut answers = Vec::new();
+    while started.elapsed() < Duration::from_secs(6) {
+        let answer = http
+            .post_json(&format!("{base}/echo"), &[], &json!({"text": "x"}))
+            .await;
+        answers.push((answer.status.as_u16(), answer.headers.contains_key("retry-after")));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let count = std::fs::read_to_string(&spawns)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    println!(
+        "[stdio] crash loop: {count} starts in 6 s, {} calls answered",
+        answers.len()
+    );
+    assert!(count >= 2, "it was started: {count}");
+    assert!(count <= 16, "respawns are bounded: {count} in 6 s");
+    assert!(answers.iter().all(|(status, _)| *status >= 500), "{answers:?}");
+    assert!(
+        answers.contains(&(503, true)),
+        "503 with Retry-After while open: {answers:?}"
+    );
+    let health = http.get(&format!("{base}/health"), &[]).await;
+    let health = health.json();
+    let warnings = health.to_string();
+    assert!(
+        warnings.contains("did not start") && warnings.contains("exit status: 1"),
+        "{health}"
+    );
+    gateway.shutdown().await;
+    let _ = std::fs::remove_file(&spawns);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rmcp_clients_of_both_eras_list_and_call_a_stdio_server() {
+    if !python_sdk_available() {
+        return;
+    }
+    let calls = temp_file("eras");
+    let marker = calls.display().to_string();
+    let python = interop_home().join("bin/python").display().to_string();
+    let gateway = gateway(&["--", &python, SCRIPT, "--stdio", "--calls", &marker], &[]).await;
+    let url = format!("{}/mcp", gateway.url());
+    for era in [Era::Legacy, Era::Stateless] {
+        let client = rmcp_client(&url, era).await;
+        let tools = client.list_all_tools().await.expect("tools/list");
+        assert!(tools.iter().any(|tool| tool.name == "echo"), "{era:?}: {tools:?}");
+        rmcp_echo(&client, &format!("{era:?} before")).await;
+        let [pid] = pids_with(&marker)[..] else {
+            panic!("one child: {:?}", pids_with(&marker));
+        };
+        kill(pid);
+        eventually("the killed child is gone", || !pids_with(&marker).contains(&pid)).await;
+        rmcp_echo(&client, &format!("{era:?} after a kill")).await;
+        client.cancel().await.expect("the client ends");
+    }
+    gateway.shutdown().await;
+    let _ = std::fs::remove_file(&calls);
+}
