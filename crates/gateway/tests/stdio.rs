@@ -281,3 +281,133 @@ async fn rmcp_clients_of_both_eras_list_and_call_a_stdio_server() {
     gateway.shutdown().await;
     let _ = std::fs::remove_file(&calls);
 }
+
+/// server-everything (the TypeScript SDK's reference server) and the Node it runs on, if installed.
+fn everything() -> Option<(String, String)> {
+    let node = interop_home().join("bin/node");
+    let index = interop_home().join("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    if node.exists() && index.exists() {
+        return Some((node.display().to_string(), index.display().to_string()));
+    }
+    assert!(
+        std::env::var("MCP_INTEROP_REQUIRED").map_or(true, |v| v != "1"),
+        "MCP_INTEROP_REQUIRED is set but server-everything is missing: run scripts/interop-setup.sh"
+    );
+    None
+}
+
+/// Reads a `GET /mcp` stream until an event holds `needle` (bounded).
+async fn stream_until(url: &str, session: &str, needle: &str) -> String {
+    use http_body_util::BodyExt;
+
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let request = http::Request::get(url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", session)
+        .body(http_body_util::Empty::new())
+        .expect("a request");
+    let answer = client.request(request).await.expect("the stream opens");
+    assert_eq!(answer.status(), 200);
+    let mut body = answer.into_body();
+    let mut seen = String::new();
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.expect("a frame").into_data() {
+                seen.push_str(&String::from_utf8_lossy(&data));
+                if seen.contains(needle) {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .unwrap_or_else(|_| panic!("no {needle} on the stream: {seen}"));
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_everything_over_stdio_gets_its_own_env_and_its_notifications_reach_get_streams() {
+    let Some((node, index)) = everything() else {
+        return;
+    };
+    let marker = temp_file("everything").display().to_string();
+    let gateway = gateway(
+        &[
+            "--env",
+            "GATEWAY_TEST_VAR=given",
+            "--",
+            &node,
+            &index,
+            "stdio",
+            &marker,
+        ],
+        &[],
+    )
+    .await;
+    let (base, http) = (gateway.url(), Http::default());
+    let mut client = RawClient::new(format!("{base}/mcp"));
+    assert_eq!(client.initialize().await.expect("initialize").status, 200);
+    let session = client.session().expect("a session").to_owned();
+
+    let echo = client
+        .call_tool("echo", json!({"message": "hi"}))
+        .await
+        .expect("a call");
+    assert_eq!(echo.text().as_deref(), Some("Echo: hi"));
+    let rest = http
+        .post_json(&format!("{base}/echo"), &[], &json!({"message": "rest"}))
+        .await;
+    assert_eq!((rest.status.as_u16(), rest.json()), (200, json!("Echo: rest")));
+
+    // Only the safe variables and its own: never the gateway's environment.
+    let env = client.call_tool("get-env", json!({})).await.expect("a call");
+    let env = env.text().unwrap_or_default();
+    assert!(env.contains("GATEWAY_TEST_VAR") && env.contains("PATH"), "{env}");
+    assert!(
+        !env.contains("CARGO_MANIFEST_DIR"),
+        "the gateway's own environment leaked: {env}"
+    );
+
+    // The gateway declares no client capabilities to a child it shares, so
+    // the server offers no tool that would ask a client for sampling.
+    let listed = client
+        .post(&mcp_reconnect_testkit::jsonrpc::tools_list(70))
+        .await
+        .expect("tools/list");
+    let listed = listed.result().expect("a result").to_string();
+    assert!(
+        listed.contains("get-env") && !listed.contains("trigger-sampling-request"),
+        "{listed}"
+    );
+
+    // The server's notifications reach the session's GET stream.
+    let url = format!("{base}/mcp");
+    let stream = tokio::spawn(async move { stream_until(&url, &session, "notifications/message").await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let toggled = client
+        .call_tool("toggle-simulated-logging", json!({}))
+        .await
+        .expect("a call");
+    assert!(!toggled.is_tool_error(), "{toggled:?}");
+    let seen = stream.await.expect("the task");
+    assert!(seen.contains("notifications/message"), "{seen}");
+
+    // Killed: respawned, and the session goes on.
+    let [pid] = pids_with(&marker)[..] else {
+        panic!("one child: {:?}", pids_with(&marker));
+    };
+    kill(pid);
+    eventually("the killed child is gone", || !pids_with(&marker).contains(&pid)).await;
+    let echo = client
+        .call_tool("echo", json!({"message": "again"}))
+        .await
+        .expect("a call");
+    assert_eq!(echo.text().as_deref(), Some("Echo: again"));
+    gateway.shutdown().await;
+    eventually("the child is stopped with the gateway", || {
+        pids_with(&marker).is_empty()
+    })
+    .await;
+}

@@ -428,3 +428,26 @@ async fn reap(
     ending.end(&why);
     signal_group(pid, rustix::process::Signal::KILL);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_childs_requests_are_answered_ping_or_refused_by_name() {
+        assert_eq!(
+            refuse("ping", json!(3)),
+            json!({"jsonrpc": "2.0", "id": 3, "result": {}})
+        );
+        let refused = refuse("sampling/createMessage", json!("s1"));
+        assert_eq!(
+            (refused["id"].clone(), refused["error"]["code"].clone()),
+            (json!("s1"), json!(-32601))
+        );
+        let message = refused["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("does not relay") && message.contains("sampling/createMessage"),
+            "{message}"
+        );
+    }
+}
