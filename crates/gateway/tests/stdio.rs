@@ -411,3 +411,54 @@ async fn server_everything_over_stdio_gets_its_own_env_and_its_notifications_rea
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_the_child_never_answers_ends_at_its_deadline() {
+    if !python_sdk_available() {
+        return;
+    }
+    let marker = temp_file("hang").display().to_string();
+    let python = interop_home().join("bin/python").display().to_string();
+    let gateway = gateway(
+        &[
+            "--tool-timeout",
+            "2",
+            "--",
+            &python,
+            SCRIPT,
+            "--stdio",
+            "--calls",
+            &marker,
+        ],
+        &[("MCPO_CONNECTION_TIMEOUT", "2")],
+    )
+    .await;
+    let (base, http) = (gateway.url(), Http::default());
+    let started = tokio::time::Instant::now();
+    let hung = http
+        .post_json(&format!("{base}/slow"), &[], &json!({"ms": 600_000}))
+        .await;
+    assert_eq!(hung.status, 504, "{hung:?}");
+    assert!(hung.headers.contains_key("retry-after"));
+    let mut client = RawClient::new(format!("{base}/mcp"));
+    assert_eq!(client.initialize().await.expect("initialize").status, 200);
+    let hung = client
+        .call_tool("slow", json!({"ms": 600_000}))
+        .await
+        .expect("an answer");
+    let error = hung.message().unwrap_or(Value::Null);
+    assert!(
+        error["error"]["code"].as_i64().is_some_and(|code| code <= -32050),
+        "{hung:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "both ended at their deadlines"
+    );
+    let echo = client
+        .call_tool("echo", json!({"text": "still serving"}))
+        .await
+        .expect("a call");
+    assert_eq!(echo.text().as_deref(), Some("still serving"));
+    gateway.shutdown().await;
+}

@@ -137,6 +137,11 @@ impl Child {
         }))
     }
 
+    /// Calls waiting for the child's answer now.
+    pub(crate) fn calls_waiting(&self) -> usize {
+        lock(&self.waiting).calls.len()
+    }
+
     /// The child's process id (its process group's too).
     pub(crate) fn pid(&self) -> Option<u32> {
         self.stop.pid
@@ -169,13 +174,18 @@ impl Child {
                 },
             );
         }
+        // A call given up on (its deadline passed, its client left) takes its
+        // entry with it: a child that never answers cannot fill the table.
+        let _entry = Entry {
+            waiting: &self.waiting,
+            id,
+        };
         let line = serde_json::to_vec(&message).unwrap_or_default();
         let sent = self.outgoing.send(Outgoing {
             line,
             written: Some(Arc::clone(&written)),
         });
         if sent.await.is_err() {
-            lock(&self.waiting).calls.remove(&id);
             return Err(Dead::before_sending(
                 &self.ended().unwrap_or_else(|| Arc::from("stdin closed")),
             ));
@@ -202,6 +212,18 @@ impl Child {
             .send(Outgoing { line, written: None })
             .await
             .map_err(|_| Dead::before_sending(&self.ended().unwrap_or_else(|| Arc::from("stdin closed"))))
+    }
+}
+
+/// Removes a call's entry from the table when the call ends, however it ends.
+struct Entry<'a> {
+    waiting: &'a Mutex<Waiting>,
+    id: u64,
+}
+
+impl Drop for Entry<'_> {
+    fn drop(&mut self) {
+        lock(self.waiting).calls.remove(&self.id);
     }
 }
 

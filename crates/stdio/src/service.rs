@@ -74,6 +74,11 @@ impl StdioService {
         self.child.pid()
     }
 
+    /// Calls waiting for the child's answer now.
+    pub fn calls_waiting(&self) -> usize {
+        self.child.calls_waiting()
+    }
+
     /// Why the child is gone, if it is.
     pub fn ended(&self) -> Option<Arc<str>> {
         self.child.ended()

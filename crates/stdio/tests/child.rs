@@ -229,3 +229,33 @@ async fn children_that_cannot_serve_are_failed_connects_with_the_reason() {
     let flooded = connect_error(flood, StdioConfig::default()).await;
     assert!(flooded.contains("a line over 16777216 bytes"), "{flooded}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_given_up_on_leave_nothing_behind() {
+    if !python_sdk_available() {
+        return;
+    }
+    let service = StdioConnector::default()
+        .oneshot(python_server())
+        .await
+        .expect("the child starts");
+    let session = service.session_id().to_owned();
+    // Calls the child sits on, each given up on after 20 ms.
+    for n in 0..200 {
+        let call = post(&service, Some(&session), call(n, "slow", json!({"ms": 600_000})));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), call)
+                .await
+                .is_err()
+        );
+    }
+    // The child still answers, and the answers of the given-up calls, when
+    // they come, have no one to go to.
+    let (_, answer) = post(&service, Some(&session), call(1, "echo", json!({"text": "fine"}))).await;
+    assert_eq!(text(&answer), "fine");
+    assert_eq!(
+        service.calls_waiting(),
+        0,
+        "no entry is left for a call given up on"
+    );
+}
