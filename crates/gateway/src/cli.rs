@@ -70,6 +70,13 @@ pub enum Command {
     Demo(DemoArgs),
     /// Prints the program's version.
     Version,
+    /// Serves the demo's MCP tools over stdio (a child for stdio tests and demos).
+    #[command(hide = true)]
+    TestServer {
+        /// A word only for telling processes apart (tests find their child by it).
+        #[arg(long)]
+        tag: Option<String>,
+    },
 }
 
 /// Options of `mcp-gateway demo`.

@@ -35,8 +35,14 @@ fn main() -> ExitCode {
                     .block_on(demo::run(args))
                     .map_err(|error| (EXIT_FAILURE, error.to_string()))
             }),
+        #[cfg(feature = "demo")]
+        Some(Command::TestServer { .. }) => runtime().and_then(|runtime| {
+            runtime
+                .block_on(mcp_reconnect_testkit::serve_stdio())
+                .map_err(|error| (EXIT_FAILURE, error.to_string()))
+        }),
         #[cfg(not(feature = "demo"))]
-        Some(Command::Demo(_)) => Err((
+        Some(Command::Demo(_) | Command::TestServer { .. }) => Err((
             EXIT_CONFIG,
             "this mcp-gateway was built without the `demo` feature".to_owned(),
         )),

@@ -462,3 +462,54 @@ async fn a_call_the_child_never_answers_ends_at_its_deadline() {
     assert_eq!(echo.text().as_deref(), Some("still serving"));
     gateway.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_testkits_rmcp_stdio_server_serves_both_eras_and_rest_across_a_kill() {
+    let marker = temp_file("rmcp").display().to_string();
+    let gateway = gateway(
+        &[
+            "--",
+            env!("CARGO_BIN_EXE_mcp-gateway"),
+            "test-server",
+            "--tag",
+            &marker,
+        ],
+        &[],
+    )
+    .await;
+    let (base, http) = (gateway.url(), Http::default());
+    let url = format!("{base}/mcp");
+    let legacy = rmcp_client(&url, Era::Legacy).await;
+    let stateless = rmcp_client(&url, Era::Stateless).await;
+    rmcp_echo(&legacy, "legacy").await;
+    rmcp_echo(&stateless, "stateless").await;
+    let added = http
+        .post_json(&format!("{base}/add"), &[], &json!({"a": 2, "b": 3}))
+        .await;
+    assert_eq!((added.status.as_u16(), added.json()), (200, json!(5)));
+
+    let [pid] = pids_with(&marker)[..] else {
+        panic!("one child: {:?}", pids_with(&marker));
+    };
+    kill(pid);
+    eventually("the killed child is gone", || !pids_with(&marker).contains(&pid)).await;
+    rmcp_echo(&legacy, "legacy after a kill").await;
+    rmcp_echo(&stateless, "stateless after a kill").await;
+    let respawned = pids_with(&marker);
+    assert!(
+        respawned.len() == 1 && respawned[0] != pid,
+        "respawned: {respawned:?} after {pid}"
+    );
+    let added = http
+        .post_json(&format!("{base}/add"), &[], &json!({"a": 1, "b": 1}))
+        .await;
+    assert_eq!((added.status.as_u16(), added.json()), (200, json!(2)));
+    legacy.cancel().await.expect("the client ends");
+    stateless.cancel().await.expect("the client ends");
+    gateway.shutdown().await;
+    eventually("the child is stopped with the gateway", || {
+        pids_with(&marker).is_empty()
+    })
+    .await;
+    assert_eq!(zombies_with(&marker), 0, "no zombies");
+}

@@ -71,6 +71,7 @@ pub mod jsonrpc;
 mod proxy;
 mod serve;
 mod server;
+mod stdio;
 pub mod tools;
 
 pub use client::RawClient;
@@ -82,3 +83,4 @@ pub use jsonrpc::McpResponse;
 pub use proxy::FaultProxy;
 pub use serve::{ACCEPT_ERROR_BACKOFF, REBIND_ATTEMPTS, REBIND_PAUSE};
 pub use server::{MCP_PATH, McpServer, ServerOptions};
+pub use stdio::serve_stdio;
