@@ -208,7 +208,7 @@ async fn bad_flags_and_values_exit_2_before_starting() {
         ),
         (&["--log-level", "loud", "streamablehttp", url], &[], "loud"),
         (&["sse", url], &[], "SSE"),
-        (&["--", "npx", "some-mcp-server"], &[], "stdio"),
+        (&["--server-type", "stdio", "--", url], &[], "looks like a URL"),
     ];
     for (args, env, named) in cases {
         let (code, stderr) = exit_code(args, env).await;
@@ -227,14 +227,14 @@ async fn a_config_entry_that_cannot_be_served_is_named() {
     let path = std::env::temp_dir().join(format!("mcp-gateway-bad-{}.json", std::process::id()));
     let config = json!({"mcpServers": {
         "good": {"type": "streamable-http", "url": "http://127.0.0.1:9/mcp"},
-        "local-tool": {"command": "npx", "args": ["-y", "some-server"]},
+        "legacy-sse": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
     }});
     std::fs::write(&path, config.to_string()).unwrap();
     let (code, stderr) = exit_code(&["--config", path.to_str().unwrap()], &[]).await;
     let _ = std::fs::remove_file(&path);
     assert_eq!(code, 2, "{stderr}");
     assert!(
-        stderr.contains("local-tool") && stderr.contains("stdio"),
+        stderr.contains("legacy-sse") && stderr.contains("SSE"),
         "{stderr}"
     );
 }
