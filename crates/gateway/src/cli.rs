@@ -99,9 +99,13 @@ pub struct DemoArgs {
 /// The serving options: mcpo's, then the gateway's own.
 #[derive(Clone, Debug, Args)]
 pub struct ServeArgs {
-    /// Host address to listen on (mcpo's default: all interfaces).
-    #[arg(short = 'h', long, default_value = "0.0.0.0")]
+    /// Host address to listen on (mcpo's default: 127.0.0.1; 0.0.0.0 for all interfaces).
+    #[arg(short = 'h', long, default_value = "127.0.0.1")]
     pub host: String,
+    /// `Host` names the gateway answers to (repeat or separate with commas;
+    /// `*` for any). Default: the loopback names on a loopback bind, any elsewhere.
+    #[arg(long, value_delimiter = ',', action = ArgAction::Append)]
+    pub allowed_hosts: Vec<String>,
     /// Port to listen on.
     #[arg(short = 'p', long, default_value_t = 8000)]
     pub port: u16,
@@ -111,7 +115,8 @@ pub struct ServeArgs {
     /// The API key also guards /docs, /openapi.json and /metrics (never /health).
     #[arg(long)]
     pub strict_auth: bool,
-    /// CORS allowed origins (repeat or separate with commas; `*` allows any).
+    /// Origins browsers may call from, besides loopback pages and the
+    /// gateway's own (repeat or separate with commas; `*` allows any).
     #[arg(long, value_delimiter = ',', action = ArgAction::Append)]
     pub cors_allow_origins: Vec<String>,
     /// The client's address to the upstream: `append` it to `X-Forwarded-For`

@@ -15,8 +15,8 @@ mod parse;
 mod servers;
 
 use parse::{
-    command_line_server, non_empty, parse_cors, parse_env, parse_headers, path_prefix, read_servers_file,
-    root_path,
+    command_line_server, non_empty, parse_allowed_hosts, parse_cors, parse_env, parse_headers, path_prefix,
+    read_servers_file, root_path,
 };
 pub(crate) use parse::{insert_header, parse_url};
 pub use servers::{parse_servers_file, validate_server_name};
@@ -78,10 +78,31 @@ impl fmt::Debug for ApiKey {
 /// Which origins may call the gateway from a browser.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cors {
-    /// Any origin (`*`, mcpo's default).
+    /// Any origin (`--cors-allow-origins '*'`).
     Any,
-    /// These origins.
+    /// These origins, besides loopback pages and the gateway's own origin
+    /// (none given: only those).
     List(Vec<HeaderValue>),
+}
+
+/// The `Host` names the gateway answers to (`--allowed-hosts`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AllowedHosts {
+    /// Any name (`*`; the default on a bind that is not loopback).
+    Any,
+    /// These names, any port (the default on a loopback bind: the loopback names).
+    List(Vec<String>),
+}
+
+impl AllowedHosts {
+    /// The default for a gateway bound to `host`.
+    pub fn for_bind(host: &str) -> Self {
+        if crate::rebinding::is_loopback_name(host) {
+            AllowedHosts::List(["localhost", "127.0.0.1", "::1"].map(str::to_owned).to_vec())
+        } else {
+            AllowedHosts::Any
+        }
+    }
 }
 
 /// The OpenAPI document's `info`, when given on the command line.
@@ -190,6 +211,8 @@ pub struct Limits {
 pub struct GatewayConfig {
     /// Host to listen on.
     pub host: String,
+    /// `Host` names the gateway answers to.
+    pub allowed_hosts: AllowedHosts,
     /// Port to listen on (0 picks a free one).
     pub port: u16,
     /// The API key, if any.
@@ -263,6 +286,7 @@ impl GatewayConfig {
         let forwarded_for = crate::forwarded::ForwardedFor::parse(&args.forwarded_for)
             .ok_or_else(|| ConfigError::new("--forwarded-for: expected `append`, `replace` or `strip`"))?;
         Ok(GatewayConfig {
+            allowed_hosts: parse_allowed_hosts(&args.allowed_hosts, &args.host)?,
             host: non_empty("--host", &args.host)?,
             port: args.port,
             api_key,

@@ -21,12 +21,12 @@ use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::edge::{BodyLimit, CatchPanicLayer, CorsOnOriginLayer, GateLayer};
-use crate::rebinding::LoopbackGuard;
+use crate::rebinding::OriginGuard;
 use crate::trace::TraceLayer;
 
 use crate::auth::{self, Auth};
 use crate::client::McpClient;
-use crate::config::{Cors, GatewayConfig};
+use crate::config::GatewayConfig;
 use crate::docs;
 use crate::rest::{RestState, detail};
 
@@ -80,7 +80,7 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
     let health = health(clients);
     let auth = Auth::new(config.api_key.clone(), config.strict_auth, open);
     let body_limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
-    let guard = LoopbackGuard::for_listen_host(&config.host, &config.cors);
+    let guard = OriginGuard::new(config.allowed_hosts.clone(), config.cors.clone());
     let router = router
         .route_service(auth::HEALTH_PATH, health.clone())
         .route_service("/metrics", health)
@@ -95,10 +95,10 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
         .layer(CatchPanicLayer::new(|| {
             detail(StatusCode::INTERNAL_SERVER_ERROR, json!("Internal Server Error"))
         }))
-        .layer(cors(&config.cors))
+        .layer(cors(&guard))
         .layer(GateLayer::new(auth))
         .layer(GateLayer::new(BodyLimit::new(body_limit)))
-        .option_layer(guard.map(GateLayer::new))
+        .layer(GateLayer::new(guard))
         .service(Calls {
             endpoints: Arc::from(endpoints),
             stream_idle: config.limits.stream_idle_timeout,
@@ -157,7 +157,9 @@ fn health(clients: &[Arc<McpClient>]) -> MethodRouter {
     )
 }
 
-fn cors(policy: &Cors) -> CorsOnOriginLayer {
+/// CORS for browsers, by the guard's own rule for origins.
+fn cors(guard: &OriginGuard) -> CorsOnOriginLayer {
+    let guard = guard.clone();
     let layer = CorsLayer::new()
         .allow_methods(Any)
         .allow_headers(Any)
@@ -165,10 +167,9 @@ fn cors(policy: &Cors) -> CorsOnOriginLayer {
             MCP_SESSION_ID,
             http::header::RETRY_AFTER,
             http::header::WWW_AUTHENTICATE,
-        ]);
-    let layer = match policy {
-        Cors::Any => layer.allow_origin(Any),
-        Cors::List(origins) => layer.allow_origin(AllowOrigin::list(origins.iter().cloned())),
-    };
+        ])
+        .allow_origin(AllowOrigin::predicate(move |origin, parts| {
+            guard.allows_origin(origin, parts.headers.get(http::header::HOST))
+        }));
     CorsOnOriginLayer::new(layer)
 }

@@ -105,6 +105,13 @@ impl Gateway {
             .map(|client| tokio::spawn(warm_up(Arc::clone(client))))
             .collect();
         tracing::info!(%addr, upstreams = clients.len(), "mcp-gateway listening");
+        if addr.ip().is_unspecified() && config.api_key.is_none() {
+            tracing::warn!(
+                %addr,
+                "listening on every interface without --api-key: anyone who can reach this port can call the tools; \
+                 set --api-key, or bind 127.0.0.1 behind a proxy that authenticates"
+            );
+        }
         Ok(Gateway {
             addr,
             clients,

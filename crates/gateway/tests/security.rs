@@ -256,11 +256,14 @@ async fn mcp_and_rest_cross_the_same_edge() {
         ] {
             let answer = send(foreign).await;
             assert_eq!(answer.status, StatusCode::FORBIDDEN, "{path} with {foreign:?}");
-            assert!(String::from_utf8_lossy(&answer.body).contains("not allowed on a loopback gateway"));
+            assert!(String::from_utf8_lossy(&answer.body).contains("Host or Origin not allowed"));
         }
         let answer = send(("origin", "http://localhost:3000")).await;
         assert_eq!(answer.status, StatusCode::OK, "{path} from a loopback origin");
-        assert_eq!(answer.headers["access-control-allow-origin"], "*");
+        assert_eq!(
+            answer.headers["access-control-allow-origin"],
+            "http://localhost:3000"
+        );
         // No Origin, no CORS request: the answer carries no CORS headers (as Starlette's).
         let answer = send(("accept-language", "en")).await;
         assert_eq!(answer.status, StatusCode::OK, "{path} without an origin");
@@ -1244,5 +1247,104 @@ async fn a_get_stream_with_nothing_from_upstream_ends_and_heartbeats_keep_one_op
     let (ended, seen) = read_stream(&mut beating, Duration::from_secs(3)).await;
     assert!(!ended, "{seen}");
     assert!(seen.contains(": ping"), "{seen}");
+    gateway.shutdown().await;
+}
+
+/// Starts a gateway with `args` exactly (no `--host` added), in front of `url`.
+async fn gateway_bound(args: &[&str], url: &str) -> Gateway {
+    use clap::Parser;
+
+    let mut argv = vec!["mcp-gateway", "--port", "0"];
+    argv.extend_from_slice(args);
+    argv.extend_from_slice(&["streamablehttp", url]);
+    let cli = mcp_reconnect_gateway::Cli::try_parse_from(argv).expect("arguments parse");
+    let config = mcp_reconnect_gateway::GatewayConfig::from_args(&cli.serve, |_| None).expect("a config");
+    Gateway::start(config).await.expect("the gateway starts")
+}
+
+/// The conformance suite's DNS-rebinding check, on every listener: `Host`
+/// and `Origin` of a rebinding page are refused on a public bind too, the
+/// gateway's own address and pages are served, and `/health` stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_listener_refuses_a_rebinding_page_and_serves_its_own_origin() {
+    let upstream = TestUpstream::start().await.expect("the upstream starts");
+    let http = Http::default();
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    for bind in ["0.0.0.0", "127.0.0.1"] {
+        let gateway = gateway_bound(&["--host", bind], &upstream.url()).await;
+        let port = gateway.local_addr().port();
+        let base = format!("http://127.0.0.1:{port}");
+        let own = format!("127.0.0.1:{port}");
+        let own_origin = format!("http://{own}");
+        let post = |host: String, origin: String| {
+            let (http, url, body) = (http.clone(), format!("{base}/mcp"), initialize.to_string());
+            async move {
+                let headers = [
+                    ("content-type", "application/json"),
+                    ("accept", "application/json, text/event-stream"),
+                    ("host", host.as_str()),
+                    ("origin", origin.as_str()),
+                ];
+                http.send(Method::POST, &url, &headers, body).await
+            }
+        };
+        let evil = post("evil.example.com".into(), "http://evil.example.com".into()).await;
+        assert_eq!(evil.status, StatusCode::FORBIDDEN, "{bind}: {evil:?}");
+        assert_eq!(
+            evil.json()["error"]["message"],
+            "Forbidden: Host or Origin not allowed",
+            "a JSON-RPC error"
+        );
+        let foreign_page = post(own.clone(), "http://evil.example.com".into()).await;
+        assert_eq!(
+            foreign_page.status,
+            StatusCode::FORBIDDEN,
+            "{bind}: a foreign page"
+        );
+        let mine = post(own.clone(), own_origin.clone()).await;
+        assert_eq!(
+            mine.status,
+            StatusCode::OK,
+            "{bind}: the gateway's own origin: {mine:?}"
+        );
+        let local_page = post(own.clone(), "http://localhost:3000".into()).await;
+        assert_eq!(local_page.status, StatusCode::OK, "{bind}: a loopback page");
+        let probe = http
+            .send(
+                Method::GET,
+                &format!("{base}/health"),
+                &[("host", "evil.example.com")],
+                Bytes::new(),
+            )
+            .await;
+        assert_ne!(probe.status, StatusCode::FORBIDDEN, "{bind}: /health stays open");
+        gateway.shutdown().await;
+    }
+    // A public gateway with named hosts answers to those names only.
+    let gateway = gateway_bound(
+        &["--host", "0.0.0.0", "--allowed-hosts", "gw.example"],
+        &upstream.url(),
+    )
+    .await;
+    let base = format!("http://127.0.0.1:{}", gateway.local_addr().port());
+    let named = http
+        .send(
+            Method::GET,
+            &format!("{base}/docs"),
+            &[("host", "gw.example:8000")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(named.status, StatusCode::OK);
+    let other = http
+        .send(
+            Method::GET,
+            &format!("{base}/docs"),
+            &[("host", "other.example")],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
     gateway.shutdown().await;
 }

@@ -240,7 +240,7 @@ pub(super) fn parse_cors(origins: &[String]) -> Result<Cors, ConfigError> {
         .map(|o| o.trim())
         .filter(|o| !o.is_empty())
         .collect();
-    if origins.is_empty() || origins.contains(&"*") {
+    if origins.contains(&"*") {
         return Ok(Cors::Any);
     }
     origins
@@ -296,4 +296,39 @@ pub(super) fn non_empty(flag: &str, value: &str) -> Result<String, ConfigError> 
         return Err(ConfigError::new(format!("{flag} is empty")));
     }
     Ok(value.to_owned())
+}
+
+/// `--allowed-hosts`: names (a port is ignored), `*` for any; none given:
+/// the default for the bind address.
+pub(super) fn parse_allowed_hosts(values: &[String], bind: &str) -> Result<super::AllowedHosts, ConfigError> {
+    let names: Vec<&str> = values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Ok(super::AllowedHosts::for_bind(bind));
+    }
+    if names.contains(&"*") {
+        return Ok(super::AllowedHosts::Any);
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let bare = name.trim_start_matches('[');
+            let bare = bare.split(']').next().unwrap_or(bare);
+            let bare = if name.starts_with('[') {
+                bare
+            } else {
+                bare.rsplit_once(':').map_or(bare, |(host, _)| host)
+            };
+            if bare.is_empty() || bare.contains(['/', ' ', '@']) {
+                return Err(ConfigError::new(format!(
+                    "--allowed-hosts: `{name}` is not a host name"
+                )));
+            }
+            Ok(bare.to_ascii_lowercase())
+        })
+        .collect::<Result<_, _>>()
+        .map(super::AllowedHosts::List)
 }

@@ -52,7 +52,8 @@ fn the_design_form_and_the_mcpo_form_give_one_server_at_the_root() {
         assert_eq!(server.display, "StreamableHTTP-http://server/mcp");
         assert_eq!(config.port, 8000);
         assert_eq!(config.api_key, Some(ApiKey::new("secret")));
-        assert_eq!(config.host, "0.0.0.0", "mcpo's default host");
+        assert_eq!(config.host, "127.0.0.1", "mcpo's default host");
+        assert_eq!(config.allowed_hosts, super::AllowedHosts::for_bind("127.0.0.1"));
     }
 }
 
@@ -111,7 +112,25 @@ fn headers_come_as_json_or_name_value_and_cors_and_paths_are_normalized() {
     assert_eq!(headers["x-team"], "a");
     assert!(matches!(&config.cors, Cors::List(origins) if origins.len() == 2));
     assert_eq!(config.root_path, "/tools");
-    assert_eq!(parse(&["http://server/mcp"]).unwrap().cors, Cors::Any);
+    assert_eq!(
+        parse(&["http://server/mcp"]).unwrap().cors,
+        Cors::List(Vec::new()),
+        "none given: only our own"
+    );
+    assert_eq!(
+        parse(&["--cors-allow-origins", "*", "http://server/mcp"])
+            .unwrap()
+            .cors,
+        Cors::Any
+    );
+    let public = parse(&["--host", "0.0.0.0", "http://server/mcp"]).unwrap();
+    assert_eq!(public.allowed_hosts, super::AllowedHosts::Any);
+    let named = parse(&["--allowed-hosts", "GW.example:8000,[::1]:9", "http://server/mcp"]).unwrap();
+    assert_eq!(
+        named.allowed_hosts,
+        super::AllowedHosts::List(vec!["gw.example".into(), "::1".into()])
+    );
+    assert!(parse(&["--allowed-hosts", "a b", "http://server/mcp"]).is_err());
 }
 
 #[test]
