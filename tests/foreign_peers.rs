@@ -420,15 +420,20 @@ async fn direct_and_through_gateway(
 }
 
 async fn start_gateway(binary: &Path, upstream: &str) -> (ServerProcess, String) {
+    start_gateway_on(binary, upstream, "127.0.0.1").await
+}
+
+/// [`start_gateway`] bound to `host`; the URL returned is on 127.0.0.1 either way.
+async fn start_gateway_on(binary: &Path, upstream: &str, host: &str) -> (ServerProcess, String) {
     let mut command = Command::new(binary);
     command
-        .args(["--host", "127.0.0.1", "--port", "0", "streamablehttp", upstream])
+        .args(["--host", host, "--port", "0", "streamablehttp", upstream])
         .env_remove("RUST_LOG")
         .env_remove("MCPO_LOG_LEVEL")
         .env_remove("MCPO_API_KEY");
     ServerProcess::start("mcp-gateway", command, true, |line| {
         let addr = line.split("addr=").nth(1)?.split_whitespace().next()?;
-        Some(format!("http://{addr}"))
+        Some(format!("http://{}", addr.replace("0.0.0.0", "127.0.0.1")))
     })
     .await
 }
@@ -886,9 +891,18 @@ async fn conformance_suite_passes_the_testkit_server_directly_and_through_the_ga
             assert!(passed.contains(&scenario), "testkit fails {scenario}: {direct:?}");
         }
         if let Some(binary) = gateway_binary(test) {
-            let (_gateway, base) = start_gateway(&binary, &server.url()).await;
-            let through = conformance(&interop, "testkit via gateway", &format!("{base}/mcp")).await;
-            assert_gateway_parity("testkit", &direct, &through);
+            // Bound to loopback and to every interface: DNS-rebinding
+            // protection holds on both.
+            for host in ["127.0.0.1", "0.0.0.0"] {
+                let (_gateway, base) = start_gateway_on(&binary, &server.url(), host).await;
+                let name = format!("testkit via gateway on {host}");
+                let through = conformance(&interop, &name, &format!("{base}/mcp")).await;
+                assert_gateway_parity("testkit", &direct, &through);
+                assert!(
+                    passing(&through).contains(&"dns-rebinding-protection"),
+                    "{name}: {through:?}"
+                );
+            }
         }
     })
     .await;

@@ -59,6 +59,13 @@ fn zombies_with(marker: &str) -> usize {
         .count()
 }
 
+/// The one child running with `marker`, once only one is (a replaced child
+/// may take a moment to exit after its `TERM`).
+async fn only_child(marker: &str) -> u32 {
+    eventually("one child", || pids_with(marker).len() == 1).await;
+    pids_with(marker)[0]
+}
+
 async fn eventually<F: Fn() -> bool>(what: &str, done: F) {
     for _ in 0..600 {
         if done() {
@@ -147,9 +154,7 @@ async fn a_python_stdio_server_keeps_sessions_across_kills_and_never_runs_a_tool
     assert_eq!((counted.status.as_u16(), counted.json()), (200, json!(1)));
 
     // SIGKILL while idle: the next calls go to a new child, in the same session.
-    let [first] = pids_with(&marker)[..] else {
-        panic!("one child: {:?}", pids_with(&marker));
-    };
+    let first = only_child(&marker).await;
     kill(first);
     eventually("the killed child is gone", || {
         !pids_with(&marker).contains(&first)
@@ -164,9 +169,7 @@ async fn a_python_stdio_server_keeps_sessions_across_kills_and_never_runs_a_tool
         .post_json(&format!("{base}/echo"), &[], &json!({"text": "rest again"}))
         .await;
     assert_eq!((rest.status.as_u16(), rest.json()), (200, json!("rest again")));
-    let [second] = pids_with(&marker)[..] else {
-        panic!("one child: {:?}", pids_with(&marker));
-    };
+    let second = only_child(&marker).await;
     assert_ne!(first, second, "respawned");
 
     // SIGKILL in mid-call: a read-only call is replayed on the next child…
@@ -178,9 +181,7 @@ async fn a_python_stdio_server_keeps_sessions_across_kills_and_never_runs_a_tool
     assert_eq!(slow.text().as_deref(), Some("slept 2000 ms"), "{slow:?}");
 
     // …and a non-idempotent one that may have run is answered, never run again.
-    let [third] = pids_with(&marker)[..] else {
-        panic!("one child: {:?}", pids_with(&marker));
-    };
+    let third = only_child(&marker).await;
     let mut once_client = client.clone();
     let once = tokio::spawn(async move {
         once_client
@@ -270,9 +271,7 @@ async fn rmcp_clients_of_both_eras_list_and_call_a_stdio_server() {
         let tools = client.list_all_tools().await.expect("tools/list");
         assert!(tools.iter().any(|tool| tool.name == "echo"), "{era:?}: {tools:?}");
         rmcp_echo(&client, &format!("{era:?} before")).await;
-        let [pid] = pids_with(&marker)[..] else {
-            panic!("one child: {:?}", pids_with(&marker));
-        };
+        let pid = only_child(&marker).await;
         kill(pid);
         eventually("the killed child is gone", || !pids_with(&marker).contains(&pid)).await;
         rmcp_echo(&client, &format!("{era:?} after a kill")).await;
@@ -395,9 +394,7 @@ async fn server_everything_over_stdio_gets_its_own_env_and_its_notifications_rea
     assert!(seen.contains("notifications/message"), "{seen}");
 
     // Killed: respawned, and the session goes on.
-    let [pid] = pids_with(&marker)[..] else {
-        panic!("one child: {:?}", pids_with(&marker));
-    };
+    let pid = only_child(&marker).await;
     kill(pid);
     eventually("the killed child is gone", || !pids_with(&marker).contains(&pid)).await;
     let echo = client
@@ -499,9 +496,7 @@ async fn the_testkits_rmcp_stdio_server_serves_both_eras_and_rest_across_a_kill(
         .await;
     assert_eq!((added.status.as_u16(), added.json()), (200, json!(5)));
 
-    let [pid] = pids_with(&marker)[..] else {
-        panic!("one child: {:?}", pids_with(&marker));
-    };
+    let pid = only_child(&marker).await;
     kill(pid);
     eventually("the killed child is gone", || !pids_with(&marker).contains(&pid)).await;
     rmcp_echo(&legacy, "legacy after a kill").await;

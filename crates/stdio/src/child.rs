@@ -299,6 +299,8 @@ async fn write_stdin(mut stdin: ChildStdin, mut queue: mpsc::Receiver<Outgoing>,
             stdin.flush().await
         };
         if let Err(error) = wrote.await {
+            // A broken pipe usually means it exited: the reaper's exit status says more.
+            tokio::time::sleep(Duration::from_millis(200)).await;
             ending.end(&format!("writing to its stdin failed: {error}"));
             return;
         }
