@@ -21,8 +21,9 @@ fn temp_file(name: &str) -> PathBuf {
     path
 }
 
-/// The processes whose command line holds `marker` (a file path unique to the test).
-fn pids_with(marker: &str) -> Vec<u32> {
+/// The processes whose command line holds `marker` (a file path unique to
+/// the test), each with whether it is a zombie.
+fn processes_with(marker: &str) -> Vec<(u32, bool)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -31,31 +32,31 @@ fn pids_with(marker: &str) -> Vec<u32> {
             let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // Zombies are reported apart: they are what must never be left.
             let zombie = state
                 .rsplit(')')
                 .next()
                 .is_some_and(|rest| rest.trim_start().starts_with('Z'));
-            (String::from_utf8_lossy(&cmdline).contains(marker) && !zombie).then_some(pid)
+            String::from_utf8_lossy(&cmdline)
+                .contains(marker)
+                .then_some((pid, zombie))
         })
         .collect()
 }
 
+/// The live processes with `marker`.
+fn pids_with(marker: &str) -> Vec<u32> {
+    processes_with(marker)
+        .into_iter()
+        .filter(|(_, zombie)| !zombie)
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// The zombies with `marker`: what must never be left.
 fn zombies_with(marker: &str) -> usize {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    entries
-        .filter_map(|entry| {
-            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
-            let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let zombie = state
-                .rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z'));
-            (zombie && String::from_utf8_lossy(&cmdline).contains(marker)).then_some(())
-        })
+    processes_with(marker)
+        .into_iter()
+        .filter(|(_, zombie)| *zombie)
         .count()
 }
 

@@ -13,6 +13,16 @@ use mcp_reconnect_testkit::external::{interop_home, python_sdk_available};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+/// The Python SDK's server over stdio, started, and its session id.
+async fn started() -> (StdioService, String) {
+    let service = StdioConnector::default()
+        .oneshot(python_server())
+        .await
+        .expect("the child starts");
+    let session = service.session_id().to_owned();
+    (service, session)
+}
+
 fn python_server() -> StdioTarget {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop/python_server.py");
     StdioTarget::new(interop_home().join("bin/python").display().to_string())
@@ -118,11 +128,7 @@ async fn a_killed_child_fails_calls_by_reach_and_a_released_one_is_stopped_and_r
     if !python_sdk_available() {
         return;
     }
-    let service = StdioConnector::default()
-        .oneshot(python_server())
-        .await
-        .expect("the child starts");
-    let session = service.session_id().to_owned();
+    let (service, session) = started().await;
     let pid = service.pid().expect("a pid");
     let (_, answer) = post(&service, Some(&session), call(1, "echo", json!({"text": "up"}))).await;
     assert_eq!(text(&answer), "up");
@@ -235,11 +241,7 @@ async fn calls_given_up_on_leave_nothing_behind() {
     if !python_sdk_available() {
         return;
     }
-    let service = StdioConnector::default()
-        .oneshot(python_server())
-        .await
-        .expect("the child starts");
-    let session = service.session_id().to_owned();
+    let (service, session) = started().await;
     // Calls the child sits on, each given up on after 20 ms.
     for n in 0..200 {
         let call = post(&service, Some(&session), call(n, "slow", json!({"ms": 600_000})));
