@@ -33,6 +33,10 @@ pub const MAX_CONNECTIONS: usize = 4096;
 pub const HEALTH_RESERVE_SHARE: usize = 16;
 /// Pause after a failed `accept` (out of file descriptors, …) before the next.
 pub const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+/// Streams one HTTP/2 connection may have open at once (calls and `GET`
+/// streams): what `--max-concurrent-calls` allows per upstream, so one
+/// client connection cannot hold more than the gateway would serve.
+pub const H2_MAX_STREAMS: u32 = 256;
 
 /// The answer on a `/health`-only connection to anything but `/health`.
 fn full() -> axum::response::Response {
@@ -188,9 +192,15 @@ async fn serve(
     let connections = Arc::new(Semaphore::new(max - reserve));
     let reserved = Arc::new(Semaphore::new(reserve));
     let unproven = Arc::new(Unproven::default());
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
+    // HTTP/1.1 and HTTP/2 with prior knowledge (h2c) on one port: the
+    // connection's first bytes tell them apart.
+    let mut http = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
+    http.http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(H2_MAX_STREAMS);
     loop {
         let (stream, peer) = tokio::select! {
             _ = &mut stopped => break,
@@ -254,10 +264,11 @@ async fn serve(
             }
         });
         let io = TokioIo::new(crate::stall::SendTimeout::new(stream, limits.send_timeout));
-        let connection = graceful.watch(http.serve_connection(io, service));
+        let (http, watcher) = (http.clone(), graceful.watcher());
         // `Repoll`: hyper wakes this task from inside its own poll once per
         // call; polling again in place saves a worker wake-up.
         tokio::spawn(Repoll::new(async move {
+            let connection = watcher.watch(http.serve_connection(io, service));
             tokio::select! {
                 biased;
                 ended = connection => if let Err(error) = ended {
