@@ -182,6 +182,12 @@ pub struct ServeArgs {
     /// before it ends (heartbeats keep a live one open; the client reopens it).
     #[arg(long, value_name = "SECS", default_value = "300", value_parser = seconds)]
     pub stream_idle_timeout: Duration,
+    /// A PEM certificate chain: serve HTTPS (with --ssl-keyfile), HTTP/2 and HTTP/1.1 by ALPN.
+    #[arg(long, value_name = "FILE", requires = "ssl_keyfile")]
+    pub ssl_certfile: Option<PathBuf>,
+    /// The PEM private key of --ssl-certfile.
+    #[arg(long, value_name = "FILE", requires = "ssl_certfile")]
+    pub ssl_keyfile: Option<PathBuf>,
     /// Seconds in-flight calls get to finish on SIGTERM / Ctrl-C.
     #[arg(long, value_name = "SECS", default_value = "15", value_parser = seconds)]
     pub shutdown_timeout: Duration,

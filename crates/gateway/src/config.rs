@@ -213,6 +213,8 @@ pub struct GatewayConfig {
     pub host: String,
     /// `Host` names the gateway answers to.
     pub allowed_hosts: AllowedHosts,
+    /// The certificate chain and key files to serve HTTPS with.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// Port to listen on (0 picks a free one).
     pub port: u16,
     /// The API key, if any.
@@ -287,6 +289,7 @@ impl GatewayConfig {
             .ok_or_else(|| ConfigError::new("--forwarded-for: expected `append`, `replace` or `strip`"))?;
         Ok(GatewayConfig {
             allowed_hosts: parse_allowed_hosts(&args.allowed_hosts, &args.host)?,
+            tls: args.ssl_certfile.clone().zip(args.ssl_keyfile.clone()),
             host: non_empty("--host", &args.host)?,
             port: args.port,
             api_key,

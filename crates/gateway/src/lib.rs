@@ -62,6 +62,7 @@ mod routes;
 pub mod server;
 pub mod stack;
 pub mod stall;
+pub mod tls;
 mod trace;
 pub mod validate;
 

@@ -91,6 +91,10 @@ impl Gateway {
             .collect::<Result<Vec<_>, _>>()
             .map_err(StartError::Config)?;
         let app = routes::app(&config, &clients);
+        let tls = match &config.tls {
+            Some((cert, key)) => Some(crate::tls::acceptor(cert, key).map_err(StartError::Config)?),
+            None => None,
+        };
         let listener = TcpListener::bind((config.host.as_str(), config.port))
             .await
             .map_err(StartError::Listen)?;
@@ -102,6 +106,7 @@ impl Gateway {
             config.limits.clone(),
             config.forwarded_for,
             config.api_key.is_some(),
+            tls,
             stopped,
         ));
         let warm_ups = clients
@@ -182,6 +187,7 @@ async fn serve(
     limits: crate::config::Limits,
     forwarded: crate::forwarded::ForwardedFor,
     keyed: bool,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     mut stopped: oneshot::Receiver<()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -263,17 +269,34 @@ async fn serve(
                 app.oneshot(request).await
             }
         });
-        let io = TokioIo::new(crate::stall::SendTimeout::new(stream, limits.send_timeout));
-        let (http, watcher) = (http.clone(), graceful.watcher());
+        let (http, watcher, tls) = (http.clone(), graceful.watcher(), tls.clone());
+        let (send_timeout, handshake) = (limits.send_timeout, limits.header_read_timeout);
         // `Repoll`: hyper wakes this task from inside its own poll once per
         // call; polling again in place saves a worker wake-up.
         tokio::spawn(Repoll::new(async move {
-            let connection = watcher.watch(http.serve_connection(io, service));
+            let served = async {
+                let ended = match tls {
+                    None => {
+                        let io = TokioIo::new(crate::stall::SendTimeout::new(stream, send_timeout));
+                        watcher.watch(http.serve_connection(io, service)).await
+                    }
+                    // The handshake is bounded as a request's headers are.
+                    Some(acceptor) => match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let io = TokioIo::new(crate::stall::SendTimeout::new(stream, send_timeout));
+                            watcher.watch(http.serve_connection(io, service)).await
+                        }
+                        Ok(Err(error)) => Err(format!("TLS handshake failed: {error}").into()),
+                        Err(_) => Err("no TLS handshake within the header read timeout".into()),
+                    },
+                };
+                if let Err(error) = ended {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
+            };
             tokio::select! {
                 biased;
-                ended = connection => if let Err(error) = ended {
-                    tracing::debug!(%peer, %error, "connection ended with an error");
-                },
+                () = served => {}
                 () = proof.evicted() => tracing::debug!(%peer, "unproven connection dropped to make room"),
             }
             drop(permit);
