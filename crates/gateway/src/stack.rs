@@ -61,14 +61,14 @@ pub struct Upstream {
     /// `None` when sessions live in this process only.
     pub session_store: Option<StoreStatus>,
     /// Why the last start of a stdio child failed (none for remote servers).
-    start_error: StartError,
+    start_error: StartFailure,
 }
 
 /// The last failed start of a stdio child, for `/health`.
 #[derive(Clone, Debug, Default)]
-struct StartError(Arc<std::sync::Mutex<Option<String>>>);
+struct StartFailure(Arc<std::sync::Mutex<Option<String>>>);
 
-impl StartError {
+impl StartFailure {
     fn get(&self) -> Option<String> {
         self.0
             .lock()
@@ -143,7 +143,7 @@ impl Upstream {
                 BoxCloneSyncService::new(service)
             }};
         }
-        let start_error = StartError::default();
+        let start_error = StartFailure::default();
         let (service, status) = match &spec.transport {
             Transport::StreamableHttp(url) => {
                 let target = UpstreamTarget::from_uri(url.clone())

@@ -45,6 +45,24 @@ async fn start(args: &[&str]) -> Result<Gateway, StartError> {
     Gateway::start(GatewayConfig::from_args(&cli.serve, |_| None).expect("a config")).await
 }
 
+/// Starts a gateway serving HTTPS with `cert` and `key` in front of `upstream`.
+async fn start_tls(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    upstream: &str,
+) -> Result<Gateway, StartError> {
+    let (cert, key) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
+    start(&[
+        "--ssl-certfile",
+        cert,
+        "--ssl-keyfile",
+        key,
+        "streamablehttp",
+        upstream,
+    ])
+    .await
+}
+
 /// A client that trusts `pem` only, offering `h2` by ALPN or HTTP/1.1 only.
 fn client(
     pem: &str,
@@ -78,20 +96,9 @@ fn client(
 async fn https_serves_h2_and_http1_by_alpn_and_plain_http_is_refused() {
     let upstream = TestUpstream::start().await.expect("the upstream starts");
     let tls = certificate("ok");
-    let (cert, key) = (
-        tls.cert.to_str().expect("utf-8"),
-        tls.key.to_str().expect("utf-8"),
-    );
-    let gateway = start(&[
-        "--ssl-certfile",
-        cert,
-        "--ssl-keyfile",
-        key,
-        "streamablehttp",
-        &upstream.url(),
-    ])
-    .await
-    .expect("the gateway starts");
+    let gateway = start_tls(&tls.cert, &tls.key, &upstream.url())
+        .await
+        .expect("the gateway starts");
     let port = gateway.local_addr().port();
     let url = format!("https://localhost:{port}");
     for (h2, version) in [(true, Version::HTTP_2), (false, Version::HTTP_11)] {
@@ -130,21 +137,10 @@ async fn https_serves_h2_and_http1_by_alpn_and_plain_http_is_refused() {
 async fn a_bad_certificate_or_key_is_named_at_start() {
     let tls = certificate("bad");
     std::fs::write(&tls.cert, "not a certificate").expect("written");
-    let (cert, key) = (
-        tls.cert.to_str().expect("utf-8"),
-        tls.key.to_str().expect("utf-8"),
-    );
-    let error = start(&[
-        "--ssl-certfile",
-        cert,
-        "--ssl-keyfile",
-        key,
-        "streamablehttp",
-        "http://127.0.0.1:9/mcp",
-    ])
-    .await
-    .map(|_| ())
-    .expect_err("refused at start");
+    let error = start_tls(&tls.cert, &tls.key, "http://127.0.0.1:9/mcp")
+        .await
+        .map(|_| ())
+        .expect_err("refused at start");
     let message = error.to_string();
     assert!(matches!(error, StartError::Config(_)), "{message}");
     assert!(
@@ -154,22 +150,12 @@ async fn a_bad_certificate_or_key_is_named_at_start() {
 
     let other = certificate("mismatch");
     let good = certificate("good");
-    let (cert, key) = (
-        good.cert.to_str().expect("utf-8"),
-        other.key.to_str().expect("utf-8"),
-    );
-    let error = start(&[
-        "--ssl-certfile",
-        cert,
-        "--ssl-keyfile",
-        key,
-        "streamablehttp",
-        "http://127.0.0.1:9/mcp",
-    ])
-    .await
-    .map(|_| ())
-    .expect_err("refused at start");
+    let error = start_tls(&good.cert, &other.key, "http://127.0.0.1:9/mcp")
+        .await
+        .map(|_| ())
+        .expect_err("refused at start");
     assert!(error.to_string().contains("--ssl-keyfile"), "{error}");
     // One without the other is a usage error.
+    let cert = good.cert.to_str().expect("utf-8");
     assert!(Cli::try_parse_from(["mcp-gateway", "--ssl-certfile", cert, "http://127.0.0.1:9/mcp"]).is_err());
 }

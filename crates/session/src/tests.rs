@@ -482,8 +482,8 @@ async fn the_memory_store_compares_generations_and_always_grants_the_claim() {
 }
 
 /// Guards what boxing the session paths apart buys (`flow::handle`): the
-/// per-call future holds only the pass-through. With every path inline it
-/// was over 9 KiB (BENCHMARKS.md); the bound leaves room for the inner
+/// per-call future holds only the pass-through, so it stays small enough to
+/// allocate and move on every call; the bound leaves room for the inner
 /// service's own future.
 #[test]
 fn the_per_call_future_stays_small() {
