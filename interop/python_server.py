@@ -4,6 +4,7 @@ requirements.lock) serving Streamable HTTP with stateful sessions.
 
     python_server.py --port P [--max-sessions N] [--calls FILE]
     python_server.py --stdio [--calls FILE]     # the same tools over stdio
+    python_server.py --port P --sse [--calls FILE]  # the legacy HTTP+SSE transport (2024-11-05): GET /sse, POST /messages/
 
 Tools: `echo {text}`, `add {a, b}`, `slow {ms}` (read-only), `increment
 {key}` and `slow_increment {key, ms}` (not idempotent: they count, and
@@ -77,6 +78,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int)
     parser.add_argument("--stdio", action="store_true")
+    parser.add_argument("--sse", action="store_true")
     parser.add_argument("--max-sessions", type=int, default=10_000)
     parser.add_argument("--calls", default=None)
     args = parser.parse_args()
@@ -85,7 +87,10 @@ async def main() -> int:
         return 0
     if args.port is None:
         parser.error("--port or --stdio is required")
-    app = build(args.calls).streamable_http_app(max_sessions=args.max_sessions, host="127.0.0.1")
+    if args.sse:
+        app = build(args.calls).sse_app(host="127.0.0.1")
+    else:
+        app = build(args.calls).streamable_http_app(max_sessions=args.max_sessions, host="127.0.0.1")
     config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning")
     server = uvicorn.Server(config)
 

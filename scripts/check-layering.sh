@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks what ARCHITECTURE.md says about dependencies ("Crates"): each layer
-# crate (and the stdio connector), with its default features, builds on core
+# crate (and the stdio and SSE connector, `link`), with its default features, builds on core
 # and the small crates a tower layer needs, never on another layer, a client,
 # TLS or MCP SDK.
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # Crates no layer crate may pull in (normal dependencies, default features).
 forbidden='^(hyper|hyper-util|rustls|ring|webpki-roots|rmcp|axum|clap|redis|reqwest|criterion|mcp-reconnect-(classify|circuit|retry|health|session|upstream|gateway|testkit))$'
 failed=0
-for layer in core classify circuit retry health session stdio; do
+for layer in core classify circuit retry health session link; do
   crate="mcp-reconnect-$layer"
   deps=$(cargo tree --locked -e normal -p "$crate" --prefix none --format '{p}' \
     | awk '{print $1}' | sort -u | grep -v "^$crate\$" || true)

@@ -92,6 +92,8 @@ pub struct Config {
     pub reconnect_wait: Duration,
     /// Calls that may wait for the upstream at once; past it they are shed.
     pub max_waiting: u32,
+    /// Whether a lost session proves the connection dead ([`Config::session_loss_reconnects`](Self::session_loss_reconnects())).
+    pub session_loss_reconnects: bool,
 }
 
 impl Default for Config {
@@ -108,6 +110,7 @@ impl Default for Config {
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             half_open_permits: DEFAULT_HALF_OPEN_PERMITS,
             probe_decides: false,
+            session_loss_reconnects: true,
             reconnect_wait: DEFAULT_RECONNECT_WAIT,
             max_waiting: DEFAULT_MAX_WAITING,
         }
@@ -268,6 +271,20 @@ impl Config {
     /// Default is off (a connector made by a plain function proves nothing).
     pub fn probe_decides(mut self, on: bool) -> Self {
         self.probe_decides = on;
+        self
+    }
+
+    /// Whether an answer that the session is lost (`404` to an
+    /// `Mcp-Session-Id`) reconnects at once, as it does by default: a server
+    /// that forgot its sessions restarted. Turn it off where each connection
+    /// hands out its own sessions (a stdio child, a legacy SSE stream): there
+    /// a client's session from the previous connection is unknown to the new
+    /// one, which is alive, and reconnecting would only make every other
+    /// client's session unknown in turn. The session layer above
+    /// re-initializes the client instead, and the answer counts as the
+    /// server's own (neither a failure nor a success).
+    pub fn session_loss_reconnects(mut self, on: bool) -> Self {
+        self.session_loss_reconnects = on;
         self
     }
 

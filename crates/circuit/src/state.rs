@@ -108,6 +108,13 @@ impl Machine {
             // The upstream's own answer: never counts, never resets.
             Outcome::Failure(_) => return Effects::default(),
         };
+        if failure.class() == FailureClass::SessionLost && !config.session_loss_reconnects {
+            // The connection that answered is alive and knows its own sessions.
+            return match self.state {
+                CircuitState::HalfOpen => self.become_healthy(Reason::HalfOpenSucceeded, now),
+                _ => Effects::default(),
+            };
+        }
         match self.state {
             CircuitState::Healthy | CircuitState::Degraded => {
                 self.errors = self.errors.saturating_add(1);

@@ -153,6 +153,24 @@ fn a_lost_session_while_half_open_proves_the_server_is_back() {
 }
 
 #[test]
+fn a_lost_session_keeps_a_connection_that_hands_out_its_own_sessions() {
+    let config = Config::default().session_loss_reconnects(false);
+    let t0 = Instant::now();
+    let mut machine = connected(t0, &config);
+    let lost = Outcome::Failure(Failure::new(FailureClass::SessionLost, Reached::No));
+    for _ in 0..5 {
+        machine.on_outcome(&lost, machine.generation(), t0, &config);
+    }
+    assert_eq!(machine.state(), CircuitState::Healthy, "no reconnect, no count");
+    machine.on_outcome(&fail(FailureClass::Connection), machine.generation(), t0, &config);
+    assert_eq!(
+        machine.state(),
+        CircuitState::Reconnecting,
+        "a dead connection still reconnects"
+    );
+}
+
+#[test]
 fn within_the_min_interval_the_threshold_opens_instead_of_reconnecting() {
     let config = Config::default();
     let t0 = Instant::now();

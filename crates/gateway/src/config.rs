@@ -139,7 +139,9 @@ pub enum Transport {
     /// A remote Streamable HTTP endpoint.
     StreamableHttp(Uri),
     /// A local child speaking MCP over stdio, started and supervised by the gateway.
-    Stdio(mcp_reconnect_stdio::StdioTarget),
+    Stdio(mcp_reconnect_link::StdioTarget),
+    /// A remote legacy HTTP+SSE server (protocol 2024-11-05): the URL of its event stream.
+    Sse(Uri),
 }
 
 impl ServerSpec {
@@ -149,11 +151,17 @@ impl ServerSpec {
         Self::with_transport(name.into(), mount.into(), Transport::StreamableHttp(url), shown)
     }
 
+    /// A legacy SSE server whose event stream is at `url`, named `name`, served under `mount`.
+    pub fn sse(name: impl Into<String>, mount: impl Into<String>, url: Uri) -> Self {
+        let shown = format!("SSE-{}", redact_url(&url.to_string()));
+        Self::with_transport(name.into(), mount.into(), Transport::Sse(url), shown)
+    }
+
     /// A stdio server run as `target`, named `name`, served under `mount`.
     pub fn stdio(
         name: impl Into<String>,
         mount: impl Into<String>,
-        target: mcp_reconnect_stdio::StdioTarget,
+        target: mcp_reconnect_link::StdioTarget,
     ) -> Self {
         let name = name.into();
         // The command only: arguments may carry tokens.
@@ -179,7 +187,7 @@ impl ServerSpec {
     /// The server's URL, when it is a remote one.
     pub fn url(&self) -> Option<&Uri> {
         match &self.transport {
-            Transport::StreamableHttp(url) => Some(url),
+            Transport::StreamableHttp(url) | Transport::Sse(url) => Some(url),
             Transport::Stdio(_) => None,
         }
     }
@@ -242,7 +250,9 @@ pub struct GatewayConfig {
     /// Client sessions kept across upstream restarts (`MCPO_SESSION_*`).
     pub session: mcp_reconnect_upstream::SessionConfig,
     /// How stdio children are run (their handshake timeout, line bound, stop grace).
-    pub stdio: mcp_reconnect_stdio::StdioConfig,
+    pub stdio: mcp_reconnect_link::StdioConfig,
+    /// How legacy SSE servers are linked to (handshake timeout, longest event).
+    pub sse: mcp_reconnect_link::SseConfig,
     /// The Redis URL of the session store replicas share (`--session-store`,
     /// `MCPO_SESSION_STORE`); `None`: sessions live in this process.
     pub session_store: Option<String>,
@@ -317,7 +327,8 @@ impl GatewayConfig {
             retry,
             upstream,
             session,
-            stdio: mcp_reconnect_stdio::StdioConfig::default(),
+            stdio: mcp_reconnect_link::StdioConfig::default(),
+            sse: mcp_reconnect_link::SseConfig::default(),
             session_store,
         })
     }

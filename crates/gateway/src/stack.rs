@@ -27,8 +27,8 @@ use mcp_reconnect_core::Attempt;
 use mcp_reconnect_core::peek::{MessageKind, Peek, of_request, peek_with_limit};
 use mcp_reconnect_core::respond::{JsonRpcError, RespondLayer, codes};
 use mcp_reconnect_health::Upstream as Watched;
+use mcp_reconnect_link::{LinkService, SseConnector, SseTarget, StdioConnector};
 use mcp_reconnect_retry::ToolRetryLayer;
-use mcp_reconnect_stdio::StdioConnector;
 use mcp_reconnect_upstream::session::{
     AnyStore, DEFAULT_KEY_PREFIX, MemoryStore, RedisConfig, RedisStore, StoreStatus,
 };
@@ -60,11 +60,11 @@ pub struct Upstream {
     /// The shared session store's status (`--session-store redis://…`);
     /// `None` when sessions live in this process only.
     pub session_store: Option<StoreStatus>,
-    /// Why the last start of a stdio child failed (none for remote servers).
+    /// Why the last start of a stdio child or SSE stream failed (none for Streamable HTTP servers).
     start_error: StartFailure,
 }
 
-/// The last failed start of a stdio child, for `/health`.
+/// The last failed start of a stdio child or SSE stream, for `/health`.
 #[derive(Clone, Debug, Default)]
 struct StartFailure(Arc<std::sync::Mutex<Option<String>>>);
 
@@ -81,17 +81,21 @@ impl StartFailure {
     }
 
     /// `connector`, classified like every upstream, recording each start's outcome here.
-    fn watch(
+    fn watch<C, T>(
         &self,
-        connector: StdioConnector,
+        connector: C,
     ) -> impl Service<
-        mcp_reconnect_stdio::StdioTarget,
-        Response = mcp_reconnect_classify::Classify<mcp_reconnect_stdio::StdioService>,
+        T,
+        Response = mcp_reconnect_classify::Classify<LinkService>,
         Error = mcp_reconnect_core::BoxError,
         Future: Send,
     > + Clone
     + Send
-    + 'static {
+    + 'static
+    where
+        C: Service<T, Response = LinkService, Error = mcp_reconnect_core::BoxError> + Clone + Send + 'static,
+        C::Future: Send,
+    {
         let (failed, started) = (self.clone(), self.clone());
         connector
             .map_err(move |error: mcp_reconnect_core::BoxError| {
@@ -155,9 +159,24 @@ impl Upstream {
                 let connector = UpstreamConnector::new(config.upstream.clone()).layered(ClassifyLayer::new());
                 (stack!(circuit, connector), status)
             }
+            Transport::Sse(url) => {
+                let target = SseTarget::from_uri(url.clone())
+                    .map_err(|error| ConfigError::new(format!("server `{}`: {error}", spec.name)))?
+                    .headers_from(spec.headers.clone())
+                    .name(spec.display.clone());
+                // Each stream is its own server session: one a client knew from the last stream is not a dead link.
+                let circuit_config = config.circuit.clone().session_loss_reconnects(false);
+                let circuit =
+                    CircuitReconnectLayer::with_config(target, circuit_config).name(spec.display.clone());
+                let status = circuit.status();
+                let client = UpstreamConnector::new(config.upstream.clone()).http_client();
+                let connector = start_error.watch(SseConnector::new(client, config.sse.clone()));
+                (stack!(circuit, connector), status)
+            }
             Transport::Stdio(target) => {
                 // Starting a child (`uvx`, `npx` may fetch a package first) is one connect attempt.
-                let mut circuit_config = config.circuit.clone();
+                // Each child hands out its own session: one a client knew from the last child is not a dead child.
+                let mut circuit_config = config.circuit.clone().session_loss_reconnects(false);
                 circuit_config.attempt_timeout = circuit_config
                     .attempt_timeout
                     .max(config.stdio.handshake_timeout + Duration::from_secs(1));

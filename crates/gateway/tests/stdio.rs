@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Era, Http, gateway, rmcp_client, rmcp_echo};
+use common::{Era, Http, everything, gateway, rmcp_client, rmcp_echo};
 use mcp_reconnect_testkit::RawClient;
 use mcp_reconnect_testkit::external::{interop_home, python_sdk_available};
 use serde_json::{Value, json};
@@ -154,8 +154,24 @@ async fn a_python_stdio_server_keeps_sessions_across_kills_and_never_runs_a_tool
         .await;
     assert_eq!((counted.status.as_u16(), counted.json()), (200, json!(1)));
 
-    // SIGKILL while idle: the next calls go to a new child, in the same session.
+    // The `/mcp` session and REST's own alternate on one child: neither
+    // makes the other's unknown (no respawn per call).
     let first = only_child(&marker).await;
+    for call in 0..5 {
+        let text = format!("alternating {call}");
+        let echo = client
+            .call_tool("echo", json!({"text": text}))
+            .await
+            .expect("a call");
+        assert_eq!(echo.text(), Some(text.clone()));
+        let rest = http
+            .post_json(&format!("{base}/echo"), &[], &json!({"text": text}))
+            .await;
+        assert_eq!(rest.json(), json!(text));
+    }
+    assert_eq!(pids_with(&marker), vec![first], "the same child served them all");
+
+    // SIGKILL while idle: the next calls go to a new child, in the same session.
     kill(first);
     eventually("the killed child is gone", || {
         !pids_with(&marker).contains(&first)
@@ -280,20 +296,6 @@ async fn rmcp_clients_of_both_eras_list_and_call_a_stdio_server() {
     }
     gateway.shutdown().await;
     let _ = std::fs::remove_file(&calls);
-}
-
-/// server-everything (the TypeScript SDK's reference server) and the Node it runs on, if installed.
-fn everything() -> Option<(String, String)> {
-    let node = interop_home().join("bin/node");
-    let index = interop_home().join("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    if node.exists() && index.exists() {
-        return Some((node.display().to_string(), index.display().to_string()));
-    }
-    assert!(
-        std::env::var("MCP_INTEROP_REQUIRED").map_or(true, |v| v != "1"),
-        "MCP_INTEROP_REQUIRED is set but server-everything is missing: run scripts/interop-setup.sh"
-    );
-    None
 }
 
 /// Reads a `GET /mcp` stream until an event holds `needle` (bounded).

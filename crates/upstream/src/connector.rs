@@ -117,7 +117,10 @@ impl<B> UpstreamConnector<B> {
         }
     }
 
-    fn client(&self) -> Client<UpstreamConnection, B>
+    /// A pooled HTTP client with this connector's TLS, timeouts and pool
+    /// settings, sending each request to its own absolute URI, as it is:
+    /// no header is set or removed (the legacy SSE connector's client).
+    pub fn http_client(&self) -> Client<UpstreamConnection, B>
     where
         B: Body + Send,
         B::Data: Send,
@@ -171,9 +174,9 @@ where
 
     fn call(&mut self, target: UpstreamTarget) -> Self::Future {
         let mut probe = self.connection.clone();
-        let client = self.client();
+        let client = self.http_client();
         let pinger = match self.config.probe {
-            Probe::Mcp => Some(self.clone().with_body::<Full<Bytes>>().client()),
+            Probe::Mcp => Some(self.clone().with_body::<Full<Bytes>>().http_client()),
             Probe::Connect => None,
         };
         let forward_credentials = self.config.forward_client_credentials;

@@ -8,7 +8,7 @@ use mcp_reconnect_core::redact_url;
 
 use super::{ConfigError, Cors, STREAMABLE_HTTP_TYPES, ServerSpec, parse_servers_file};
 
-/// The reconnect design's `streamablehttp URL`, mcpo's `--server-type T -- URL`,
+/// The reconnect design's `streamablehttp URL`, `sse URL`, mcpo's `--server-type T -- URL`,
 /// or a stdio command: `-- CMD ARGS…`, `--server-type stdio CMD ARGS…`, `stdio CMD ARGS…`.
 pub(super) fn command_line_server(
     server_type: Option<&str>,
@@ -40,6 +40,14 @@ pub(super) fn command_line_server(
         (Kind::StreamableHttp, _) => Err(ConfigError::new(
             "a streamable-http server is one URL: `streamablehttp URL` or `-- URL`",
         )),
+        (Kind::Sse, [url]) => {
+            let mut server = ServerSpec::sse("mcp", "", parse_url("the server URL", url)?);
+            server.headers = headers;
+            Ok(server)
+        }
+        (Kind::Sse, _) => Err(ConfigError::new(
+            "an SSE server is one URL: `sse URL` or `--server-type sse -- URL`",
+        )),
         (Kind::Stdio, [command, args @ ..]) => {
             if command.contains("://") {
                 return Err(ConfigError::new(format!(
@@ -65,11 +73,11 @@ pub(super) fn stdio_target(
     args: &[String],
     env: &[(String, String)],
     cwd: Option<&str>,
-) -> Result<mcp_reconnect_stdio::StdioTarget, ConfigError> {
+) -> Result<mcp_reconnect_link::StdioTarget, ConfigError> {
     if command.trim().is_empty() {
         return Err(ConfigError::new("the stdio command is empty"));
     }
-    let mut target = mcp_reconnect_stdio::StdioTarget::new(command).args(args.iter().cloned());
+    let mut target = mcp_reconnect_link::StdioTarget::new(command).args(args.iter().cloned());
     for (key, value) in env {
         target = target.env(key.clone(), value.clone());
     }
@@ -150,6 +158,7 @@ pub(super) fn read_servers_file(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
     StreamableHttp,
+    Sse,
     Stdio,
 }
 
@@ -159,12 +168,13 @@ pub(crate) fn server_kind(place: &str, kind: &str) -> Result<Kind, ConfigError> 
     if STREAMABLE_HTTP_TYPES.contains(&normalized.as_str()) {
         return Ok(Kind::StreamableHttp);
     }
-    let why = match normalized.as_str() {
-        "stdio" => return Ok(Kind::Stdio),
-        "sse" => "the legacy SSE transport is not supported yet (use the server's Streamable HTTP endpoint)",
-        _ => "unknown server type (expected streamable-http or stdio)",
-    };
-    Err(ConfigError::new(format!("{place}: server type `{kind}`: {why}")))
+    match normalized.as_str() {
+        "stdio" => Ok(Kind::Stdio),
+        "sse" => Ok(Kind::Sse),
+        _ => Err(ConfigError::new(format!(
+            "{place}: server type `{kind}`: unknown (expected streamable-http, sse or stdio)"
+        ))),
+    }
 }
 
 /// A server type as the positional form gives it (`streamablehttp URL`, `stdio CMD`).

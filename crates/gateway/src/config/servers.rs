@@ -1,5 +1,6 @@
 //! mcpo's config file: `{"mcpServers": {"<name>": {...}}}`, each entry a
-//! remote server (`type`, `url`, `headers`) or a stdio one (`command`,
+//! remote server (`type` streamable-http or sse, `url`, `headers`; a `url`
+//! without `type` is SSE, as mcpo reads it) or a stdio one (`command`,
 //! `args`, `env`, `cwd`), with `disabledTools`.
 
 use http::HeaderMap;
@@ -83,16 +84,12 @@ fn parse_entry(
             "{place}: no `url` (a string) and no `command`"
         )));
     };
-    if kind.is_none() {
-        return Err(ConfigError::new(format!(
-            "{place}: no `type`; mcpo reads a `url` without `type` as the legacy SSE transport, which is not supported yet: set \"type\": \"streamable-http\""
-        )));
-    }
-    let mut server = ServerSpec::new(
-        name,
-        format!("{prefix}{name}"),
-        parse_url(&format!("{place}: `url`"), url)?,
-    );
+    let url = parse_url(&format!("{place}: `url`"), url)?;
+    // As mcpo reads it: a `url` without `type` is a legacy SSE server.
+    let mut server = match kind {
+        Some(Kind::StreamableHttp) => ServerSpec::new(name, format!("{prefix}{name}"), url),
+        _ => ServerSpec::sse(name, format!("{prefix}{name}"), url),
+    };
     server.headers = defaults.clone();
     if let Some(headers) = entry.get("headers").filter(|value| !value.is_null()) {
         let Some(headers) = headers.as_object() else {

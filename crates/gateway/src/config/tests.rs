@@ -59,9 +59,10 @@ fn the_design_form_and_the_mcpo_form_give_one_server_at_the_root() {
 
 #[test]
 fn what_cannot_be_served_is_refused_with_a_reason() {
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 10] = [
         (&[], "no server"),
-        (&["sse", "http://server/sse"], "SSE"),
+        (&["sse", "http://a/sse", "http://b/sse"], "one URL"),
+        (&["--server-type", "websocket", "--", "ws://a"], "unknown"),
         (
             &["--server-type", "stdio", "--", "http://server/mcp"],
             "looks like a URL",
@@ -188,9 +189,9 @@ fn config_file_entries_that_cannot_be_served_are_named() {
             json!({"mcpServers": {"z": {"command": "a", "env": {"K": 1}}}}),
             "`env`",
         ),
-        (json!({"mcpServers": {"old": {"url": "http://a/sse"}}}), "`old`"),
+        (json!({"mcpServers": {"old": {"url": "ftp://a/sse"}}}), "`old`"),
         (
-            json!({"mcpServers": {"legacy": {"type": "sse", "url": "http://a/sse"}}}),
+            json!({"mcpServers": {"legacy": {"type": "ws", "url": "http://a/sse"}}}),
             "`legacy`",
         ),
         (
@@ -301,6 +302,8 @@ fn stdio_servers_come_as_mcpo_gives_them() {
     let file = json!({"mcpServers": {
         "time": {"command": "uvx", "args": ["mcp-server-time"], "env": {"LEVEL": "warn"}, "cwd": "/tmp"},
         "remote": {"type": "streamable-http", "url": "http://a/mcp"},
+        "legacy": {"type": "sse", "url": "http://b/sse"},
+        "untyped": {"url": "http://c/sse", "headers": {"X-Key": "k"}},
     }});
     let defaults = [
         ("LEVEL".to_owned(), "info".to_owned()),
@@ -317,10 +320,26 @@ fn stdio_servers_come_as_mcpo_gives_them() {
         (Some("warn"), Some("UTC"))
     );
     assert_eq!(target.working_dir(), Some(std::path::Path::new("/tmp")));
-    assert!(
-        servers
-            .iter()
-            .any(|server| server.name == "remote" && server.url().is_some())
-    );
+    let transport = |name: &str| {
+        let server = servers.iter().find(|server| server.name == name).unwrap();
+        match &server.transport {
+            super::Transport::StreamableHttp(url) => format!("streamable {url}"),
+            super::Transport::Sse(url) => format!("sse {url}"),
+            super::Transport::Stdio(_) => "stdio".to_owned(),
+        }
+    };
+    assert_eq!(transport("remote"), "streamable http://a/mcp");
+    assert_eq!(transport("legacy"), "sse http://b/sse");
+    // As mcpo reads it: a `url` without `type` is the legacy SSE transport.
+    assert_eq!(transport("untyped"), "sse http://c/sse");
+    let untyped = servers.iter().find(|server| server.name == "untyped").unwrap();
+    assert_eq!(untyped.headers["x-key"], "k");
+    let cli = parse(&["--server-type", "sse", "--", "http://server/sse"]).unwrap();
+    assert_eq!(cli.servers[0].display, "SSE-http://server/sse");
+    let positional = parse(&["sse", "http://server/sse"]).unwrap();
+    assert!(matches!(
+        positional.servers[0].transport,
+        super::Transport::Sse(_)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -183,3 +183,18 @@ pub async fn rmcp_echo(client: &RmcpClient, text: &str) {
     let answer = result.content[0].as_text().map(|content| content.text.as_str());
     assert_eq!(answer, Some(text));
 }
+
+/// server-everything (the TypeScript SDK's reference server) and the Node it runs on, if installed.
+pub fn everything() -> Option<(String, String)> {
+    let node = mcp_reconnect_testkit::external::interop_home().join("bin/node");
+    let index = mcp_reconnect_testkit::external::interop_home()
+        .join("npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    if node.exists() && index.exists() {
+        return Some((node.display().to_string(), index.display().to_string()));
+    }
+    assert!(
+        std::env::var("MCP_INTEROP_REQUIRED").map_or(true, |v| v != "1"),
+        "MCP_INTEROP_REQUIRED is set but server-everything is missing: run scripts/interop-setup.sh"
+    );
+    None
+}

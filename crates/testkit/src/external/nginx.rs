@@ -97,6 +97,29 @@ impl ReverseProxy {
         Ok(ReverseProxy { nginx })
     }
 
+    /// Like [`start`](Self::start), with nginx's `proxy_read_timeout` at
+    /// `read_timeout`: a stream (SSE) idle that long is cut by the proxy, as
+    /// a proxy's default 60 s cuts a quiet legacy SSE stream in production.
+    pub async fn with_read_timeout(
+        backend: SocketAddr,
+        read_timeout: std::time::Duration,
+    ) -> io::Result<ReverseProxy> {
+        let seconds = read_timeout.as_secs().max(1);
+        let nginx = Nginx::run("nginx-proxy", |port, dir| {
+            proxy_config(port, backend, dir).replace(
+                "proxy_read_timeout 60s;",
+                &format!("proxy_read_timeout {seconds}s;"),
+            )
+        })
+        .await?;
+        Ok(ReverseProxy { nginx })
+    }
+
+    /// `http://127.0.0.1:<port>`: the proxy's root.
+    pub fn url(&self) -> String {
+        self.nginx.url()
+    }
+
     /// `http://127.0.0.1:<port>/mcp`: the MCP endpoint through the proxy.
     pub fn mcp_url(&self) -> String {
         format!("{}/mcp", self.nginx.url())

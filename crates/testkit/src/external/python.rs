@@ -50,6 +50,8 @@ pub fn python_sdk_available() -> bool {
 pub struct PythonServer {
     port: u16,
     max_sessions: usize,
+    /// Serves the legacy HTTP+SSE transport (2024-11-05) instead of Streamable HTTP.
+    sse: bool,
     dir: PathBuf,
     child: Option<Child>,
 }
@@ -60,6 +62,7 @@ impl PythonServer {
         let mut server = PythonServer {
             port: free_port()?,
             max_sessions,
+            sse: false,
             dir: temp_dir("python-server")?,
             child: None,
         };
@@ -67,9 +70,25 @@ impl PythonServer {
         Ok(server)
     }
 
-    /// `http://127.0.0.1:<port>/mcp`.
+    /// Starts it on a free port serving the legacy HTTP+SSE transport
+    /// (protocol 2024-11-05: `GET /sse`, `POST /messages/`), whose session
+    /// lives as long as its event stream.
+    pub async fn start_sse() -> io::Result<PythonServer> {
+        let mut server = PythonServer {
+            port: free_port()?,
+            max_sessions: 0,
+            sse: true,
+            dir: temp_dir("python-sse-server")?,
+            child: None,
+        };
+        server.start_again().await?;
+        Ok(server)
+    }
+
+    /// `http://127.0.0.1:<port>/mcp` (`/sse` for the legacy SSE transport).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/mcp", self.port)
+        let path = if self.sse { "sse" } else { "mcp" };
+        format!("http://127.0.0.1:{}/{path}", self.port)
     }
 
     /// Its address.
@@ -94,10 +113,14 @@ impl PythonServer {
         self.kill().await;
         let python = interop_home().join("bin/python");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/python_server.py");
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .args(["--port", &self.port.to_string()])
-            .args(["--max-sessions", &self.max_sessions.to_string()])
+        let mut command = Command::new(&python);
+        command.arg(&script).args(["--port", &self.port.to_string()]);
+        if self.sse {
+            command.arg("--sse");
+        } else {
+            command.args(["--max-sessions", &self.max_sessions.to_string()]);
+        }
+        let mut child = command
             .arg("--calls")
             .arg(self.dir.join("calls"))
             .env("PYTHONUNBUFFERED", "1")

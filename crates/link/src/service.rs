@@ -1,4 +1,4 @@
-//! [`StdioService`]: a child as a Streamable HTTP MCP server, to the layers above.
+//! [`LinkService`]: a linked server (a stdio child, a legacy SSE stream) as a Streamable HTTP MCP server, to the layers above.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,14 +15,15 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tower_service::Service;
 
-use crate::body::StdioBody;
-use crate::child::Child;
+use crate::body::LinkBody;
+use crate::link::Link;
 
 /// Protocol versions a client may initialize with; another is answered with the child's own.
 const KNOWN_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 
-/// One child, served the way a Streamable HTTP MCP server serves, so the
-/// layers above (`SessionLayer`, `ToolRetryLayer`, the circuit) wrap it
+/// One linked server (the doc says "child"; a legacy SSE server's stream
+/// is served the same way), served the way a Streamable HTTP MCP server
+/// serves, so the layers above (`SessionLayer`, `ToolRetryLayer`, the circuit) wrap it
 /// unchanged:
 ///
 /// - `POST` `initialize` is answered here, from the child's own
@@ -45,23 +46,23 @@ const KNOWN_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "202
 /// A call on a child that is gone fails with a classified `Connection`
 /// error, reached only if its line was written.
 #[derive(Clone)]
-pub struct StdioService {
-    child: Arc<Child>,
+pub struct LinkService {
+    child: Arc<Link>,
     init: Arc<Map<String, Value>>,
 }
 
-impl std::fmt::Debug for StdioService {
+impl std::fmt::Debug for LinkService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StdioService")
+        f.debug_struct("LinkService")
             .field("server", &self.child.name)
             .field("session", &self.child.session)
             .finish_non_exhaustive()
     }
 }
 
-impl StdioService {
-    pub(crate) fn new(child: Arc<Child>, init: Arc<Map<String, Value>>) -> Self {
-        StdioService { child, init }
+impl LinkService {
+    pub(crate) fn new(child: Arc<Link>, init: Arc<Map<String, Value>>) -> Self {
+        LinkService { child, init }
     }
 
     /// The session id this child's service hands out.
@@ -69,9 +70,9 @@ impl StdioService {
         &self.child.session
     }
 
-    /// The child's process id, which also names its process group.
+    /// The child's process id, which also names its process group (`None` for an SSE server).
     pub fn pid(&self) -> Option<u32> {
-        self.child.pid()
+        self.child.pid
     }
 
     /// Calls waiting for the child's answer now.
@@ -85,11 +86,11 @@ impl StdioService {
     }
 }
 
-impl Service<Request<Full<Bytes>>> for StdioService {
-    type Response = Response<StdioBody>;
+impl Service<Request<Full<Bytes>>> for LinkService {
+    type Response = Response<LinkBody>;
     type Error = BoxError;
     /// Boxed: a call waits on a child process, whose line round trip dwarfs one allocation.
-    type Future = Pin<Box<dyn Future<Output = Result<Response<StdioBody>, BoxError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<LinkBody>, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
         Poll::Ready(Ok(()))
@@ -102,10 +103,10 @@ impl Service<Request<Full<Bytes>>> for StdioService {
 }
 
 async fn serve(
-    child: &Arc<Child>,
+    child: &Arc<Link>,
     init: &Map<String, Value>,
     request: Request<Full<Bytes>>,
-) -> Result<Response<StdioBody>, BoxError> {
+) -> Result<Response<LinkBody>, BoxError> {
     let foreign_session = request
         .headers()
         .get(MCP_SESSION_ID)
@@ -173,11 +174,11 @@ async fn serve(
 
 /// The child's `initialize` result, in the client's protocol version when it is one we know.
 fn initialized(
-    child: &Child,
+    child: &Link,
     init: &Map<String, Value>,
     request: &Map<String, Value>,
     id: Value,
-) -> Response<StdioBody> {
+) -> Response<LinkBody> {
     let mut result = init.clone();
     let asked = request
         .get("params")
@@ -237,7 +238,7 @@ fn mark_complete(reply: &mut Value) {
 }
 
 /// `server/discover` (2026-07-28), answered from the child's `initialize` result.
-fn discovered(init: &Map<String, Value>, id: Value) -> Response<StdioBody> {
+fn discovered(init: &Map<String, Value>, id: Value) -> Response<LinkBody> {
     let mut result = json!({
         "resultType": "complete",
         "supportedVersions": ["2026-07-28"],
@@ -261,7 +262,7 @@ fn discovered(init: &Map<String, Value>, id: Value) -> Response<StdioBody> {
 }
 
 /// `GET`: the child's notifications as SSE, until the child or the client goes.
-fn notifications(child: &Arc<Child>) -> Response<StdioBody> {
+fn notifications(child: &Arc<Link>) -> Response<LinkBody> {
     let mut received = child.notifications.subscribe();
     let mut dead = child.dead.clone();
     let (events, stream) = mpsc::channel(16);
@@ -290,24 +291,24 @@ fn notifications(child: &Arc<Child>) -> Response<StdioBody> {
             }
         }
     });
-    let mut response = Response::new(StdioBody::stream(stream));
+    let mut response = Response::new(LinkBody::stream(stream));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 
-fn session_not_found(id: Value) -> Response<StdioBody> {
+fn session_not_found(id: Value) -> Response<LinkBody> {
     rpc_error(StatusCode::NOT_FOUND, id, -32001, "Session not found")
 }
 
-fn rpc_error(status: StatusCode, id: Value, code: i64, message: &str) -> Response<StdioBody> {
+fn rpc_error(status: StatusCode, id: Value, code: i64, message: &str) -> Response<LinkBody> {
     let error = json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}});
     json_answer(status, &error)
 }
 
-fn json_answer(status: StatusCode, message: &Value) -> Response<StdioBody> {
-    let mut response = Response::new(StdioBody::full(serde_json::to_vec(message).unwrap_or_default()));
+fn json_answer(status: StatusCode, message: &Value) -> Response<LinkBody> {
+    let mut response = Response::new(LinkBody::full(serde_json::to_vec(message).unwrap_or_default()));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -315,8 +316,8 @@ fn json_answer(status: StatusCode, message: &Value) -> Response<StdioBody> {
     response
 }
 
-fn status(status: StatusCode) -> Response<StdioBody> {
-    let mut response = Response::new(StdioBody::empty());
+fn status(status: StatusCode) -> Response<LinkBody> {
+    let mut response = Response::new(LinkBody::empty());
     *response.status_mut() = status;
     response
 }

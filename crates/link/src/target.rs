@@ -13,7 +13,7 @@ pub const INHERITED_ENV: &[&str] = &[
 /// A stdio MCP server: a command, its arguments, extra environment and a working directory.
 ///
 /// ```
-/// use mcp_reconnect_stdio::StdioTarget;
+/// use mcp_reconnect_link::StdioTarget;
 ///
 /// let target = StdioTarget::new("uvx")
 ///     .arg("mcp-server-time")

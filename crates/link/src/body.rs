@@ -1,4 +1,4 @@
-//! [`StdioBody`]: a whole JSON answer, or a `GET` stream of the child's notifications.
+//! [`LinkBody`]: a whole JSON answer, or a `GET` stream of the child's notifications.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -8,9 +8,9 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::sync::mpsc;
 
-/// The body of a [`StdioService`](crate::StdioService) answer.
+/// The body of a [`LinkService`](crate::LinkService) answer.
 #[derive(Debug)]
-pub struct StdioBody {
+pub struct LinkBody {
     kind: Kind,
 }
 
@@ -20,27 +20,27 @@ enum Kind {
     Stream(mpsc::Receiver<Bytes>),
 }
 
-impl StdioBody {
+impl LinkBody {
     pub(crate) fn full(bytes: impl Into<Bytes>) -> Self {
-        StdioBody {
+        LinkBody {
             kind: Kind::Full(Some(bytes.into())),
         }
     }
 
     pub(crate) fn empty() -> Self {
-        StdioBody {
+        LinkBody {
             kind: Kind::Full(None),
         }
     }
 
     pub(crate) fn stream(events: mpsc::Receiver<Bytes>) -> Self {
-        StdioBody {
+        LinkBody {
             kind: Kind::Stream(events),
         }
     }
 }
 
-impl Body for StdioBody {
+impl Body for LinkBody {
     type Data = Bytes;
     type Error = Infallible;
 

@@ -8,13 +8,13 @@ use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use mcp_reconnect_core::headers::MCP_SESSION_ID;
 use mcp_reconnect_core::{FailureClass, Reached, classify_error};
-use mcp_reconnect_stdio::{StdioConfig, StdioConnector, StdioService, StdioTarget};
+use mcp_reconnect_link::{LinkService, StdioConfig, StdioConnector, StdioTarget};
 use mcp_reconnect_testkit::external::{interop_home, python_sdk_available};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 /// The Python SDK's server over stdio, started, and its session id.
-async fn started() -> (StdioService, String) {
+async fn started() -> (LinkService, String) {
     let service = StdioConnector::default()
         .oneshot(python_server())
         .await
@@ -30,7 +30,7 @@ fn python_server() -> StdioTarget {
         .name("python-stdio")
 }
 
-async fn post(service: &StdioService, session: Option<&str>, message: Value) -> (StatusCode, Value) {
+async fn post(service: &LinkService, session: Option<&str>, message: Value) -> (StatusCode, Value) {
     let mut request = Request::post("/mcp").header("content-type", "application/json");
     if let Some(session) = session {
         request = request.header(MCP_SESSION_ID, session);

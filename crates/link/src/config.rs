@@ -1,4 +1,4 @@
-//! [`StdioConfig`]: bounds on one child.
+//! [`StdioConfig`] and [`SseConfig`]: bounds on one link.
 
 use std::time::Duration;
 
@@ -49,6 +49,45 @@ impl StdioConfig {
     /// How long a stopped child has between `TERM` and `KILL`. Default is 5 s.
     pub fn stop_grace(mut self, grace: Duration) -> Self {
         self.stop_grace = grace;
+        self
+    }
+}
+
+/// Default for [`SseConfig::handshake_timeout`]: 30 s.
+pub const DEFAULT_SSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`SseConfig::max_message`]: 16 MiB, the most one event from the server may take.
+pub const DEFAULT_MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// How an [`SseConnector`](crate::SseConnector) links to its servers.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SseConfig {
+    /// How long the stream has to name its endpoint and the server to answer `initialize`.
+    pub handshake_timeout: Duration,
+    /// The longest event read from the stream; a longer one is dropped (and counted).
+    pub max_message: usize,
+}
+
+impl Default for SseConfig {
+    fn default() -> Self {
+        SseConfig {
+            handshake_timeout: DEFAULT_SSE_HANDSHAKE_TIMEOUT,
+            max_message: DEFAULT_MAX_MESSAGE,
+        }
+    }
+}
+
+impl SseConfig {
+    /// How long the stream has to name its endpoint and the server to answer
+    /// `initialize` (each). Default is 30 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The longest event read from the stream. Default is 16 MiB.
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
         self
     }
 }

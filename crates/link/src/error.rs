@@ -1,4 +1,4 @@
-//! The stdio connector's errors, each classified for the layers above.
+//! The link connectors' errors, each classified for the layers above.
 
 use std::fmt;
 use std::sync::Arc;
@@ -33,9 +33,9 @@ impl From<SpawnError> for ClassifiedError {
     }
 }
 
-/// The child is gone: exited, killed, or stopped for a bad line. A call
-/// whose line was written may have run (reach unknown); one that was not
-/// written never reached it.
+/// The link is gone: the child exited, was killed or stopped for a bad
+/// line, or the SSE stream ended. A call whose message was written may have
+/// run (reach unknown); one that was not written never reached the server.
 #[derive(Clone, Debug)]
 pub struct Dead {
     why: Arc<str>,
@@ -57,7 +57,7 @@ impl Dead {
         }
     }
 
-    /// Whether the call's line reached the child before it went.
+    /// Whether the call's message was written to the server before the link went.
     pub fn written(&self) -> bool {
         self.written
     }
@@ -65,7 +65,7 @@ impl Dead {
 
 impl fmt::Display for Dead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the stdio server is gone: {}", self.why)
+        write!(f, "the server is gone: {}", self.why)
     }
 }
 
@@ -86,10 +86,10 @@ impl From<Dead> for ClassifiedError {
     }
 }
 
-/// The child started but did not complete the MCP handshake.
+/// The child started, or the stream opened, but the server did not complete the MCP handshake.
 #[derive(Debug)]
 pub struct HandshakeError {
-    pub(crate) command: String,
+    pub(crate) server: String,
     pub(crate) why: String,
 }
 
@@ -98,7 +98,7 @@ impl fmt::Display for HandshakeError {
         write!(
             f,
             "`{}` did not complete the MCP initialize: {}",
-            self.command, self.why
+            self.server, self.why
         )
     }
 }
