@@ -86,3 +86,57 @@ async fn one_dead_server_never_affects_the_live_one() {
     assert_eq!(names, ["dead", "live"]);
     gateway.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_file_mixes_all_three_types_and_a_broken_server_stops_none() {
+    if !mcp_reconnect_testkit::external::python_sdk_available() {
+        return;
+    }
+    let remote = TestUpstream::start().await.unwrap();
+    let legacy = mcp_reconnect_testkit::external::PythonServer::start_sse()
+        .await
+        .expect("the SSE server starts");
+    let path = std::env::temp_dir().join(format!("mcp-gateway-mixed-{}.json", std::process::id()));
+    let config = json!({"mcpServers": {
+        "remote": {"type": "streamable-http", "url": remote.url()},
+        "legacy": {"type": "sse", "url": legacy.url()},
+        "local": {"command": env!("CARGO_BIN_EXE_mcp-gateway"), "args": ["test-server", "--tag", "local"]},
+        "missing": {"command": "/nonexistent/mcp-server"},
+        "gone": {"url": dead_url().await.replace("/mcp", "/sse")},
+    }});
+    std::fs::write(&path, config.to_string()).unwrap();
+    let gateway = gateway(&["--config", path.to_str().unwrap()], &FAST_ENV).await;
+    let _ = std::fs::remove_file(&path);
+    let (base, http) = (gateway.url(), Http::default());
+    for name in ["remote", "legacy", "local"] {
+        let answer = http
+            .post_json(&format!("{base}/{name}/echo"), &[], &json!({"text": name}))
+            .await;
+        assert_eq!((answer.status.as_u16(), answer.json()), (200, json!(name)), "{name}");
+        let mut client = RawClient::new(format!("{base}/{name}/mcp"));
+        client.initialize().await.unwrap();
+        let answer = client.call_tool("echo", json!({"text": "mcp"})).await.unwrap();
+        assert_eq!(answer.text().as_deref(), Some("mcp"), "{name}");
+    }
+    for name in ["missing", "gone"] {
+        let answer = http
+            .post_json(&format!("{base}/{name}/echo"), &[], &json!({"text": "x"}))
+            .await;
+        assert!(answer.status.is_server_error(), "{name}: {answer:?}");
+    }
+    let combined = http.get(&format!("{base}/openapi.json"), &[]).await.json();
+    for name in ["remote", "legacy", "local"] {
+        assert!(combined["paths"][format!("/{name}/echo")]["post"].is_object(), "{name}");
+    }
+    let health = http.get(&format!("{base}/health"), &[]).await.json();
+    let names: Vec<&str> = health["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["connection_name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 5, "{health}");
+    let warnings = health.to_string();
+    assert!(warnings.contains("/nonexistent/mcp-server"), "why it did not start: {health}");
+    gateway.shutdown().await;
+}
