@@ -139,6 +139,11 @@ pub struct ServeArgs {
     /// mcpo config file (`{"mcpServers": {...}}`); each server is served under /<name>/.
     #[arg(short = 'c', long = "config")]
     pub config: Option<PathBuf>,
+    /// Watch the config file and apply its changes without a restart, as
+    /// mcpo's: added servers start, removed ones drain and stop, changed
+    /// ones are replaced; unchanged ones keep their sessions and calls.
+    #[arg(long)]
+    pub hot_reload: bool,
     /// API title shown in /docs (default: the server's name).
     #[arg(short = 'n', long)]
     pub name: Option<String>,

@@ -117,7 +117,7 @@ pub struct ApiInfo {
 }
 
 /// One upstream MCP server and where the gateway serves it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ServerSpec {
     /// The entry's name (`mcpServers` key), or `"mcp"` for a server given on the command line.
     pub name: String,
@@ -134,7 +134,7 @@ pub struct ServerSpec {
 }
 
 /// How the gateway reaches one server.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Transport {
     /// A remote Streamable HTTP endpoint.
     StreamableHttp(Uri),
@@ -256,6 +256,26 @@ pub struct GatewayConfig {
     /// The Redis URL of the session store replicas share (`--session-store`,
     /// `MCPO_SESSION_STORE`); `None`: sessions live in this process.
     pub session_store: Option<String>,
+    /// `--hot-reload`: the config file to watch and how to read it again.
+    pub reload: Option<ConfigFile>,
+}
+
+/// A config file read the way the command line said (`--path-prefix`,
+/// `--header` defaults, `--env`): what `--hot-reload` reads again.
+#[derive(Clone, Debug)]
+pub struct ConfigFile {
+    /// The file.
+    pub path: std::path::PathBuf,
+    prefix: String,
+    headers: HeaderMap,
+    env: Vec<(String, String)>,
+}
+
+impl ConfigFile {
+    /// Reads and checks the file's servers now.
+    pub fn read(&self) -> Result<Vec<ServerSpec>, ConfigError> {
+        read_servers_file(&self.path, &self.prefix, &self.headers, &self.env)
+    }
 }
 
 impl GatewayConfig {
@@ -279,13 +299,26 @@ impl GatewayConfig {
         };
         let headers = parse_headers(&args.headers)?;
         let env = parse_env(&args.env, args.env_path.as_deref())?;
+        let mut reload = None;
         let servers = match (&args.config, args.target.as_slice()) {
             (Some(_), [_, ..]) => {
                 return Err(ConfigError::new("give either --config or a server URL, not both"));
             }
             (Some(path), []) => {
-                let prefix = path_prefix(args.path_prefix.as_deref())?;
-                read_servers_file(path, &prefix, &headers, &env)?
+                let file = ConfigFile {
+                    path: path.clone(),
+                    prefix: path_prefix(args.path_prefix.as_deref())?,
+                    headers: headers.clone(),
+                    env: env.clone(),
+                };
+                let servers = file.read()?;
+                reload = args.hot_reload.then_some(file);
+                servers
+            }
+            (None, _) if args.hot_reload => {
+                return Err(ConfigError::new(
+                    "--hot-reload watches a config file: give --config FILE",
+                ));
             }
             (None, target) => vec![command_line_server(
                 args.server_type.as_deref(),
@@ -330,6 +363,7 @@ impl GatewayConfig {
             stdio: mcp_reconnect_link::StdioConfig::default(),
             sse: mcp_reconnect_link::SseConfig::default(),
             session_store,
+            reload,
         })
     }
 

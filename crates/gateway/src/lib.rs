@@ -59,6 +59,7 @@ pub mod logging;
 pub mod openapi;
 pub mod proof;
 pub mod rebinding;
+pub mod reload;
 pub mod rest;
 mod routes;
 pub mod server;

@@ -28,6 +28,7 @@ use crate::auth::{self, Auth};
 use crate::client::McpClient;
 use crate::config::GatewayConfig;
 use crate::docs;
+use crate::reload::ReloadStatus;
 use crate::rest::{RestState, detail};
 
 mod calls;
@@ -37,7 +38,7 @@ use calls::{Calls, Endpoint};
 use document::{Docs, docs_page, openapi_json};
 
 /// The gateway's whole HTTP service.
-pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
+pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>], reload: &ReloadStatus) -> impl App + Sync {
     let shared = Arc::new(config.clone());
     let mut router = Router::new();
     // Open without the key (unless `--strict-auth`): exact paths only.
@@ -77,7 +78,7 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>]) -> impl App {
     if !config.is_single() {
         router = mount_docs(router, "", Arc::from(clients), true);
     }
-    let health = health(clients);
+    let health = health(clients, reload);
     let auth = Auth::new(config.api_key.clone(), config.strict_auth, open);
     let body_limit = usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX);
     let guard = OriginGuard::new(config.allowed_hosts.clone(), config.cors.clone());
@@ -125,9 +126,10 @@ impl<S> App for S where
 
 /// `/health` and `/metrics` over every upstream's circuit and retry counters
 /// (`HealthLayer` answers both paths itself; nothing else reaches its inner service).
-fn health(clients: &[Arc<McpClient>]) -> MethodRouter {
+fn health(clients: &[Arc<McpClient>], reload: &ReloadStatus) -> MethodRouter {
     let mut watched = clients.iter().map(|client| {
         let tools = Arc::clone(client);
+        let reload = reload.clone();
         client.upstream().watched().warnings(move || {
             let catalog = tools.catalog();
             let cut = catalog.truncated.as_ref().map(|why| {
@@ -139,8 +141,8 @@ fn health(clients: &[Arc<McpClient>]) -> MethodRouter {
             let start = tools
                 .upstream()
                 .start_error()
-                .map(|why| format!("the stdio server did not start: {why}"));
-            cut.into_iter().chain(start).collect()
+                .map(|why| format!("the server did not start: {why}"));
+            cut.into_iter().chain(start).chain(reload.refused()).collect()
         })
     });
     let Some(first) = watched.next() else {

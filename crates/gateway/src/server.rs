@@ -74,10 +74,11 @@ impl std::error::Error for StartError {}
 #[derive(Debug)]
 pub struct Gateway {
     addr: SocketAddr,
-    clients: Vec<Arc<McpClient>>,
+    clients: crate::reload::Clients,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<()>,
     warm_ups: Vec<JoinHandle<()>>,
+    reloader: Option<JoinHandle<()>>,
 }
 
 impl Gateway {
@@ -90,7 +91,6 @@ impl Gateway {
             .map(|spec| Upstream::build(spec, &config).map(McpClient::new))
             .collect::<Result<Vec<_>, _>>()
             .map_err(StartError::Config)?;
-        let app = routes::app(&config, &clients);
         let tls = match &config.tls {
             Some((cert, key)) => Some(crate::tls::acceptor(cert, key).map_err(StartError::Config)?),
             None => None,
@@ -100,15 +100,26 @@ impl Gateway {
             .map_err(StartError::Listen)?;
         let addr = listener.local_addr().map_err(StartError::Listen)?;
         let (stop, stopped) = oneshot::channel();
-        let server = tokio::spawn(serve(
-            listener,
-            app,
+        let shared: crate::reload::Clients = Arc::new(std::sync::RwLock::new(clients.clone()));
+        let (limits, forwarded, keyed) = (
             config.limits.clone(),
             config.forwarded_for,
             config.api_key.is_some(),
-            tls,
-            stopped,
-        ));
+        );
+        let (server, reloader) = match config.reload.clone() {
+            None => {
+                let app = routes::app(&config, &clients, &crate::reload::ReloadStatus::default());
+                let server = tokio::spawn(serve(listener, app, limits, forwarded, keyed, tls, stopped));
+                (server, None)
+            }
+            Some(file) => {
+                let status = crate::reload::ReloadStatus::default();
+                let (app, reloader) = crate::reload::start(&config, file, Arc::clone(&shared), status)
+                    .map_err(StartError::Config)?;
+                let server = tokio::spawn(serve(listener, app, limits, forwarded, keyed, tls, stopped));
+                (server, Some(reloader))
+            }
+        };
         let warm_ups = clients
             .iter()
             .map(|client| tokio::spawn(warm_up(Arc::clone(client))))
@@ -123,10 +134,11 @@ impl Gateway {
         }
         Ok(Gateway {
             addr,
-            clients,
+            clients: shared,
             stop: Some(stop),
             server,
             warm_ups,
+            reloader,
         })
     }
 
@@ -140,14 +152,21 @@ impl Gateway {
         format!("http://{}", self.addr)
     }
 
-    /// The gateway's clients of its upstreams (status, retry counters, tools).
-    pub fn clients(&self) -> &[Arc<McpClient>] {
-        &self.clients
+    /// The gateway's clients of its upstreams now (status, retry counters,
+    /// tools); with `--hot-reload`, the set the config file last gave.
+    pub fn clients(&self) -> Vec<Arc<McpClient>> {
+        self.clients
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Stops accepting, lets in-flight requests finish within the shutdown
     /// deadline, then returns.
     pub async fn shutdown(mut self) {
+        if let Some(reloader) = self.reloader.take() {
+            reloader.abort();
+        }
         if let Some(stop) = self.stop.take() {
             // The server may have ended already; then there is nothing to stop.
             let _ = stop.send(());
@@ -160,7 +179,7 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        for task in &self.warm_ups {
+        for task in self.warm_ups.iter().chain(&self.reloader) {
             task.abort();
         }
         self.server.abort();
@@ -169,7 +188,7 @@ impl Drop for Gateway {
 
 /// Fetches the tool list once at start, so `/openapi.json` is ready and the
 /// circuit reports the upstream's state; a failure is only logged.
-async fn warm_up(client: Arc<McpClient>) {
+pub(crate) async fn warm_up(client: Arc<McpClient>) {
     let catalog = client.tools(None).await;
     let name = &client.upstream().spec.display;
     match (&catalog.fetched, &catalog.error) {

@@ -112,7 +112,11 @@ async fn a_config_file_mixes_all_three_types_and_a_broken_server_stops_none() {
         let answer = http
             .post_json(&format!("{base}/{name}/echo"), &[], &json!({"text": name}))
             .await;
-        assert_eq!((answer.status.as_u16(), answer.json()), (200, json!(name)), "{name}");
+        assert_eq!(
+            (answer.status.as_u16(), answer.json()),
+            (200, json!(name)),
+            "{name}"
+        );
         let mut client = RawClient::new(format!("{base}/{name}/mcp"));
         client.initialize().await.unwrap();
         let answer = client.call_tool("echo", json!({"text": "mcp"})).await.unwrap();
@@ -126,7 +130,10 @@ async fn a_config_file_mixes_all_three_types_and_a_broken_server_stops_none() {
     }
     let combined = http.get(&format!("{base}/openapi.json"), &[]).await.json();
     for name in ["remote", "legacy", "local"] {
-        assert!(combined["paths"][format!("/{name}/echo")]["post"].is_object(), "{name}");
+        assert!(
+            combined["paths"][format!("/{name}/echo")]["post"].is_object(),
+            "{name}"
+        );
     }
     let health = http.get(&format!("{base}/health"), &[]).await.json();
     let names: Vec<&str> = health["upstreams"]
@@ -137,6 +144,9 @@ async fn a_config_file_mixes_all_three_types_and_a_broken_server_stops_none() {
         .collect();
     assert_eq!(names.len(), 5, "{health}");
     let warnings = health.to_string();
-    assert!(warnings.contains("/nonexistent/mcp-server"), "why it did not start: {health}");
+    assert!(
+        warnings.contains("/nonexistent/mcp-server"),
+        "why it did not start: {health}"
+    );
     gateway.shutdown().await;
 }

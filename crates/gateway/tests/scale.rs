@@ -128,7 +128,8 @@ impl Cluster {
     fn degraded(&self) -> Vec<bool> {
         self.live()
             .map(|gateway| {
-                let store = gateway.clients()[0].upstream().session_store.as_ref();
+                let clients = gateway.clients();
+                let store = clients[0].upstream().session_store.as_ref();
                 store.expect("a Redis store").is_degraded()
             })
             .collect()

@@ -867,7 +867,7 @@ async fn the_key_and_upstream_credentials_never_appear_in_logs_health_or_metrics
     )
     .await;
     warmed(&gateway).await;
-    let spec = &gateway.clients()[0].upstream().spec;
+    let spec = Arc::clone(&gateway.clients()[0].upstream().spec);
     assert_eq!(
         spec.headers["authorization"],
         format!("Bearer {UPSTREAM_SECRET}"),
