@@ -420,14 +420,21 @@ async fn direct_and_through_gateway(
 }
 
 async fn start_gateway(binary: &Path, upstream: &str) -> (ServerProcess, String) {
-    start_gateway_on(binary, upstream, "127.0.0.1").await
+    start_gateway_on(binary, upstream, "127.0.0.1", &[]).await
 }
 
-/// [`start_gateway`] bound to `host`; the URL returned is on 127.0.0.1 either way.
-async fn start_gateway_on(binary: &Path, upstream: &str, host: &str) -> (ServerProcess, String) {
+/// [`start_gateway`] bound to `host`, with `extra` flags; the URL returned is on 127.0.0.1 either way.
+async fn start_gateway_on(
+    binary: &Path,
+    upstream: &str,
+    host: &str,
+    extra: &[&str],
+) -> (ServerProcess, String) {
     let mut command = Command::new(binary);
     command
-        .args(["--host", host, "--port", "0", "streamablehttp", upstream])
+        .args(["--host", host, "--port", "0"])
+        .args(extra)
+        .args(["streamablehttp", upstream])
         .env_remove("RUST_LOG")
         .env_remove("MCPO_LOG_LEVEL")
         .env_remove("MCPO_API_KEY");
@@ -894,7 +901,7 @@ async fn conformance_suite_passes_the_testkit_server_directly_and_through_the_ga
             // Bound to loopback and to every interface: DNS-rebinding
             // protection holds on both.
             for host in ["127.0.0.1", "0.0.0.0"] {
-                let (_gateway, base) = start_gateway_on(&binary, &server.url(), host).await;
+                let (_gateway, base) = start_gateway_on(&binary, &server.url(), host, &[]).await;
                 let name = format!("testkit via gateway on {host}");
                 let through = conformance(&interop, &name, &format!("{base}/mcp")).await;
                 assert_gateway_parity("testkit", &direct, &through);
@@ -923,6 +930,15 @@ async fn conformance_suite_sees_server_everything_the_same_through_the_gateway()
             let through =
                 conformance(&interop, "server-everything via gateway", &format!("{base}/mcp")).await;
             assert_gateway_parity("server-everything", &direct, &through);
+            // One-message answers as JSON: no scenario regresses either.
+            let (_json, base) = start_gateway_on(&binary, &url, "127.0.0.1", &["--json-response"]).await;
+            let json = conformance(
+                &interop,
+                "server-everything via gateway --json-response",
+                &format!("{base}/mcp"),
+            )
+            .await;
+            assert_gateway_parity("server-everything (--json-response)", &direct, &json);
         }
     })
     .await;

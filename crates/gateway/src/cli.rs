@@ -144,6 +144,11 @@ pub struct ServeArgs {
     /// ones are replaced; unchanged ones keep their sessions and calls.
     #[arg(long)]
     pub hot_reload: bool,
+    /// Answer a request with one `application/json` object when the
+    /// upstream's event stream opens with its response and the client
+    /// accepts JSON (a stream that opens with anything else is passed on).
+    #[arg(long)]
+    pub json_response: bool,
     /// API title shown in /docs (default: the server's name).
     #[arg(short = 'n', long)]
     pub name: Option<String>,

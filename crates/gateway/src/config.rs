@@ -258,6 +258,9 @@ pub struct GatewayConfig {
     pub session_store: Option<String>,
     /// `--hot-reload`: the config file to watch and how to read it again.
     pub reload: Option<ConfigFile>,
+    /// `--json-response`: a request whose stream opens with its response is
+    /// answered with that one JSON object, when the client accepts JSON.
+    pub json_response: bool,
 }
 
 /// A config file read the way the command line said (`--path-prefix`,
@@ -364,6 +367,7 @@ impl GatewayConfig {
             sse: mcp_reconnect_link::SseConfig::default(),
             session_store,
             reload,
+            json_response: args.json_response,
         })
     }
 

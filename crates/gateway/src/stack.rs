@@ -1,7 +1,7 @@
 //! One upstream's layered service and the handles that watch it.
 //!
 //! ```text
-//! ShedLayer → RespondLayer → ToolRetryLayer → (span fields, malformed bodies answered) → SessionLayer → CircuitReconnectLayer
+//! ShedLayer → RespondLayer → ToolRetryLayer → (span fields, malformed bodies answered) → [JsonAnswer] → SessionLayer → CircuitReconnectLayer
 //!   → UpstreamConnector-made service: ClassifyLayer → UpstreamService (hyper-util, TLS)
 //! ```
 //!
@@ -37,8 +37,10 @@ use tower::layer::layer_fn;
 use tower::util::{BoxCloneSyncService, MapRequestLayer};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 
+mod json_answer;
 mod shed;
 
+pub use json_answer::{JsonAnswer, JsonAnswerLayer, JsonOrStream, Prefixed};
 pub use shed::{Shed, ShedFuture, ShedLayer};
 
 use crate::config::{ConfigError, GatewayConfig, ServerSpec, Transport};
@@ -131,9 +133,12 @@ impl Upstream {
         let store = session_store(spec, config)?;
         let sessions = SessionLayer::with_store(Arc::clone(&store), config.session.clone());
         let permits = usize::try_from(config.limits.max_concurrent_calls).unwrap_or(usize::MAX);
+        let json = config
+            .json_response
+            .then(|| JsonAnswerLayer::new(mcp_reconnect_core::body::DEFAULT_MESSAGE_LIMIT));
         // The one stack, over whichever connector the transport needs.
-        macro_rules! stack {
-            ($circuit:expr, $connector:expr) => {{
+        macro_rules! front {
+            ($inner:expr) => {{
                 let service = ServiceBuilder::new()
                     .layer(ShedLayer::new(permits))
                     .map_response(|response: Response<_>| response.map(Body::new))
@@ -141,10 +146,20 @@ impl Upstream {
                     .layer(retry.clone())
                     .layer(MapRequestLayer::new(record_request))
                     .layer(layer_fn(RejectMalformed))
+                    .service($inner);
+                BoxCloneSyncService::new(service)
+            }};
+        }
+        macro_rules! stack {
+            ($circuit:expr, $connector:expr) => {{
+                let inner = ServiceBuilder::new()
                     .layer(sessions)
                     .layer($circuit)
                     .service($connector);
-                BoxCloneSyncService::new(service)
+                match json {
+                    Some(json) => front!(json.layer(inner)),
+                    None => front!(inner),
+                }
             }};
         }
         let start_error = StartFailure::default();

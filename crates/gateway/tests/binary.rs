@@ -207,7 +207,7 @@ async fn bad_flags_and_values_exit_2_before_starting() {
             "MCPO_TOOL_MAX_RETRIES",
         ),
         (&["--log-level", "loud", "streamablehttp", url], &[], "loud"),
-        (&["sse", url], &[], "SSE"),
+        (&["--server-type", "ws", "--", url], &[], "unknown"),
         (&["--server-type", "stdio", "--", url], &[], "looks like a URL"),
     ];
     for (args, env, named) in cases {
@@ -227,14 +227,14 @@ async fn a_config_entry_that_cannot_be_served_is_named() {
     let path = std::env::temp_dir().join(format!("mcp-gateway-bad-{}.json", std::process::id()));
     let config = json!({"mcpServers": {
         "good": {"type": "streamable-http", "url": "http://127.0.0.1:9/mcp"},
-        "legacy-sse": {"type": "sse", "url": "http://127.0.0.1:9/sse"},
+        "with-oauth": {"type": "sse", "url": "http://127.0.0.1:9/sse", "oauth": {}},
     }});
     std::fs::write(&path, config.to_string()).unwrap();
     let (code, stderr) = exit_code(&["--config", path.to_str().unwrap()], &[]).await;
     let _ = std::fs::remove_file(&path);
     assert_eq!(code, 2, "{stderr}");
     assert!(
-        stderr.contains("legacy-sse") && stderr.contains("SSE"),
+        stderr.contains("with-oauth") && stderr.contains("OAuth"),
         "{stderr}"
     );
 }

@@ -31,3 +31,70 @@ async fn a_legacy_client_gets_a_session_and_sse_answers_through_the_gateway() {
     assert_eq!(list.result().unwrap()["tools"].as_array().map(Vec::len), Some(5));
     gateway.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_json_response_a_streamed_answer_is_one_json_object_in_both_eras() {
+    let upstream = TestUpstream::start().await.unwrap();
+    let gateway = gateway(&["--json-response", "streamablehttp", &upstream.url()], &FAST_ENV).await;
+    let mut client = RawClient::new(format!("{}/mcp", gateway.url()));
+    assert_eq!(client.initialize().await.unwrap().status, StatusCode::OK);
+    let answer = client
+        .call_tool("echo", json!({"text": "as json"}))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.headers[http::header::CONTENT_TYPE],
+        "application/json",
+        "the upstream streamed it; the client gets one object"
+    );
+    assert!(answer.headers.contains_key("mcp-session-id") || client.session().is_some());
+    assert_eq!(answer.text().as_deref(), Some("as json"));
+
+    // 2026-07-28: no session, the same.
+    let http = common::Http::default();
+    let stateless = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+        "name": "echo", "arguments": {"text": "stateless"},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let answer = http
+        .post_json(
+            &format!("{}/mcp", gateway.url()),
+            &[
+                ("accept", "application/json, text/event-stream"),
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "echo"),
+            ],
+            &stateless,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.headers[http::header::CONTENT_TYPE], "application/json");
+    assert_eq!(answer.json()["id"], 5, "{answer:?}");
+
+    // A client that takes only SSE gets SSE; REST is unchanged.
+    let only_sse = http
+        .post_json(
+            &format!("{}/mcp", gateway.url()),
+            &[
+                ("accept", "text/event-stream"),
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "echo"),
+            ],
+            &stateless,
+        )
+        .await;
+    assert!(
+        only_sse.headers[http::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"),
+        "{only_sse:?}"
+    );
+    let rest = http
+        .post_json(&format!("{}/echo", gateway.url()), &[], &json!({"text": "rest"}))
+        .await;
+    assert_eq!((rest.status.as_u16(), rest.json()), (200, json!("rest")));
+}
