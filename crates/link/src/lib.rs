@@ -102,5 +102,5 @@ pub use connector::StdioConnector;
 pub use error::{Dead, HandshakeError, SpawnError};
 pub use handshake::LINK_PROTOCOL_VERSION;
 pub use service::LinkService;
-pub use sse::{InvalidSseUrl, SseConnector, SseTarget, StreamError};
+pub use sse::{HttpClient, InvalidSseUrl, ResponseBody, SseConnector, SseTarget, StreamError};
 pub use target::{INHERITED_ENV, StdioTarget};

@@ -220,11 +220,12 @@ impl Ending {
             std::mem::take(&mut waiting.calls)
         };
         tracing::warn!(server = %self.name, calls = calls.len(), "{} server gone: {why}", self.kind);
+        // Watchers first: a call that learns of the end finds the link ended.
+        self.dead.send_replace(Some(Arc::from(why)));
         for (_, waiter) in calls {
             let written = waiter.written.load(Ordering::Relaxed);
             let _ = waiter.answer.send(Err(Dead::after_sending(why, written)));
         }
-        self.dead.send_replace(Some(Arc::from(why)));
     }
 }
 

@@ -173,6 +173,36 @@ impl From<StreamError> for ClassifiedError {
     }
 }
 
+/// The HTTP client an [`SseConnector`] sends through: a tower service that
+/// sends each request to its own absolute URI (hyper-util's `Client` is one).
+pub trait HttpClient:
+    Service<Request<Full<Bytes>>, Response = Response<Self::Body>, Error: Into<BoxError>, Future: Send>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+    /// The body of its answers.
+    type Body: ResponseBody;
+}
+
+impl<C, B> HttpClient for C
+where
+    C: Service<Request<Full<Bytes>>, Response = Response<B>, Error: Into<BoxError>, Future: Send>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    B: ResponseBody,
+{
+    type Body = B;
+}
+
+/// The body of an [`HttpClient`]'s answers.
+pub trait ResponseBody: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static {}
+
+impl<B> ResponseBody for B where B: Body<Data = Bytes, Error: Into<BoxError>> + Send + 'static {}
+
 /// Makes a [`LinkService`] for an [`SseTarget`] over `client`, any HTTP
 /// client service that sends a request to its own absolute URI (hyper-util's
 /// pooled `Client`, as `mcp-reconnect-upstream`'s connector builds it, with
@@ -200,11 +230,8 @@ impl<C> SseConnector<C> {
 
 impl<C, B> Service<SseTarget> for SseConnector<C>
 where
-    C: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone + Send + Sync + 'static,
-    C::Error: Into<BoxError>,
-    C::Future: Send,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    C: HttpClient<Body = B>,
+    B: ResponseBody,
 {
     type Response = LinkService;
     type Error = BoxError;
@@ -230,11 +257,8 @@ async fn connect<C, B>(
     config: SseConfig,
 ) -> Result<LinkService, ClassifiedError>
 where
-    C: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone + Send + Sync + 'static,
-    C::Error: Into<BoxError>,
-    C::Future: Send,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    C: HttpClient<Body = B>,
+    B: ResponseBody,
 {
     let failed = |why: String| StreamError {
         url: target.display(),
@@ -298,10 +322,8 @@ async fn open<C, B>(
     max_message: usize,
 ) -> Result<Events<B>, StreamError>
 where
-    C: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
-    C::Error: Into<BoxError>,
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
+    C: HttpClient<Body = B>,
+    B: ResponseBody,
 {
     let failed = |why: String| StreamError {
         url: target.display(),
@@ -397,8 +419,7 @@ struct Events<B> {
 
 impl<B> Events<B>
 where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
+    B: ResponseBody,
 {
     /// The next event; `None` when the stream ended.
     async fn next(&mut self) -> Result<Option<SseEvent>, String> {
@@ -430,11 +451,8 @@ struct Reader<C> {
 
 impl<C, B> Reader<C>
 where
-    C: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone + Send + Sync + 'static,
-    C::Error: Into<BoxError>,
-    C::Future: Send,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    C: HttpClient<Body = B>,
+    B: ResponseBody,
 {
     async fn run(self, mut events: Events<B>, inbox: Inbox, mut stopped: oneshot::Receiver<()>) {
         let mut last_id: Option<String> = None;
@@ -514,11 +532,8 @@ struct Writer<C> {
 
 impl<C, B> Writer<C>
 where
-    C: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone + Send + Sync + 'static,
-    C::Error: Into<BoxError>,
-    C::Future: Send,
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    C: HttpClient<Body = B>,
+    B: ResponseBody,
 {
     /// Requests go concurrently (bounded); notifications and answers in
     /// order, each after the one before it.
@@ -568,10 +583,8 @@ async fn post<C, B>(
     timeout: Duration,
 ) -> Result<(), String>
 where
-    C: Service<Request<Full<Bytes>>, Response = Response<B>>,
-    C::Error: Into<BoxError>,
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
+    C: HttpClient<Body = B>,
+    B: ResponseBody,
 {
     let mut request = Request::new(Full::new(Bytes::from(message)));
     *request.method_mut() = Method::POST;

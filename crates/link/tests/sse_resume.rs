@@ -72,6 +72,8 @@ async fn handle(mut socket: TcpStream, state: Arc<State>, resume: Resume) -> std
     };
     if head.starts_with("get /sse") {
         state.opens.fetch_add(1, Ordering::Relaxed);
+        // Held until the stream is stored: a POST that follows the endpoint event finds it.
+        let mut stream = state.stream.lock().await;
         socket
             .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n")
             .await?;
@@ -93,14 +95,14 @@ async fn handle(mut socket: TcpStream, state: Arc<State>, resume: Resume) -> std
                 }
             }
         }
-        *state.stream.lock().await = Some(socket);
+        *stream = Some(socket);
         return Ok(());
     }
     let length: usize = header("content-length").and_then(|n| n.parse().ok()).unwrap_or(0);
     let mut body = vec![0u8; length];
     socket.read_exact(&mut body).await?;
     socket
-        .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 8\r\n\r\nAccepted")
+        .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 8\r\nconnection: close\r\n\r\nAccepted")
         .await?;
     let message: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let Some(id) = message.get("id").cloned() else {
