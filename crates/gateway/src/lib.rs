@@ -1,13 +1,14 @@
 //! `mcp-gateway`: an mcpo-compatible gateway with automatic reconnect in
 //! front of MCP (Model Context Protocol) servers, remote Streamable HTTP
-//! ones and local stdio children it supervises, built from the
-//! mcp-reconnect layers.
+//! ones, remote legacy HTTP+SSE ones and local stdio children it
+//! supervises, built from the mcp-reconnect layers.
 //!
 //! ```text
 //! mcp-gateway --port 8000 --api-key secret streamablehttp https://server/mcp
 //! mcp-gateway --port 8000 --api-key secret --server-type streamable-http -- https://server/mcp
 //! mcp-gateway --port 8000 --api-key secret -- uvx mcp-server-time   # a stdio child
-//! mcp-gateway --config servers.json          # mcpo's {"mcpServers": {...}}, each under /<name>/
+//! mcp-gateway --port 8000 --api-key secret --server-type sse -- https://server/sse
+//! mcp-gateway --config servers.json --hot-reload   # mcpo's {"mcpServers": {...}}, each under /<name>/
 //! mcp-gateway demo --duration 20             # everything on 127.0.0.1, with a flaky upstream
 //! ```
 //!

@@ -77,12 +77,7 @@ async fn one_dead_server_never_affects_the_live_one() {
     let health = http.get(&format!("{base}/health"), &[]).await;
     assert_eq!(health.status, 200, "{health:?}");
     let health = health.json();
-    let names: Vec<&str> = health["upstreams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|u| u["connection_name"].as_str())
-        .collect();
+    let names = common::upstream_names(&health);
     assert_eq!(names, ["dead", "live"]);
     gateway.shutdown().await;
 }
@@ -136,12 +131,7 @@ async fn a_config_file_mixes_all_three_types_and_a_broken_server_stops_none() {
         );
     }
     let health = http.get(&format!("{base}/health"), &[]).await.json();
-    let names: Vec<&str> = health["upstreams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|u| u["connection_name"].as_str())
-        .collect();
+    let names = common::upstream_names(&health);
     assert_eq!(names.len(), 5, "{health}");
     let warnings = health.to_string();
     assert!(

@@ -13,20 +13,11 @@ use common::{Http, gateway, slow_call_in_flight};
 use mcp_reconnect_testkit::{RawClient, TestUpstream};
 use serde_json::{Value, json};
 
+/// The upstreams `/health` lists, sorted (a config file's order is not kept).
 fn names(health: &Value) -> Vec<String> {
-    health["upstreams"]
-        .as_array()
-        .map(|upstreams| {
-            upstreams
-                .iter()
-                .filter_map(|u| u["connection_name"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .map(|mut names: Vec<String>| {
-            names.sort();
-            names
-        })
-        .unwrap_or_default()
+    let mut names = common::upstream_names(health);
+    names.sort();
+    names
 }
 
 async fn eventually_health(http: &Http, base: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
@@ -133,8 +124,10 @@ async fn a_rewritten_config_applies_without_touching_unchanged_servers() {
             "added": {"type": "streamable-http", "url": added.url()},
         }}),
     );
+    // The added and replaced servers connect in the background (warm-up):
+    // wait for the new set, and for it to be connected.
     let health = eventually_health(&http, &base, "the new set in /health", |health| {
-        names(health) == ["added", "change", "keep"]
+        names(health) == ["added", "change", "keep"] && health["status"] == "healthy"
     })
     .await;
     assert_eq!(health["status"], "healthy", "{health}");

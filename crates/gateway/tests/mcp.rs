@@ -53,10 +53,7 @@ async fn with_json_response_a_streamed_answer_is_one_json_object_in_both_eras() 
 
     // 2026-07-28: no session, the same.
     let http = common::Http::default();
-    let stateless = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
-        "name": "echo", "arguments": {"text": "stateless"},
-        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                  "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let stateless = common::stateless_echo_request(5, "stateless");
     let answer = http
         .post_json(
             &format!("{}/mcp", gateway.url()),

@@ -17,10 +17,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A 2026-07-28 `tools/call` of `echo`: no session, the protocol in `_meta`.
 async fn stateless_echo(http: &Http, base: &str, text: &str) -> String {
-    let call = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
-        "name": "echo", "arguments": {"text": text},
-        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                  "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let call = common::stateless_echo_request(5, text);
     let answer = http
         .post_json(
             &format!("{base}/mcp"),

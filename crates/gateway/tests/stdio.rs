@@ -124,10 +124,7 @@ async fn a_python_stdio_server_keeps_sessions_across_kills_and_never_runs_a_tool
     assert_eq!(echo.text().as_deref(), Some("hi"));
 
     // 2026-07-28: no session, the protocol in `_meta`.
-    let stateless = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
-        "name": "echo", "arguments": {"text": "stateless"},
-        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                  "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let stateless = common::stateless_echo_request(5, "stateless");
     let answer = http
         .post_json(
             &format!("{base}/mcp"),

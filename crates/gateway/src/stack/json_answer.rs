@@ -164,14 +164,14 @@ where
     }
 }
 
-/// A JSON-RPC response: a `result` or an `error`, no `method`.
+/// A JSON-RPC response: a `result` or an `error`, no `method` (read by
+/// core's peek, which builds no tree).
 fn is_response(message: &str) -> bool {
-    match serde_json::from_str::<serde_json::Value>(message) {
-        Ok(serde_json::Value::Object(object)) => {
-            !object.contains_key("method") && (object.contains_key("result") || object.contains_key("error"))
-        }
-        _ => false,
-    }
+    mcp_reconnect_core::peek::peek(message.as_bytes())
+        .ok()
+        .as_ref()
+        .and_then(Peek::single)
+        .is_some_and(|message| message.kind() == MessageKind::Response)
 }
 
 pin_project_lite::pin_project! {

@@ -198,3 +198,24 @@ pub fn everything() -> Option<(String, String)> {
     );
     None
 }
+
+/// A 2026-07-28 `tools/call` of `echo` with `text`: no session, the protocol in `_meta`.
+pub fn stateless_echo_request(id: u64, text: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "name": "echo", "arguments": {"text": text},
+        "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": {}}}})
+}
+
+/// The `connection_name` of each upstream `/health` lists.
+pub fn upstream_names(health: &Value) -> Vec<String> {
+    health["upstreams"]
+        .as_array()
+        .map(|upstreams| {
+            upstreams
+                .iter()
+                .filter_map(|upstream| upstream["connection_name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
