@@ -1,22 +1,29 @@
 //! `mcp-bench`: measures `mcp-gateway` against the testkit upstream directly,
-//! a bare hyper proxy (the ceiling for any proxy) and, with `--with-mcpo`,
-//! Python `mcpo`, side by side in one run on one machine; then the recovery
-//! time after an upstream restart and the fail-fast latency while open.
+//! a bare hyper proxy (the ceiling for any proxy) and, with `--with-mcpo` and
+//! `--with-mcp-proxy`, Python `mcpo` and the Rust peer mcp-proxy, side by side
+//! in one run on one machine; then the recovery time after an upstream
+//! restart and the fail-fast latency while open. `mcp-bench faults` runs the
+//! same faults against each gateway.
 //!
 //! ```text
 //! cargo build --release -p mcp-reconnect-gateway -p mcp-reconnect-bench
-//! target/release/mcp-bench run                # --with-mcpo adds Python mcpo
+//! bash scripts/peers-setup.sh                 # mcpo and mcp-proxy, pinned
+//! target/release/mcp-bench run --with-mcpo --with-mcp-proxy
+//! target/release/mcp-bench faults --with-mcpo --with-mcp-proxy
 //! ```
 //!
 //! Everything listens on 127.0.0.1 and stops by itself.
 
 mod bare_proxy;
+mod faults;
 mod load;
+mod peers;
 mod process;
 mod recovery;
 mod report;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,9 +65,15 @@ enum Command {
         /// Recovery rounds (upstream killed and restarted under load).
         #[arg(long, default_value_t = 5)]
         recovery_rounds: usize,
-        /// Also measure Python mcpo (installs it in a private venv).
-        #[arg(long)]
-        with_mcpo: bool,
+        #[command(flatten)]
+        peers: PeerArgs,
+    },
+    /// Runs the same faults against mcp-gateway and the peers (and with no
+    /// gateway); prints a markdown table. Needs nginx for the restart behind
+    /// a proxy (`bash scripts/scale-setup.sh`).
+    Faults {
+        #[command(flatten)]
+        peers: PeerArgs,
     },
     /// Serves the testkit upstream (stateless, JSON answers) until killed:
     /// `run` starts it so, and it serves one target for profiling by hand.
@@ -88,6 +101,31 @@ enum Command {
         #[arg(long)]
         upstream: SocketAddr,
     },
+}
+
+/// The gateways compared with `mcp-gateway`.
+#[derive(clap::Args)]
+struct PeerArgs {
+    /// Also measure Python mcpo 0.0.20 (installs it in a private venv).
+    #[arg(long)]
+    with_mcpo: bool,
+    /// Also measure mcp-proxy 0.6.0 (`bash scripts/peers-setup.sh` installs it).
+    #[arg(long)]
+    with_mcp_proxy: bool,
+    /// The mcp-proxy binary; the one `scripts/peers-setup.sh` installs if not given.
+    #[arg(long)]
+    mcp_proxy: Option<PathBuf>,
+}
+
+impl PeerArgs {
+    fn peers(self) -> faults::Peers {
+        faults::Peers {
+            mcpo: self.with_mcpo,
+            mcp_proxy: self
+                .with_mcp_proxy
+                .then(|| self.mcp_proxy.unwrap_or_else(peers::default_mcp_proxy)),
+        }
+    }
 }
 
 #[tokio::main]
@@ -120,27 +158,32 @@ async fn main() -> Result<(), BoxError> {
             concurrency,
             rounds,
             recovery_rounds,
-            with_mcpo,
+            peers,
         } => {
             run(
                 Duration::from_secs_f64(seconds),
                 &concurrency,
                 rounds,
                 recovery_rounds,
-                with_mcpo,
+                &peers.peers(),
             )
             .await
         }
+        Command::Faults { peers } => faults::run(&peers.peers()).await,
     }
 }
 
 fn mcp_call(url: String) -> MakeRequest {
-    Arc::new(move || {
-        jsonrpc_request(&url, None, &tools_call(1, "echo", json!({"text": "hello"}))).unwrap_or_default()
-    })
+    mcp_call_of(url, "echo")
 }
 
-fn rest_call(url: String) -> MakeRequest {
+/// A sessionless `tools/call` of `tool` (an `echo`) at the MCP endpoint `url`.
+pub(crate) fn mcp_call_of(url: String, tool: &str) -> MakeRequest {
+    let body = tools_call(1, tool, json!({"text": "hello"}));
+    Arc::new(move || jsonrpc_request(&url, None, &body).unwrap_or_default())
+}
+
+pub(crate) fn rest_call(url: String) -> MakeRequest {
     Arc::new(move || {
         http::Request::post(&url)
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -171,7 +214,7 @@ async fn run(
     levels: &[usize],
     rounds: usize,
     recovery_rounds: usize,
-    with_mcpo: bool,
+    peers: &faults::Peers,
 ) -> Result<(), BoxError> {
     let mut upstream = UpstreamProc::start().await?;
     let upstream_url = upstream.url();
@@ -205,10 +248,14 @@ async fn run(
     .await?;
     report::wait_ready(rest_call(format!("http://{gateway_addr}/echo"))).await?;
 
-    let mcpo = if with_mcpo {
-        Some(report::start_mcpo(&upstream_url).await?)
+    let mcpo = if peers.mcpo {
+        Some(peers::start_mcpo(&upstream_url).await?)
     } else {
         None
+    };
+    let mcp_proxy = match &peers.mcp_proxy {
+        Some(binary) => Some(peers::start_mcp_proxy(binary, &upstream_url).await?),
+        None => None,
     };
 
     let mut targets: Vec<(&str, Option<&Proc>, MakeRequest)> = vec![
@@ -234,6 +281,16 @@ async fn run(
             "python mcpo REST",
             Some(mcpo),
             rest_call(format!("http://{}/echo", mcpo.addr)),
+        ));
+    }
+    if let Some(proxy) = &mcp_proxy {
+        targets.push((
+            "mcp-proxy /",
+            Some(proxy),
+            mcp_call_of(
+                format!("http://{}/", proxy.addr),
+                &format!("{}/echo", peers::MCP_PROXY_BACKEND),
+            ),
         ));
     }
 
@@ -310,6 +367,6 @@ async fn run(
     Ok(())
 }
 
-fn owned(args: &[&str]) -> Vec<String> {
+pub(crate) fn owned(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
 }

@@ -1,4 +1,4 @@
-//! The table, the ratios, memory sampling, and the optional mcpo baseline.
+//! The table, the ratios, and memory sampling.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,10 +8,7 @@ use mcp_reconnect_core::BoxError;
 use tokio::task::JoinHandle;
 
 use crate::load::{self, LoadResult, MakeRequest};
-use crate::process::{Proc, free_addr, rss_mib};
-
-/// Pinned versions that work together: mcpo 0.0.20 needs an mcp 1.x and fastapi < 0.130.
-const MCPO_PINS: &[&str] = &["mcpo==0.0.20", "mcp<2", "fastapi<0.130"];
+use crate::process::{Proc, rss_mib};
 
 /// One target at one concurrency level, over every interleaved round.
 pub struct Row<'a> {
@@ -141,6 +138,10 @@ pub fn print_ratios(rows: &[Row<'_>], levels: &[usize]) {
             let (ratio, low, high) = ratio_by_round(rest, mcpo);
             print!(", gateway REST/mcpo {ratio:.1}x (rounds {low:.1}-{high:.1}; goal >= 10)");
         }
+        if let Some(peer) = find("mcp-proxy /", c) {
+            let (ratio, low, high) = ratio_by_round(gateway, peer);
+            print!(", gateway /mcp / mcp-proxy {ratio:.2}x (rounds {low:.2}-{high:.2}; goal >= 1)");
+        }
         println!();
     }
 }
@@ -192,46 +193,4 @@ pub async fn wait_ready(make: MakeRequest) -> Result<(), BoxError> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err("the target never answered its first call".into())
-}
-
-/// Installs mcpo in a private venv (once) and starts it in front of `upstream`.
-pub async fn start_mcpo(upstream: &str) -> Result<Proc, BoxError> {
-    let home = std::env::var("HOME").unwrap_or_else(|_| "/tmp".into());
-    let venv = std::path::PathBuf::from(home).join(".cache/mcp-reconnect/mcpo-venv");
-    let python = venv.join("bin/python");
-    if !venv.join("bin/mcpo").exists() {
-        let status = tokio::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .await?;
-        if !status.success() {
-            return Err("python3 -m venv failed".into());
-        }
-        let status = tokio::process::Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-            .args(MCPO_PINS)
-            .status()
-            .await?;
-        if !status.success() {
-            return Err("pip install mcpo failed".into());
-        }
-    }
-    let addr = free_addr()?;
-    let args: Vec<String> = [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &addr.port().to_string(),
-        "--server-type",
-        "streamable-http",
-        "--",
-        upstream,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let proc = Proc::spawn("python mcpo", &venv.join("bin/mcpo"), &args, addr).await?;
-    wait_ready(crate::rest_call(format!("http://{addr}/echo"))).await?;
-    Ok(proc)
 }

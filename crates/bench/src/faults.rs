@@ -1,0 +1,492 @@
+//! `mcp-bench faults`: the same faults against each gateway, all of them in
+//! front of the same upstream during the same fault: `mcp-gateway` (its
+//! `/mcp` on a legacy session, and its REST routes), Python mcpo (REST),
+//! mcp-proxy (`/` on a legacy session), and a legacy client straight at the
+//! upstream's address with no gateway. Each client paces tool calls (20 a
+//! second, at most 4 in flight: `echo`, `add`, the non-idempotent
+//! `increment` with a key of its own, `echo`) for [`RUN`]; the fault starts
+//! [`FAULT_AT`] in. Prints one markdown table, for RELIABILITY.md.
+//!
+//! A client that meets `404` for its session opens a new one (once per lost
+//! session), as a well-behaved MCP client does; that counts as a re-open.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use mcp_reconnect_core::BoxError;
+use mcp_reconnect_testkit::external::{self, ReverseProxy};
+use mcp_reconnect_testkit::jsonrpc::{self, McpResponse};
+use mcp_reconnect_testkit::{Counters, Fault, McpServer, RawClient, Rule, ServerOptions, TestUpstream};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, Semaphore};
+use tokio::time::Instant;
+
+use crate::peers::{self, MCP_PROXY_BACKEND};
+use crate::process::{Proc, free_addr, sibling};
+
+/// How long each scenario's clients call.
+const RUN: Duration = Duration::from_secs(12);
+/// When the fault starts.
+const FAULT_AT: Duration = Duration::from_millis(1500);
+/// Calls a second per client (one every `PACE`), and at most this many in flight.
+const PACE: Duration = Duration::from_millis(50);
+const IN_FLIGHT: usize = 4;
+/// A target whose calls still fail this close to the end has not recovered.
+const SETTLED: Duration = Duration::from_millis(1500);
+
+/// Which peers to run beside `mcp-gateway`.
+pub struct Peers {
+    pub mcpo: bool,
+    pub mcp_proxy: Option<PathBuf>,
+}
+
+/// What one call came to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Outcome {
+    Ok,
+    /// The gateway said it may have run and did not repeat it (`-32051`).
+    MaybeRun,
+    Failed,
+}
+
+struct Call {
+    tool: &'static str,
+    key: Option<String>,
+    outcome: Outcome,
+    /// When its answer was read, from the scenario's start.
+    done: Duration,
+}
+
+/// How a client reaches the tools.
+enum Surface {
+    /// A legacy MCP session at `url`; tools are named `prefix` + the tool.
+    Session { url: String, prefix: String },
+    /// mcpo's REST routes under `base`.
+    Rest { base: String },
+}
+
+struct Caller {
+    label: &'static str,
+    surface: Surface,
+    http: Client<HttpConnector, Full<Bytes>>,
+    session: Mutex<Option<String>>,
+    reopened: AtomicU32,
+}
+
+impl Caller {
+    async fn new(label: &'static str, surface: Surface) -> Result<Arc<Caller>, BoxError> {
+        let caller = Caller {
+            label,
+            surface,
+            http: Client::builder(TokioExecutor::new()).build_http(),
+            session: Mutex::new(None),
+            reopened: AtomicU32::new(0),
+        };
+        if let Surface::Session { url, .. } = &caller.surface {
+            *caller.session.lock().await = Some(open_session(url).await?);
+        }
+        Ok(Arc::new(caller))
+    }
+
+    fn plan(&self, n: u32) -> (&'static str, Value, Option<String>) {
+        let key = format!("{}-{n}", self.label);
+        match n % 4 {
+            1 => ("add", json!({"a": n, "b": 1}), None),
+            2 => ("increment", json!({"key": key}), Some(key)),
+            _ => ("echo", json!({"text": key}), None),
+        }
+    }
+
+    async fn call(&self, n: u32, started: Instant) -> Call {
+        let (tool, arguments, key) = self.plan(n);
+        let outcome = match &self.surface {
+            Surface::Rest { base } => self.rest(base, tool, &arguments).await,
+            Surface::Session { url, prefix } => {
+                self.in_session(url, &format!("{prefix}{tool}"), n, arguments)
+                    .await
+            }
+        };
+        Call {
+            tool,
+            key,
+            outcome,
+            done: started.elapsed(),
+        }
+    }
+
+    async fn in_session(&self, url: &str, tool: &str, n: u32, arguments: Value) -> Outcome {
+        let sent = self.session.lock().await.clone();
+        let body = jsonrpc::tools_call(u64::from(n) + 10, tool, arguments);
+        let Ok(request) = jsonrpc::jsonrpc_request(url, sent.as_deref(), &body) else {
+            return Outcome::Failed;
+        };
+        let answer = match self.http.request(request).await {
+            Ok(response) => match McpResponse::read(response).await {
+                Ok(answer) => answer,
+                Err(_) => return Outcome::Failed,
+            },
+            Err(_) => return Outcome::Failed,
+        };
+        if answer.status == StatusCode::NOT_FOUND {
+            let mut session = self.session.lock().await;
+            if *session == sent {
+                self.reopened.fetch_add(1, Ordering::Relaxed);
+                *session = open_session(url).await.ok();
+            }
+            return Outcome::Failed;
+        }
+        match answer.message() {
+            Some(message) if message["error"]["code"] == -32051 => Outcome::MaybeRun,
+            Some(message)
+                if answer.status == StatusCode::OK
+                    && message.get("result").is_some()
+                    && !answer.is_tool_error() =>
+            {
+                Outcome::Ok
+            }
+            _ => Outcome::Failed,
+        }
+    }
+
+    async fn rest(&self, base: &str, tool: &str, arguments: &Value) -> Outcome {
+        let Ok(request) = http::Request::post(format!("{base}/{tool}"))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(arguments.to_string())))
+        else {
+            return Outcome::Failed;
+        };
+        let Ok(response) = self.http.request(request).await else {
+            return Outcome::Failed;
+        };
+        let status = response.status();
+        let body = match response.into_body().collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) => return Outcome::Failed,
+        };
+        if status == StatusCode::OK {
+            Outcome::Ok
+        } else if String::from_utf8_lossy(&body).contains("may have run") {
+            Outcome::MaybeRun
+        } else {
+            Outcome::Failed
+        }
+    }
+}
+
+/// A new legacy session at `url`: its id.
+async fn open_session(url: &str) -> Result<String, BoxError> {
+    let mut client = RawClient::new(url);
+    let answer = client.initialize().await?;
+    client
+        .session()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("initialize at {url} answered {} without a session", answer.status).into())
+}
+
+/// Paces calls of `caller` until `RUN` is over.
+async fn drive(caller: Arc<Caller>, started: Instant) -> Vec<Call> {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut calls = Vec::new();
+    let mut next = started;
+    let mut n = 0;
+    while started.elapsed() < RUN {
+        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+            break;
+        };
+        let caller = Arc::clone(&caller);
+        calls.push(tokio::spawn(async move {
+            let call = caller.call(n, started).await;
+            drop(permit);
+            call
+        }));
+        n += 1;
+        next += PACE;
+        tokio::time::sleep_until(next).await;
+    }
+    let mut done = Vec::new();
+    for call in calls {
+        if let Ok(call) = call.await {
+            done.push(call);
+        }
+    }
+    done
+}
+
+/// One fault: what it does to the upstream, run while the clients call.
+type FaultRun = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// An upstream ready for a scenario, and how to hurt it.
+struct Setup {
+    /// The MCP endpoint every gateway (and the direct client) is given.
+    url: String,
+    counters: Arc<Counters>,
+    fault: FaultRun,
+    /// How long the fault lasts (zero: it lasts the whole run).
+    lasts: Duration,
+    /// Kept alive for the run.
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+/// One line of the table.
+struct Line {
+    target: &'static str,
+    safe_ok: usize,
+    safe: usize,
+    increments: usize,
+    twice: usize,
+    maybe_run: usize,
+    reopened: u32,
+    /// When failures stopped, after the fault ended (`None`: they did not).
+    recovered: Option<Duration>,
+    /// Whether any call failed at all.
+    any_failed: bool,
+}
+
+impl Line {
+    fn of(caller: &Caller, calls: &[Call], counters: &Counters, fault_end: Duration) -> Line {
+        let safe: Vec<&Call> = calls.iter().filter(|c| c.tool != "increment").collect();
+        let failures: Vec<Duration> = calls
+            .iter()
+            .filter(|c| c.outcome != Outcome::Ok)
+            .map(|c| c.done)
+            .collect();
+        let last_failure = failures.iter().max().copied();
+        let recovered = match last_failure {
+            Some(at) if at + SETTLED > RUN => None,
+            Some(at) => Some(at.saturating_sub(fault_end)),
+            None => Some(Duration::ZERO),
+        };
+        Line {
+            target: caller.label,
+            safe_ok: safe.iter().filter(|c| c.outcome == Outcome::Ok).count(),
+            safe: safe.len(),
+            increments: calls.iter().filter(|c| c.key.is_some()).count(),
+            twice: calls
+                .iter()
+                .filter_map(|c| c.key.as_deref())
+                .filter(|key| counters.increments(key) > 1)
+                .count(),
+            maybe_run: calls.iter().filter(|c| c.outcome == Outcome::MaybeRun).count(),
+            reopened: caller.reopened.load(Ordering::Relaxed),
+            recovered,
+            any_failed: !failures.is_empty(),
+        }
+    }
+
+    fn print(&self, scenario: &str) {
+        let recovered = match (self.recovered, self.any_failed) {
+            (_, false) => "no failure".to_string(),
+            (Some(after), true) => format!("yes, {:.1} s after the fault", after.as_secs_f64()),
+            (None, true) => "**no**".to_string(),
+        };
+        println!(
+            "| {scenario} | {} | {}/{} ({:.0} %) | {} of {} | {} | {} | {recovered} |",
+            self.target,
+            self.safe_ok,
+            self.safe,
+            100.0 * self.safe_ok as f64 / self.safe.max(1) as f64,
+            self.twice,
+            self.increments,
+            self.maybe_run,
+            self.reopened,
+        );
+    }
+}
+
+/// Runs every scenario against `mcp-gateway` and `peers`; prints the table.
+pub async fn run(peers: &Peers) -> Result<(), BoxError> {
+    let gateway_binary = sibling("mcp-gateway")?;
+    let nginx = external::available(&["nginx"]);
+    if !nginx {
+        println!("(nginx not found: the scenarios behind nginx are skipped; bash scripts/scale-setup.sh installs it)");
+    }
+    println!(
+        "\n| fault | target | safe calls ok | `increment` ran twice | answered \"may have run\" | session re-opens | recovers |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let scenarios: [(&str, bool, fn() -> SetupFuture); 5] = [
+        ("the proxy answers `502` for 3 s, server alive", false, proxy_502),
+        ("nginx → server stopped (sessions lost), restarted 3 s later", true, nginx_restart),
+        ("no proxy: the server's port refuses for 5 s", false, refused),
+        ("10 % of tool calls reset before the server", false, resets),
+        ("every 4th `increment` runs, then the proxy answers `502`", false, forward_then_502),
+    ];
+    for (name, needs_nginx, setup) in scenarios {
+        if needs_nginx && !nginx {
+            continue;
+        }
+        scenario(name, setup().await?, &gateway_binary, peers).await?;
+    }
+    Ok(())
+}
+
+type SetupFuture = Pin<Box<dyn Future<Output = Result<Setup, BoxError>> + Send>>;
+
+async fn scenario(name: &str, setup: Setup, gateway: &PathBuf, peers: &Peers) -> Result<(), BoxError> {
+    let gateway_addr = free_addr()?;
+    let port = gateway_addr.port().to_string();
+    let args = ["--host", "127.0.0.1", "--port", &port, "streamablehttp", &setup.url];
+    let _gateway = Proc::spawn("mcp-gateway", gateway, &crate::owned(&args), gateway_addr).await?;
+    crate::report::wait_ready(crate::rest_call(format!("http://{gateway_addr}/echo"))).await?;
+    let base = format!("http://{gateway_addr}");
+    let mut callers = vec![
+        Caller::new(
+            "mcp-gateway `/mcp`",
+            Surface::Session {
+                url: format!("{base}/mcp"),
+                prefix: String::new(),
+            },
+        )
+        .await?,
+        Caller::new("mcp-gateway REST", Surface::Rest { base }).await?,
+    ];
+    let mut running: Vec<Proc> = Vec::new();
+    if peers.mcpo {
+        let mcpo = peers::start_mcpo(&setup.url).await?;
+        let base = format!("http://{}", mcpo.addr);
+        running.push(mcpo);
+        callers.push(Caller::new("mcpo 0.0.20 REST", Surface::Rest { base }).await?);
+    }
+    if let Some(binary) = &peers.mcp_proxy {
+        let proxy = peers::start_mcp_proxy(binary, &setup.url).await?;
+        let url = format!("http://{}/", proxy.addr);
+        running.push(proxy);
+        let prefix = format!("{MCP_PROXY_BACKEND}/");
+        callers.push(Caller::new("mcp-proxy 0.6.0 `/`", Surface::Session { url, prefix }).await?);
+    }
+    callers.push(
+        Caller::new(
+            "no gateway",
+            Surface::Session {
+                url: setup.url.clone(),
+                prefix: String::new(),
+            },
+        )
+        .await?,
+    );
+
+    let started = Instant::now();
+    let runs: Vec<_> = callers
+        .iter()
+        .map(|caller| tokio::spawn(drive(Arc::clone(caller), started)))
+        .collect();
+    tokio::time::sleep(FAULT_AT).await;
+    let fault_began = started.elapsed();
+    setup.fault.await;
+    let fault_end = if setup.lasts.is_zero() {
+        fault_began
+    } else {
+        started.elapsed()
+    };
+    for (caller, run) in callers.iter().zip(runs) {
+        let calls = run.await?;
+        Line::of(caller, &calls, &setup.counters, fault_end).print(name);
+    }
+    Ok(())
+}
+
+fn proxy_502() -> SetupFuture {
+    Box::pin(async {
+        let upstream = Arc::new(TestUpstream::start().await?);
+        let faults = Arc::clone(&upstream);
+        let fault: FaultRun = Box::pin(async move {
+            faults.proxy.push(Rule::any(Fault::status(StatusCode::BAD_GATEWAY)));
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            faults.proxy.clear();
+        });
+        Ok(Setup {
+            url: upstream.url(),
+            counters: upstream.counters(),
+            fault,
+            lasts: Duration::from_secs(3),
+            _keep: Box::new(upstream),
+        })
+    })
+}
+
+/// The rmcp server stopped (port refused, connections and sessions gone)
+/// and started again on its port after `down`.
+fn stopped_for(server: &Arc<Mutex<McpServer>>, down: Duration) -> FaultRun {
+    let server = Arc::clone(server);
+    Box::pin(async move {
+        let mut server = server.lock().await;
+        server.stop().await;
+        tokio::time::sleep(down).await;
+        if let Err(error) = server.start_again().await {
+            eprintln!("the server did not start again: {error}");
+        }
+    })
+}
+
+fn nginx_restart() -> SetupFuture {
+    Box::pin(async {
+        let server = McpServer::start(ServerOptions::default()).await?;
+        let counters = server.counters();
+        let proxy = ReverseProxy::start(server.addr()).await?;
+        let server = Arc::new(Mutex::new(server));
+        Ok(Setup {
+            url: proxy.mcp_url(),
+            counters,
+            fault: stopped_for(&server, Duration::from_secs(3)),
+            lasts: Duration::from_secs(3),
+            _keep: Box::new((server, proxy)),
+        })
+    })
+}
+
+fn refused() -> SetupFuture {
+    Box::pin(async {
+        let server = McpServer::start(ServerOptions::default()).await?;
+        let (url, counters) = (server.url(), server.counters());
+        let server = Arc::new(Mutex::new(server));
+        Ok(Setup {
+            url,
+            counters,
+            fault: stopped_for(&server, Duration::from_secs(5)),
+            lasts: Duration::from_secs(5),
+            _keep: Box::new(server),
+        })
+    })
+}
+
+fn resets() -> SetupFuture {
+    Box::pin(async {
+        let upstream = TestUpstream::start().await?;
+        upstream
+            .proxy
+            .push(Rule::method("tools/call", Fault::Reset).every(10));
+        Ok(Setup {
+            url: upstream.url(),
+            counters: upstream.counters(),
+            fault: Box::pin(async {}),
+            lasts: Duration::ZERO,
+            _keep: Box::new(upstream),
+        })
+    })
+}
+
+fn forward_then_502() -> SetupFuture {
+    Box::pin(async {
+        let upstream = TestUpstream::start().await?;
+        upstream.proxy.push(
+            Rule::tool("increment", Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY)).every(4),
+        );
+        Ok(Setup {
+            url: upstream.url(),
+            counters: upstream.counters(),
+            fault: Box::pin(async {}),
+            lasts: Duration::ZERO,
+            _keep: Box::new(upstream),
+        })
+    })
+}
