@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A closed-loop load of the official Python SDK client (legacy session):
-`--inflight` loops call `echo` for `--seconds`, then one JSON line:
-`{"calls": N, "calls_per_s": R, "p50_ms": M, "failed": F}`.
+`--inflight` loops call the tool (`echo`) for `--seconds`, then one JSON
+line: `{"calls": N, "calls_per_s": R, "p50_ms": M, "failed": F}`.
 
-    python_load.py URL [--seconds S] [--inflight N]
+    python_load.py URL [--seconds S] [--inflight N] [--tool NAME]
 
 Outside CI: BENCHMARKS.md's client-side comparisons run it (loopback only).
 """
@@ -28,7 +28,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     async with http:
         transport = streamable_http_client(args.url, http_client=http)
         async with Client(transport, mode="legacy") as client:
-            await client.call_tool("echo", {"text": "warm"})
+            await client.call_tool(args.tool, {"text": "warm"})
             end = time.perf_counter() + args.seconds
 
             async def loop() -> None:
@@ -36,7 +36,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 while time.perf_counter() < end:
                     started = time.perf_counter()
                     try:
-                        result = await client.call_tool("echo", {"text": "hello"})
+                        result = await client.call_tool(args.tool, {"text": "hello"})
                         if result.is_error:
                             failed += 1
                     except Exception:  # noqa: BLE001 - counted, the load goes on
@@ -61,6 +61,7 @@ def main() -> int:
     parser.add_argument("url")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--inflight", type=int, default=2)
+    parser.add_argument("--tool", default="echo")
     args = parser.parse_args()
     print(json.dumps(anyio.run(run, args)), flush=True)
     return 0

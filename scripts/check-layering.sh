@@ -30,4 +30,12 @@ if [ -n "$prod" ]; then
 else
   echo "check-layering: mcp-gateway without \`demo\`: no rmcp, no testkit"
 fi
+# The layout in ARCHITECTURE.md names every crate directory.
+for dir in crates/*/; do
+  dir=${dir%/}
+  if ! grep -q "^$dir " ARCHITECTURE.md; then
+    echo "check-layering: ARCHITECTURE.md's layout does not list $dir"
+    failed=1
+  fi
+done
 exit "$failed"
