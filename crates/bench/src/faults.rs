@@ -26,7 +26,7 @@ use hyper_util::rt::TokioExecutor;
 use mcp_reconnect_core::BoxError;
 use mcp_reconnect_testkit::external::{self, ReverseProxy};
 use mcp_reconnect_testkit::jsonrpc::{self, McpResponse};
-use mcp_reconnect_testkit::{Counters, Fault, McpServer, RawClient, Rule, ServerOptions, TestUpstream};
+use mcp_reconnect_testkit::{Counters, Fault, FaultProxy, McpServer, RawClient, Rule, ServerOptions};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
@@ -41,6 +41,8 @@ const FAULT_AT: Duration = Duration::from_millis(1500);
 /// Calls a second per client (one every `PACE`), and at most this many in flight.
 const PACE: Duration = Duration::from_millis(50);
 const IN_FLIGHT: usize = 4;
+/// A call not answered by then is given up on (counted as hung).
+const CALL_DEADLINE: Duration = Duration::from_secs(10);
 /// A target whose calls still fail this close to the end has not recovered.
 const SETTLED: Duration = Duration::from_millis(1500);
 
@@ -51,12 +53,15 @@ pub struct Peers {
 }
 
 /// What one call came to.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 enum Outcome {
     Ok,
     /// The gateway said it may have run and did not repeat it (`-32051`).
     MaybeRun,
-    Failed,
+    /// Why it failed (printed with `MCP_BENCH_VERBOSE=1`).
+    Failed(String),
+    /// No answer within [`CALL_DEADLINE`].
+    Hung,
 }
 
 struct Call {
@@ -109,13 +114,18 @@ impl Caller {
 
     async fn call(&self, n: u32, started: Instant) -> Call {
         let (tool, arguments, key) = self.plan(n);
-        let outcome = match &self.surface {
-            Surface::Rest { base } => self.rest(base, tool, &arguments).await,
-            Surface::Session { url, prefix } => {
-                self.in_session(url, &format!("{prefix}{tool}"), n, arguments)
-                    .await
+        let answer = async {
+            match &self.surface {
+                Surface::Rest { base } => self.rest(base, tool, &arguments).await,
+                Surface::Session { url, prefix } => {
+                    self.in_session(url, &format!("{prefix}{tool}"), n, arguments.clone())
+                        .await
+                }
             }
         };
+        let outcome = tokio::time::timeout(CALL_DEADLINE, answer)
+            .await
+            .unwrap_or(Outcome::Hung);
         Call {
             tool,
             key,
@@ -127,15 +137,16 @@ impl Caller {
     async fn in_session(&self, url: &str, tool: &str, n: u32, arguments: Value) -> Outcome {
         let sent = self.session.lock().await.clone();
         let body = jsonrpc::tools_call(u64::from(n) + 10, tool, arguments);
-        let Ok(request) = jsonrpc::jsonrpc_request(url, sent.as_deref(), &body) else {
-            return Outcome::Failed;
+        let request = match jsonrpc::jsonrpc_request(url, sent.as_deref(), &body) {
+            Ok(request) => request,
+            Err(error) => return Outcome::Failed(format!("request: {error}")),
         };
         let answer = match self.http.request(request).await {
             Ok(response) => match McpResponse::read(response).await {
                 Ok(answer) => answer,
-                Err(_) => return Outcome::Failed,
+                Err(error) => return Outcome::Failed(format!("answer cut off: {error}")),
             },
-            Err(_) => return Outcome::Failed,
+            Err(error) => return Outcome::Failed(format!("transport: {error}")),
         };
         if answer.status == StatusCode::NOT_FOUND {
             let mut session = self.session.lock().await;
@@ -143,7 +154,7 @@ impl Caller {
                 self.reopened.fetch_add(1, Ordering::Relaxed);
                 *session = open_session(url).await.ok();
             }
-            return Outcome::Failed;
+            return Outcome::Failed("404: the session was lost".into());
         }
         match answer.message() {
             Some(message) if message["error"]["code"] == -32051 => Outcome::MaybeRun,
@@ -154,31 +165,38 @@ impl Caller {
             {
                 Outcome::Ok
             }
-            _ => Outcome::Failed,
+            _ => Outcome::Failed(format!(
+                "{}: {:.200}",
+                answer.status,
+                String::from_utf8_lossy(&answer.body)
+            )),
         }
     }
 
     async fn rest(&self, base: &str, tool: &str, arguments: &Value) -> Outcome {
-        let Ok(request) = http::Request::post(format!("{base}/{tool}"))
+        let request = match http::Request::post(format!("{base}/{tool}"))
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(arguments.to_string())))
-        else {
-            return Outcome::Failed;
+        {
+            Ok(request) => request,
+            Err(error) => return Outcome::Failed(format!("request: {error}")),
         };
-        let Ok(response) = self.http.request(request).await else {
-            return Outcome::Failed;
+        let response = match self.http.request(request).await {
+            Ok(response) => response,
+            Err(error) => return Outcome::Failed(format!("transport: {error}")),
         };
         let status = response.status();
         let body = match response.into_body().collect().await {
             Ok(body) => body.to_bytes(),
-            Err(_) => return Outcome::Failed,
+            Err(error) => return Outcome::Failed(format!("answer cut off: {error}")),
         };
+        let text = String::from_utf8_lossy(&body);
         if status == StatusCode::OK {
             Outcome::Ok
-        } else if String::from_utf8_lossy(&body).contains("may have run") {
+        } else if text.contains("may have run") {
             Outcome::MaybeRun
         } else {
-            Outcome::Failed
+            Outcome::Failed(format!("{status}: {text:.200}"))
         }
     }
 }
@@ -222,19 +240,71 @@ async fn drive(caller: Arc<Caller>, started: Instant) -> Vec<Call> {
     done
 }
 
-/// One fault: what it does to the upstream, run while the clients call.
-type FaultRun = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// The fault of a scenario.
+enum Faults {
+    /// Each target has a fault proxy of its own in front of `backend`, so
+    /// that rules counting requests ("every 4th") count each target's
+    /// alone; `rules` go onto each at [`FAULT_AT`], for `lasts` (`None`:
+    /// until the end).
+    Rules {
+        backend: std::net::SocketAddr,
+        rules: fn() -> Vec<Rule>,
+        lasts: Option<Duration>,
+    },
+    /// Every target calls `url`; the server stops for `down` (its port
+    /// refuses, its connections and sessions are gone), then starts again.
+    Stop {
+        url: String,
+        server: Arc<Mutex<McpServer>>,
+        down: Duration,
+    },
+}
 
 /// An upstream ready for a scenario, and how to hurt it.
 struct Setup {
-    /// The MCP endpoint every gateway (and the direct client) is given.
-    url: String,
+    faults: Faults,
     counters: Arc<Counters>,
-    fault: FaultRun,
-    /// How long the fault lasts (zero: it lasts the whole run).
-    lasts: Duration,
     /// Kept alive for the run.
     _keep: Box<dyn std::any::Any + Send>,
+}
+
+impl Setup {
+    /// The MCP endpoint the next target is given.
+    async fn target_url(&self, proxies: &mut Vec<FaultProxy>) -> Result<String, BoxError> {
+        match &self.faults {
+            Faults::Rules { backend, .. } => {
+                let proxy = FaultProxy::start(*backend).await?;
+                let url = proxy.url();
+                proxies.push(proxy);
+                Ok(url)
+            }
+            Faults::Stop { url, .. } => Ok(url.clone()),
+        }
+    }
+
+    /// Injects the fault; returns once it is over (at once for a fault
+    /// that lasts the whole run). Returns whether it ends before the run.
+    async fn inject(&self, proxies: &[FaultProxy]) -> Result<bool, BoxError> {
+        match &self.faults {
+            Faults::Rules { rules, lasts, .. } => {
+                for proxy in proxies {
+                    rules().into_iter().for_each(|rule| proxy.push(rule));
+                }
+                let Some(lasts) = lasts else {
+                    return Ok(false);
+                };
+                tokio::time::sleep(*lasts).await;
+                proxies.iter().for_each(FaultProxy::clear);
+            }
+            Faults::Stop { server, down, .. } => {
+                let mut server = server.lock().await;
+                server.stop().await;
+                tokio::time::sleep(*down).await;
+                server.start_again().await?;
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// One line of the table.
@@ -245,27 +315,40 @@ struct Line {
     increments: usize,
     twice: usize,
     maybe_run: usize,
+    hung: usize,
     reopened: u32,
     /// When failures stopped, after the fault ended (`None`: they did not).
     recovered: Option<Duration>,
     /// Whether any call failed at all.
     any_failed: bool,
+    /// Whether the fault ended before the run did.
+    fault_ends: bool,
+    /// A few distinct reasons of failures.
+    reasons: Vec<String>,
 }
 
 impl Line {
-    fn of(caller: &Caller, calls: &[Call], counters: &Counters, fault_end: Duration) -> Line {
+    fn of(caller: &Caller, calls: &[Call], counters: &Counters, fault_end: Option<Duration>) -> Line {
         let safe: Vec<&Call> = calls.iter().filter(|c| c.tool != "increment").collect();
-        let failures: Vec<Duration> = calls
+        let last_failure = calls
             .iter()
             .filter(|c| c.outcome != Outcome::Ok)
             .map(|c| c.done)
-            .collect();
-        let last_failure = failures.iter().max().copied();
+            .max();
         let recovered = match last_failure {
             Some(at) if at + SETTLED > RUN => None,
-            Some(at) => Some(at.saturating_sub(fault_end)),
+            Some(at) => Some(at.saturating_sub(fault_end.unwrap_or_default())),
             None => Some(Duration::ZERO),
         };
+        let mut reasons: Vec<String> = Vec::new();
+        for call in calls {
+            if let Outcome::Failed(why) = &call.outcome
+                && reasons.len() < 3
+                && !reasons.contains(why)
+            {
+                reasons.push(why.clone());
+            }
+        }
         Line {
             target: caller.label,
             safe_ok: safe.iter().filter(|c| c.outcome == Outcome::Ok).count(),
@@ -277,20 +360,24 @@ impl Line {
                 .filter(|key| counters.increments(key) > 1)
                 .count(),
             maybe_run: calls.iter().filter(|c| c.outcome == Outcome::MaybeRun).count(),
+            hung: calls.iter().filter(|c| c.outcome == Outcome::Hung).count(),
             reopened: caller.reopened.load(Ordering::Relaxed),
             recovered,
-            any_failed: !failures.is_empty(),
+            any_failed: last_failure.is_some(),
+            fault_ends: fault_end.is_some(),
+            reasons,
         }
     }
 
     fn print(&self, scenario: &str) {
-        let recovered = match (self.recovered, self.any_failed) {
-            (_, false) => "no failure".to_string(),
-            (Some(after), true) => format!("yes, {:.1} s after the fault", after.as_secs_f64()),
-            (None, true) => "**no**".to_string(),
+        let recovered = match (self.any_failed, self.fault_ends, self.recovered) {
+            (false, _, _) => "no failure".to_string(),
+            (true, false, _) => "— (lasts the run)".to_string(),
+            (true, true, Some(after)) => format!("yes, {:.1} s after the fault", after.as_secs_f64()),
+            (true, true, None) => "**no**".to_string(),
         };
         println!(
-            "| {scenario} | {} | {}/{} ({:.0} %) | {} of {} | {} | {} | {recovered} |",
+            "| {scenario} | {} | {}/{} ({:.0} %) | {} of {} | {} | {} | {} | {recovered} |",
             self.target,
             self.safe_ok,
             self.safe,
@@ -298,10 +385,18 @@ impl Line {
             self.twice,
             self.increments,
             self.maybe_run,
+            self.hung,
             self.reopened,
         );
+        if std::env::var_os("MCP_BENCH_VERBOSE").is_some() {
+            for reason in &self.reasons {
+                eprintln!("  {}: {reason}", self.target);
+            }
+        }
     }
 }
+
+type SetupFuture = Pin<Box<dyn Future<Output = Result<Setup, BoxError>> + Send>>;
 
 /// Runs every scenario against `mcp-gateway` and `peers`; prints the table.
 pub async fn run(peers: &Peers) -> Result<(), BoxError> {
@@ -311,9 +406,10 @@ pub async fn run(peers: &Peers) -> Result<(), BoxError> {
         println!("(nginx not found: the scenarios behind nginx are skipped; bash scripts/scale-setup.sh installs it)");
     }
     println!(
-        "\n| fault | target | safe calls ok | `increment` ran twice | answered \"may have run\" | session re-opens | recovers |"
+        "\n| fault | target | safe calls ok | `increment` ran twice | answered \"may have run\" | hung (no answer in {} s) | session re-opens | recovers |",
+        CALL_DEADLINE.as_secs()
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     let scenarios: [(&str, bool, fn() -> SetupFuture); 5] = [
         ("the proxy answers `502` for 3 s, server alive", false, proxy_502),
         ("nginx → server stopped (sessions lost), restarted 3 s later", true, nginx_restart),
@@ -330,50 +426,38 @@ pub async fn run(peers: &Peers) -> Result<(), BoxError> {
     Ok(())
 }
 
-type SetupFuture = Pin<Box<dyn Future<Output = Result<Setup, BoxError>> + Send>>;
-
 async fn scenario(name: &str, setup: Setup, gateway: &PathBuf, peers: &Peers) -> Result<(), BoxError> {
+    let mut proxies = Vec::new();
+    let mut running: Vec<Proc> = Vec::new();
+    let mut callers = Vec::new();
+
+    let upstream = setup.target_url(&mut proxies).await?;
     let gateway_addr = free_addr()?;
     let port = gateway_addr.port().to_string();
-    let args = ["--host", "127.0.0.1", "--port", &port, "streamablehttp", &setup.url];
-    let _gateway = Proc::spawn("mcp-gateway", gateway, &crate::owned(&args), gateway_addr).await?;
+    let args = ["--host", "127.0.0.1", "--port", &port, "streamablehttp", &upstream];
+    running.push(Proc::spawn("mcp-gateway", gateway, &crate::owned(&args), gateway_addr).await?);
     crate::report::wait_ready(crate::rest_call(format!("http://{gateway_addr}/echo"))).await?;
     let base = format!("http://{gateway_addr}");
-    let mut callers = vec![
-        Caller::new(
-            "mcp-gateway `/mcp`",
-            Surface::Session {
-                url: format!("{base}/mcp"),
-                prefix: String::new(),
-            },
-        )
-        .await?,
-        Caller::new("mcp-gateway REST", Surface::Rest { base }).await?,
-    ];
-    let mut running: Vec<Proc> = Vec::new();
+    let url = format!("{base}/mcp");
+    let prefix = String::new();
+    callers.push(Caller::new("mcp-gateway `/mcp`", Surface::Session { url, prefix }).await?);
+    callers.push(Caller::new("mcp-gateway REST", Surface::Rest { base }).await?);
     if peers.mcpo {
-        let mcpo = peers::start_mcpo(&setup.url).await?;
+        let mcpo = peers::start_mcpo(&setup.target_url(&mut proxies).await?).await?;
         let base = format!("http://{}", mcpo.addr);
         running.push(mcpo);
         callers.push(Caller::new("mcpo 0.0.20 REST", Surface::Rest { base }).await?);
     }
     if let Some(binary) = &peers.mcp_proxy {
-        let proxy = peers::start_mcp_proxy(binary, &setup.url).await?;
+        let proxy = peers::start_mcp_proxy(binary, &setup.target_url(&mut proxies).await?).await?;
         let url = format!("http://{}/", proxy.addr);
         running.push(proxy);
         let prefix = format!("{MCP_PROXY_BACKEND}/");
         callers.push(Caller::new("mcp-proxy 0.6.0 `/`", Surface::Session { url, prefix }).await?);
     }
-    callers.push(
-        Caller::new(
-            "no gateway",
-            Surface::Session {
-                url: setup.url.clone(),
-                prefix: String::new(),
-            },
-        )
-        .await?,
-    );
+    let url = setup.target_url(&mut proxies).await?;
+    let prefix = String::new();
+    callers.push(Caller::new("no gateway", Surface::Session { url, prefix }).await?);
 
     let started = Instant::now();
     let runs: Vec<_> = callers
@@ -381,13 +465,7 @@ async fn scenario(name: &str, setup: Setup, gateway: &PathBuf, peers: &Peers) ->
         .map(|caller| tokio::spawn(drive(Arc::clone(caller), started)))
         .collect();
     tokio::time::sleep(FAULT_AT).await;
-    let fault_began = started.elapsed();
-    setup.fault.await;
-    let fault_end = if setup.lasts.is_zero() {
-        fault_began
-    } else {
-        started.elapsed()
-    };
+    let fault_end = setup.inject(&proxies).await?.then(|| started.elapsed());
     for (caller, run) in callers.iter().zip(runs) {
         let calls = run.await?;
         Line::of(caller, &calls, &setup.counters, fault_end).print(name);
@@ -397,34 +475,16 @@ async fn scenario(name: &str, setup: Setup, gateway: &PathBuf, peers: &Peers) ->
 
 fn proxy_502() -> SetupFuture {
     Box::pin(async {
-        let upstream = Arc::new(TestUpstream::start().await?);
-        let faults = Arc::clone(&upstream);
-        let fault: FaultRun = Box::pin(async move {
-            faults.proxy.push(Rule::any(Fault::status(StatusCode::BAD_GATEWAY)));
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            faults.proxy.clear();
-        });
+        let server = McpServer::start(ServerOptions::default()).await?;
         Ok(Setup {
-            url: upstream.url(),
-            counters: upstream.counters(),
-            fault,
-            lasts: Duration::from_secs(3),
-            _keep: Box::new(upstream),
+            faults: Faults::Rules {
+                backend: server.addr(),
+                rules: || vec![Rule::any(Fault::status(StatusCode::BAD_GATEWAY))],
+                lasts: Some(Duration::from_secs(3)),
+            },
+            counters: server.counters(),
+            _keep: Box::new(server),
         })
-    })
-}
-
-/// The rmcp server stopped (port refused, connections and sessions gone)
-/// and started again on its port after `down`.
-fn stopped_for(server: &Arc<Mutex<McpServer>>, down: Duration) -> FaultRun {
-    let server = Arc::clone(server);
-    Box::pin(async move {
-        let mut server = server.lock().await;
-        server.stop().await;
-        tokio::time::sleep(down).await;
-        if let Err(error) = server.start_again().await {
-            eprintln!("the server did not start again: {error}");
-        }
     })
 }
 
@@ -435,10 +495,12 @@ fn nginx_restart() -> SetupFuture {
         let proxy = ReverseProxy::start(server.addr()).await?;
         let server = Arc::new(Mutex::new(server));
         Ok(Setup {
-            url: proxy.mcp_url(),
+            faults: Faults::Stop {
+                url: proxy.mcp_url(),
+                server: Arc::clone(&server),
+                down: Duration::from_secs(3),
+            },
             counters,
-            fault: stopped_for(&server, Duration::from_secs(3)),
-            lasts: Duration::from_secs(3),
             _keep: Box::new((server, proxy)),
         })
     })
@@ -450,10 +512,12 @@ fn refused() -> SetupFuture {
         let (url, counters) = (server.url(), server.counters());
         let server = Arc::new(Mutex::new(server));
         Ok(Setup {
-            url,
+            faults: Faults::Stop {
+                url,
+                server: Arc::clone(&server),
+                down: Duration::from_secs(5),
+            },
             counters,
-            fault: stopped_for(&server, Duration::from_secs(5)),
-            lasts: Duration::from_secs(5),
             _keep: Box::new(server),
         })
     })
@@ -461,32 +525,32 @@ fn refused() -> SetupFuture {
 
 fn resets() -> SetupFuture {
     Box::pin(async {
-        let upstream = TestUpstream::start().await?;
-        upstream
-            .proxy
-            .push(Rule::method("tools/call", Fault::Reset).every(10));
+        let server = McpServer::start(ServerOptions::default()).await?;
         Ok(Setup {
-            url: upstream.url(),
-            counters: upstream.counters(),
-            fault: Box::pin(async {}),
-            lasts: Duration::ZERO,
-            _keep: Box::new(upstream),
+            faults: Faults::Rules {
+                backend: server.addr(),
+                rules: || vec![Rule::method("tools/call", Fault::Reset).every(10)],
+                lasts: None,
+            },
+            counters: server.counters(),
+            _keep: Box::new(server),
         })
     })
 }
 
 fn forward_then_502() -> SetupFuture {
     Box::pin(async {
-        let upstream = TestUpstream::start().await?;
-        upstream.proxy.push(
-            Rule::tool("increment", Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY)).every(4),
-        );
+        let server = McpServer::start(ServerOptions::default()).await?;
         Ok(Setup {
-            url: upstream.url(),
-            counters: upstream.counters(),
-            fault: Box::pin(async {}),
-            lasts: Duration::ZERO,
-            _keep: Box::new(upstream),
+            faults: Faults::Rules {
+                backend: server.addr(),
+                rules: || {
+                    vec![Rule::tool("increment", Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY)).every(4)]
+                },
+                lasts: None,
+            },
+            counters: server.counters(),
+            _keep: Box::new(server),
         })
     })
 }

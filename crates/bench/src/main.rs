@@ -183,6 +183,20 @@ pub(crate) fn mcp_call_of(url: String, tool: &str) -> MakeRequest {
     Arc::new(move || jsonrpc_request(&url, None, &body).unwrap_or_default())
 }
 
+/// Like [`mcp_call_of`], on one legacy session opened now.
+async fn mcp_session_call(url: String, tool: &str) -> Result<MakeRequest, BoxError> {
+    let mut client = mcp_reconnect_testkit::RawClient::new(url.clone());
+    let answer = client.initialize().await?;
+    let session = client
+        .session()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("initialize at {url} answered {} without a session", answer.status))?;
+    let body = tools_call(1, tool, json!({"text": "hello"}));
+    Ok(Arc::new(move || {
+        jsonrpc_request(&url, Some(&session), &body).unwrap_or_default()
+    }))
+}
+
 pub(crate) fn rest_call(url: String) -> MakeRequest {
     Arc::new(move || {
         http::Request::post(&url)
@@ -284,14 +298,13 @@ async fn run(
         ));
     }
     if let Some(proxy) = &mcp_proxy {
-        targets.push((
-            "mcp-proxy /",
-            Some(proxy),
-            mcp_call_of(
-                format!("http://{}/", proxy.addr),
-                &format!("{}/echo", peers::MCP_PROXY_BACKEND),
-            ),
-        ));
+        // mcp-proxy terminates MCP itself: a sessionless call gets a session
+        // of its own, so the legacy clients' way (one session) is measured too.
+        let url = format!("http://{}/", proxy.addr);
+        let tool = format!("{}/echo", peers::MCP_PROXY_BACKEND);
+        targets.push(("mcp-proxy /", Some(proxy), mcp_call_of(url.clone(), &tool)));
+        let session = mcp_session_call(url, &tool).await?;
+        targets.push(("mcp-proxy / session", Some(proxy), session));
     }
 
     // Rounds interleave the targets (A B C, B C A, …) so that a noisy

@@ -138,9 +138,11 @@ pub fn print_ratios(rows: &[Row<'_>], levels: &[usize]) {
             let (ratio, low, high) = ratio_by_round(rest, mcpo);
             print!(", gateway REST/mcpo {ratio:.1}x (rounds {low:.1}-{high:.1}; goal >= 10)");
         }
-        if let Some(peer) = find("mcp-proxy /", c) {
-            let (ratio, low, high) = ratio_by_round(gateway, peer);
-            print!(", gateway /mcp / mcp-proxy {ratio:.2}x (rounds {low:.2}-{high:.2}; goal >= 1)");
+        for peer in ["mcp-proxy /", "mcp-proxy / session"] {
+            if let Some(row) = find(peer, c) {
+                let (ratio, low, high) = ratio_by_round(gateway, row);
+                print!(", gateway /mcp ÷ {peer} {ratio:.2}x (rounds {low:.2}-{high:.2}; goal >= 1)");
+            }
         }
         println!();
     }
