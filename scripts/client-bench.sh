@@ -61,7 +61,7 @@ for round in $(seq "$rounds"); do
       if [ "$client" = python ]; then
         line=$("$python" interop/python_load.py "$url" --seconds 5 --inflight 2 --tool "$tool")
       else
-        line=$("$node" interop/ts_load.mjs "$url" --seconds 5 --inflight 2 --tool "$tool")
+        line=$("$node" --no-warnings interop/ts_load.mjs "$url" --seconds 5 --inflight 2 --tool "$tool")
       fi
       echo "round $round $client | $name | $line"
     done
