@@ -398,26 +398,40 @@ impl Line {
 
 type SetupFuture = Pin<Box<dyn Future<Output = Result<Setup, BoxError>> + Send>>;
 
+/// A scenario: its name, whether it needs nginx, and its upstream.
+type Scenario = (&'static str, bool, fn() -> SetupFuture);
+
+const SCENARIOS: &[Scenario] = &[
+    ("the proxy answers `502` for 3 s, server alive", false, proxy_502),
+    (
+        "nginx → server stopped (sessions lost), restarted 3 s later",
+        true,
+        nginx_restart,
+    ),
+    ("no proxy: the server's port refuses for 5 s", false, refused),
+    ("10 % of tool calls reset before the server", false, resets),
+    (
+        "every 4th `increment` runs, then the proxy answers `502`",
+        false,
+        forward_then_502,
+    ),
+];
+
 /// Runs every scenario against `mcp-gateway` and `peers`; prints the table.
 pub async fn run(peers: &Peers) -> Result<(), BoxError> {
     let gateway_binary = sibling("mcp-gateway")?;
     let nginx = external::available(&["nginx"]);
     if !nginx {
-        println!("(nginx not found: the scenarios behind nginx are skipped; bash scripts/scale-setup.sh installs it)");
+        println!(
+            "(nginx not found: the scenarios behind nginx are skipped; bash scripts/scale-setup.sh installs it)"
+        );
     }
     println!(
         "\n| fault | target | safe calls ok | `increment` ran twice | answered \"may have run\" | hung (no answer in {} s) | session re-opens | recovers |",
         CALL_DEADLINE.as_secs()
     );
     println!("|---|---|---|---|---|---|---|---|");
-    let scenarios: [(&str, bool, fn() -> SetupFuture); 5] = [
-        ("the proxy answers `502` for 3 s, server alive", false, proxy_502),
-        ("nginx → server stopped (sessions lost), restarted 3 s later", true, nginx_restart),
-        ("no proxy: the server's port refuses for 5 s", false, refused),
-        ("10 % of tool calls reset before the server", false, resets),
-        ("every 4th `increment` runs, then the proxy answers `502`", false, forward_then_502),
-    ];
-    for (name, needs_nginx, setup) in scenarios {
+    for &(name, needs_nginx, setup) in SCENARIOS {
         if needs_nginx && !nginx {
             continue;
         }
@@ -434,7 +448,14 @@ async fn scenario(name: &str, setup: Setup, gateway: &PathBuf, peers: &Peers) ->
     let upstream = setup.target_url(&mut proxies).await?;
     let gateway_addr = free_addr()?;
     let port = gateway_addr.port().to_string();
-    let args = ["--host", "127.0.0.1", "--port", &port, "streamablehttp", &upstream];
+    let args = [
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "streamablehttp",
+        &upstream,
+    ];
     running.push(Proc::spawn("mcp-gateway", gateway, &crate::owned(&args), gateway_addr).await?);
     crate::report::wait_ready(crate::rest_call(format!("http://{gateway_addr}/echo"))).await?;
     let base = format!("http://{gateway_addr}");
@@ -553,4 +574,50 @@ fn forward_then_502() -> SetupFuture {
             _keep: Box::new(server),
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(outcome: Outcome, done_ms: u64) -> Call {
+        Call {
+            tool: "echo",
+            key: None,
+            outcome,
+            done: Duration::from_millis(done_ms),
+        }
+    }
+
+    async fn caller() -> Arc<Caller> {
+        Caller::new("t", Surface::Rest { base: String::new() })
+            .await
+            .expect("a REST caller needs no peer")
+    }
+
+    #[tokio::test]
+    async fn recovery_is_the_last_failure_after_the_fault_and_none_near_the_end() {
+        let (caller, counters) = (caller().await, Counters::default());
+        let end = Some(Duration::from_secs(4));
+        let failed = |ms| call(Outcome::Failed("x".into()), ms);
+
+        let line = Line::of(&caller, &[call(Outcome::Ok, 100)], &counters, end);
+        assert!(!line.any_failed);
+        let line = Line::of(
+            &caller,
+            &[failed(5_000), call(Outcome::Ok, 6_000)],
+            &counters,
+            end,
+        );
+        assert_eq!(line.recovered, Some(Duration::from_secs(1)));
+        // A failure during the fault counts as recovered at the fault's end.
+        let line = Line::of(&caller, &[failed(3_000)], &counters, end);
+        assert_eq!(line.recovered, Some(Duration::ZERO));
+        // Still failing in the run's last stretch: not recovered.
+        let late = (RUN - SETTLED / 2).as_millis() as u64;
+        let line = Line::of(&caller, &[failed(late)], &counters, end);
+        assert_eq!(line.recovered, None);
+        let line = Line::of(&caller, &[call(Outcome::Hung, late)], &counters, end);
+        assert_eq!((line.recovered, line.hung), (None, 1));
+    }
 }
