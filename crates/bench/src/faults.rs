@@ -24,7 +24,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use mcp_reconnect_core::BoxError;
-use mcp_reconnect_testkit::external::{self, ReverseProxy};
+use mcp_reconnect_testkit::external::{self, PythonServer, ReverseProxy};
 use mcp_reconnect_testkit::jsonrpc::{self, McpResponse};
 use mcp_reconnect_testkit::{Counters, Fault, FaultProxy, McpServer, RawClient, Rule, ServerOptions};
 use serde_json::{Value, json};
@@ -255,15 +255,50 @@ enum Faults {
     /// refuses, its connections and sessions are gone), then starts again.
     Stop {
         url: String,
-        server: Arc<Mutex<McpServer>>,
+        server: Restartable,
         down: Duration,
     },
+}
+
+/// A server that stops and starts again on its port.
+enum Restartable {
+    /// The testkit's rmcp server, in this process.
+    Rmcp(Arc<Mutex<McpServer>>),
+    /// The official Python SDK server, a child process killed with `SIGKILL`.
+    Python(Arc<Mutex<PythonServer>>),
+}
+
+impl Restartable {
+    async fn down_for(&self, down: Duration) -> Result<(), BoxError> {
+        match self {
+            Restartable::Rmcp(server) => {
+                let mut server = server.lock().await;
+                server.stop().await;
+                tokio::time::sleep(down).await;
+                server.start_again().await?;
+            }
+            Restartable::Python(server) => {
+                let mut server = server.lock().await;
+                server.kill().await;
+                tokio::time::sleep(down).await;
+                server.start_again().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How often `increment` ran with a key, by the server's own count.
+type Increments = Box<dyn Fn(&str) -> u64 + Send + Sync>;
+
+fn rmcp_increments(counters: Arc<Counters>) -> Increments {
+    Box::new(move |key| counters.increments(key))
 }
 
 /// An upstream ready for a scenario, and how to hurt it.
 struct Setup {
     faults: Faults,
-    counters: Arc<Counters>,
+    increments: Increments,
     /// Kept alive for the run.
     _keep: Box<dyn std::any::Any + Send>,
 }
@@ -296,12 +331,7 @@ impl Setup {
                 tokio::time::sleep(*lasts).await;
                 proxies.iter().for_each(FaultProxy::clear);
             }
-            Faults::Stop { server, down, .. } => {
-                let mut server = server.lock().await;
-                server.stop().await;
-                tokio::time::sleep(*down).await;
-                server.start_again().await?;
-            }
+            Faults::Stop { server, down, .. } => server.down_for(*down).await?,
         }
         Ok(true)
     }
@@ -328,7 +358,12 @@ struct Line {
 }
 
 impl Line {
-    fn of(caller: &Caller, calls: &[Call], counters: &Counters, fault_end: Option<Duration>) -> Line {
+    fn of(
+        caller: &Caller,
+        calls: &[Call],
+        increments: &dyn Fn(&str) -> u64,
+        fault_end: Option<Duration>,
+    ) -> Line {
         let safe: Vec<&Call> = calls.iter().filter(|c| c.tool != "increment").collect();
         let last_failure = calls
             .iter()
@@ -357,7 +392,7 @@ impl Line {
             twice: calls
                 .iter()
                 .filter_map(|c| c.key.as_deref())
-                .filter(|key| counters.increments(key) > 1)
+                .filter(|key| increments(key) > 1)
                 .count(),
             maybe_run: calls.iter().filter(|c| c.outcome == Outcome::MaybeRun).count(),
             hung: calls.iter().filter(|c| c.outcome == Outcome::Hung).count(),
@@ -404,9 +439,14 @@ type Scenario = (&'static str, bool, fn() -> SetupFuture);
 const SCENARIOS: &[Scenario] = &[
     ("the proxy answers `502` for 3 s, server alive", false, proxy_502),
     (
-        "nginx → server stopped (sessions lost), restarted 3 s later",
+        "nginx → rmcp server stopped (sessions lost), restarted 3 s later",
         true,
         nginx_restart,
+    ),
+    (
+        "nginx → Python SDK server `SIGKILL`ed, restarted 3 s later",
+        true,
+        nginx_python_kill,
     ),
     ("no proxy: the server's port refuses for 5 s", false, refused),
     ("10 % of tool calls reset before the server", false, resets),
@@ -489,7 +529,7 @@ async fn scenario(name: &str, setup: Setup, gateway: &PathBuf, peers: &Peers) ->
     let fault_end = setup.inject(&proxies).await?.then(|| started.elapsed());
     for (caller, run) in callers.iter().zip(runs) {
         let calls = run.await?;
-        Line::of(caller, &calls, &setup.counters, fault_end).print(name);
+        Line::of(caller, &calls, &setup.increments, fault_end).print(name);
     }
     Ok(())
 }
@@ -503,7 +543,7 @@ fn proxy_502() -> SetupFuture {
                 rules: || vec![Rule::any(Fault::status(StatusCode::BAD_GATEWAY))],
                 lasts: Some(Duration::from_secs(3)),
             },
-            counters: server.counters(),
+            increments: rmcp_increments(server.counters()),
             _keep: Box::new(server),
         })
     })
@@ -512,17 +552,41 @@ fn proxy_502() -> SetupFuture {
 fn nginx_restart() -> SetupFuture {
     Box::pin(async {
         let server = McpServer::start(ServerOptions::default()).await?;
-        let counters = server.counters();
+        let increments = rmcp_increments(server.counters());
         let proxy = ReverseProxy::start(server.addr()).await?;
-        let server = Arc::new(Mutex::new(server));
         Ok(Setup {
             faults: Faults::Stop {
                 url: proxy.mcp_url(),
-                server: Arc::clone(&server),
+                server: Restartable::Rmcp(Arc::new(Mutex::new(server))),
                 down: Duration::from_secs(3),
             },
-            counters,
-            _keep: Box::new((server, proxy)),
+            increments,
+            _keep: Box::new(proxy),
+        })
+    })
+}
+
+fn nginx_python_kill() -> SetupFuture {
+    Box::pin(async {
+        if !external::python_sdk_available() {
+            return Err("the Python SDK server needs bash scripts/interop-setup.sh".into());
+        }
+        let server = Arc::new(Mutex::new(PythonServer::start(10_000).await?));
+        let proxy = ReverseProxy::start(server.lock().await.addr()).await?;
+        let counted = Arc::clone(&server);
+        let increments: Increments = Box::new(move |key| {
+            counted
+                .try_lock()
+                .map_or(0, |server| server.increments(key) as u64)
+        });
+        Ok(Setup {
+            faults: Faults::Stop {
+                url: proxy.mcp_url(),
+                server: Restartable::Python(server),
+                down: Duration::from_secs(3),
+            },
+            increments,
+            _keep: Box::new(proxy),
         })
     })
 }
@@ -530,16 +594,15 @@ fn nginx_restart() -> SetupFuture {
 fn refused() -> SetupFuture {
     Box::pin(async {
         let server = McpServer::start(ServerOptions::default()).await?;
-        let (url, counters) = (server.url(), server.counters());
-        let server = Arc::new(Mutex::new(server));
+        let (url, increments) = (server.url(), rmcp_increments(server.counters()));
         Ok(Setup {
             faults: Faults::Stop {
                 url,
-                server: Arc::clone(&server),
+                server: Restartable::Rmcp(Arc::new(Mutex::new(server))),
                 down: Duration::from_secs(5),
             },
-            counters,
-            _keep: Box::new(server),
+            increments,
+            _keep: Box::new(()),
         })
     })
 }
@@ -553,7 +616,7 @@ fn resets() -> SetupFuture {
                 rules: || vec![Rule::method("tools/call", Fault::Reset).every(10)],
                 lasts: None,
             },
-            counters: server.counters(),
+            increments: rmcp_increments(server.counters()),
             _keep: Box::new(server),
         })
     })
@@ -570,7 +633,7 @@ fn forward_then_502() -> SetupFuture {
                 },
                 lasts: None,
             },
-            counters: server.counters(),
+            increments: rmcp_increments(server.counters()),
             _keep: Box::new(server),
         })
     })
@@ -597,7 +660,8 @@ mod tests {
 
     #[tokio::test]
     async fn recovery_is_the_last_failure_after_the_fault_and_none_near_the_end() {
-        let (caller, counters) = (caller().await, Counters::default());
+        let caller = caller().await;
+        let counters = |_: &str| 0;
         let end = Some(Duration::from_secs(4));
         let failed = |ms| call(Outcome::Failed("x".into()), ms);
 
