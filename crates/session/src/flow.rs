@@ -23,7 +23,7 @@ use crate::future::SessionBody;
 use crate::id::SessionId;
 use crate::layer::Shared;
 use crate::local;
-use crate::reinit::recover;
+use crate::reinit::{Handshake, recover};
 use crate::stats::Counters;
 use crate::store::{SessionRecord, SessionStore};
 
@@ -171,15 +171,12 @@ where
         return Ok(to_client(response, &id));
     }
     tracing::info!(session = %id, generation = record.generation(), "upstream lost the session");
-    let fresh = recover(
-        shared,
-        inner.clone(),
-        &id,
-        record.generation(),
-        &parts.headers,
-        &parts.uri,
-    )
-    .await;
+    let handshake = Handshake {
+        inner: inner.clone(),
+        template: &parts.headers,
+        uri: &parts.uri,
+    };
+    let fresh = recover(shared, &id, record.generation(), handshake).await;
     match fresh {
         // The request never ran (the upstream answered `404`): this layer
         // sends it again itself, so no outer retry count or budget can

@@ -2,7 +2,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::future::{Future, ready};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -268,47 +267,38 @@ impl fmt::Debug for MemoryStore {
 }
 
 impl SessionStore for MemoryStore {
-    fn load(&self, id: &SessionId) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send {
-        ready(Ok(self.load_now(id)))
+    async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.load_now(id))
     }
 
-    fn store(
+    async fn store(
         &self,
         id: &SessionId,
         record: SessionRecord,
         idle_ttl: Duration,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    ) -> Result<(), StoreError> {
         self.store_now(id, record, idle_ttl);
-        ready(Ok(()))
+        Ok(())
     }
 
-    fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send {
+    async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
         self.lock().sessions.remove(id);
-        ready(Ok(()))
+        Ok(())
     }
 
-    fn touch(
-        &self,
-        id: &SessionId,
-        idle_ttl: Duration,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+    async fn touch(&self, id: &SessionId, idle_ttl: Duration) -> Result<(), StoreError> {
         self.touch_now(id, idle_ttl);
-        ready(Ok(()))
+        Ok(())
     }
 
-    fn compare_and_store(
+    async fn compare_and_store(
         &self,
         id: &SessionId,
         expected_generation: u64,
         record: SessionRecord,
         idle_ttl: Duration,
-    ) -> impl Future<Output = Result<Swap, StoreError>> + Send {
-        ready(Ok(self.compare_and_store_now(
-            id,
-            expected_generation,
-            record,
-            idle_ttl,
-        )))
+    ) -> Result<Swap, StoreError> {
+        Ok(self.compare_and_store_now(id, expected_generation, record, idle_ttl))
     }
 
     fn take_ended(&self, max: usize) -> Vec<SessionRecord> {

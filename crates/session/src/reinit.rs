@@ -41,17 +41,22 @@ pub const REINIT_CLAIM_SLACK: Duration = Duration::from_secs(1);
 /// The notification that ends the handshake.
 const INITIALIZED: &[u8] = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
 
+/// What a re-initialize's handshake is sent with: the service below, and the
+/// failed request's headers (for the client's own credentials and version)
+/// and URI, which shape the handshake's requests.
+pub(crate) struct Handshake<'a, S> {
+    pub(crate) inner: S,
+    pub(crate) template: &'a HeaderMap,
+    pub(crate) uri: &'a Uri,
+}
+
 /// Restores session `id` after its upstream session of generation `seen` was
-/// lost: joins the re-initialize running for it, or runs it. `template` (the
-/// failed request's headers, for the client's own credentials and version)
-/// and `uri` shape the handshake's requests.
+/// lost: joins the re-initialize running for it, or runs it.
 pub(crate) async fn recover<S, St, RB>(
     shared: &Arc<Shared<St>>,
-    inner: S,
     id: &SessionId,
     seen: u64,
-    template: &HeaderMap,
-    uri: &Uri,
+    handshake: Handshake<'_, S>,
 ) -> Outcome
 where
     S: Upstream<RB, Future: Send> + Send,
@@ -62,7 +67,7 @@ where
     // A caller dropped mid-way hands the work to the next waiter (tokio's
     // `OnceCell`), which starts over from the stored record.
     let outcome = flight
-        .get_or_init(|| reinitialize(shared, inner, id, seen, template, uri))
+        .get_or_init(|| reinitialize(shared, id, seen, handshake))
         .await
         .clone();
     shared.flights.finish(id, &flight);
@@ -71,11 +76,9 @@ where
 
 async fn reinitialize<S, St, RB>(
     shared: &Shared<St>,
-    inner: S,
     id: &SessionId,
     seen: u64,
-    template: &HeaderMap,
-    uri: &Uri,
+    handshake: Handshake<'_, S>,
 ) -> Outcome
 where
     S: Upstream<RB>,
@@ -99,14 +102,17 @@ where
         Ok(Ok(Some(restored))) => return Ok(restored),
         Ok(Err(recovery)) => return Err(recovery),
         Err(_) => {
-            let failure = Failure::new(FailureClass::Timeout, Reached::No);
-            return Err(Recovery::Failed(
-                failure,
+            return Err(timed_out(
                 "another replica's re-initialize did not finish in time".into(),
             ));
         }
     }
-    let outcome = restore(shared, inner, id, current, template, uri).await;
+    // The handshake, then the new record stored over `current`.
+    let outcome = match tokio::time::timeout(timeout, handshake.run(&current)).await {
+        Ok(Ok((upstream, version))) => store_fresh(shared, id, current, upstream, version).await,
+        Ok(Err(recovery)) => Err(recovery),
+        Err(_) => Err(timed_out(format!("no answer within {} ms", timeout.as_millis()))),
+    };
     if let Err(error) = shared.store.release_reinit(id, seen).await {
         tracing::debug!(session = %id, %error, "could not release the re-initialize claim; it expires");
     }
@@ -149,33 +155,16 @@ async fn claim<St: SessionStore>(
     }
 }
 
-/// The handshake, then the new record stored over `current` — unless another
+/// The record after a handshake that gave upstream session `upstream` (and
+/// maybe a negotiated `version`), stored over `current` — unless another
 /// replica stored a newer one first (then that one is used).
-async fn restore<S, St, RB>(
+async fn store_fresh<St: SessionStore>(
     shared: &Shared<St>,
-    inner: S,
     id: &SessionId,
     current: SessionRecord,
-    template: &HeaderMap,
-    uri: &Uri,
-) -> Outcome
-where
-    S: Upstream<RB>,
-    St: SessionStore,
-    RB: UpstreamBody,
-{
-    let timeout = shared.config.reinit_timeout;
-    let (upstream, version) =
-        match tokio::time::timeout(timeout, handshake(inner, &current, template, uri)).await {
-            Ok(result) => result?,
-            Err(_) => {
-                let failure = Failure::new(FailureClass::Timeout, Reached::No);
-                return Err(Recovery::Failed(
-                    failure,
-                    format!("no answer within {} ms", timeout.as_millis()),
-                ));
-            }
-        };
+    upstream: SessionId,
+    version: Option<HeaderValue>,
+) -> Outcome {
     let version = version.or_else(|| current.protocol_version().cloned());
     let seen = current.generation();
     let fresh = current.reinitialized(upstream).with_protocol_version(version);
@@ -207,60 +196,62 @@ where
     Ok(fresh)
 }
 
-/// `initialize` (the stored body), then `notifications/initialized` in the new
-/// session. Returns the new upstream session id and the negotiated version.
-async fn handshake<S, RB>(
-    inner: S,
-    record: &SessionRecord,
-    template: &HeaderMap,
-    uri: &Uri,
-) -> Result<(SessionId, Option<HeaderValue>), Recovery>
-where
-    S: Upstream<RB>,
-    RB: UpstreamBody,
-{
-    let mut headers = template.clone();
-    for name in [
-        MCP_SESSION_ID,
-        LAST_EVENT_ID,
-        MCP_METHOD,
-        MCP_NAME,
-        MCP_PROTOCOL_VERSION,
-    ] {
-        headers.remove(name);
-    }
-    headers.remove(header::CONTENT_LENGTH);
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(header::ACCEPT, ACCEPT_MCP);
-
-    let mut inner = inner;
-    let request = post(uri, headers.clone(), record.initialize().clone());
-    let answer = send(&mut inner, request).await?;
-    let upstream = match answer
-        .headers()
-        .get(MCP_SESSION_ID)
-        .map(SessionId::parse_upstream)
+impl<S> Handshake<'_, S> {
+    /// `initialize` (`record`'s stored body), then `notifications/initialized`
+    /// in the new session. Returns the new upstream session id and the
+    /// negotiated version.
+    async fn run<RB>(self, record: &SessionRecord) -> Result<(SessionId, Option<HeaderValue>), Recovery>
+    where
+        S: Upstream<RB>,
+        RB: UpstreamBody,
     {
-        Some(Ok(upstream)) => upstream,
-        _ => {
-            return Err(Recovery::Gone(
-                "the initialize answer has no valid Mcp-Session-Id".into(),
-            ));
+        let Handshake {
+            mut inner,
+            template,
+            uri,
+        } = self;
+        let mut headers = template.clone();
+        for name in [
+            MCP_SESSION_ID,
+            LAST_EVENT_ID,
+            MCP_METHOD,
+            MCP_NAME,
+            MCP_PROTOCOL_VERSION,
+        ] {
+            headers.remove(name);
         }
-    };
-    let version = negotiated_version(answer).await?;
+        headers.remove(header::CONTENT_LENGTH);
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(header::ACCEPT, ACCEPT_MCP);
 
-    headers.insert(MCP_SESSION_ID, upstream.header_value().clone());
-    if let Some(version) = version
-        .clone()
-        .or_else(|| template.get(MCP_PROTOCOL_VERSION).cloned())
-    {
-        headers.insert(MCP_PROTOCOL_VERSION, version);
+        let request = post(uri, headers.clone(), record.initialize().clone());
+        let answer = send(&mut inner, request).await?;
+        let upstream = match answer
+            .headers()
+            .get(MCP_SESSION_ID)
+            .map(SessionId::parse_upstream)
+        {
+            Some(Ok(upstream)) => upstream,
+            _ => {
+                return Err(Recovery::Gone(
+                    "the initialize answer has no valid Mcp-Session-Id".into(),
+                ));
+            }
+        };
+        let version = negotiated_version(answer).await?;
+
+        headers.insert(MCP_SESSION_ID, upstream.header_value().clone());
+        if let Some(version) = version
+            .clone()
+            .or_else(|| template.get(MCP_PROTOCOL_VERSION).cloned())
+        {
+            headers.insert(MCP_PROTOCOL_VERSION, version);
+        }
+        let request = post(uri, headers, Bytes::from_static(INITIALIZED));
+        // The answer is a bodiless 202; dropping it costs nothing.
+        drop(send(&mut inner, request).await?);
+        Ok((upstream, version))
     }
-    let request = post(uri, headers, Bytes::from_static(INITIALIZED));
-    // The answer is a bodiless 202; dropping it costs nothing.
-    drop(send(&mut inner, request).await?);
-    Ok((upstream, version))
 }
 
 fn post(uri: &Uri, headers: HeaderMap, body: Bytes) -> Request<Full<Bytes>> {
@@ -354,6 +345,10 @@ fn is_response(message: &Value) -> bool {
 fn transport_failed(error: BoxError) -> Recovery {
     let failure = classify_error(&*error);
     Recovery::Failed(failure, error.to_string())
+}
+
+fn timed_out(why: String) -> Recovery {
+    Recovery::Failed(Failure::new(FailureClass::Timeout, Reached::No), why)
 }
 
 fn store_failed(error: &dyn std::error::Error) -> Recovery {

@@ -12,7 +12,6 @@
 macro_rules! forward_session_store {
     ($ty:ty as $store:ident: $($pattern:pat),+ $(,)?) => {
         const _: () = {
-            use std::future::Future;
             use std::time::Duration;
 
             use $crate::error::StoreError;
@@ -20,88 +19,63 @@ macro_rules! forward_session_store {
             use $crate::store::{ReinitClaim, SessionRecord, SessionStore, Swap};
 
             impl SessionStore for $ty {
-                fn load(
-                    &self,
-                    id: &SessionId,
-                ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send {
-                    async move {
-                        match self {
-                            $($pattern => $store.load(id).await,)+
-                        }
+                async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+                    match self {
+                        $($pattern => $store.load(id).await,)+
                     }
                 }
 
-                fn store(
+                async fn store(
                     &self,
                     id: &SessionId,
                     record: SessionRecord,
                     idle_ttl: Duration,
-                ) -> impl Future<Output = Result<(), StoreError>> + Send {
-                    async move {
-                        match self {
-                            $($pattern => $store.store(id, record, idle_ttl).await,)+
-                        }
+                ) -> Result<(), StoreError> {
+                    match self {
+                        $($pattern => $store.store(id, record, idle_ttl).await,)+
                     }
                 }
 
-                fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send {
-                    async move {
-                        match self {
-                            $($pattern => $store.delete(id).await,)+
-                        }
+                async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
+                    match self {
+                        $($pattern => $store.delete(id).await,)+
                     }
                 }
 
-                fn touch(
-                    &self,
-                    id: &SessionId,
-                    idle_ttl: Duration,
-                ) -> impl Future<Output = Result<(), StoreError>> + Send {
-                    async move {
-                        match self {
-                            $($pattern => $store.touch(id, idle_ttl).await,)+
-                        }
+                async fn touch(&self, id: &SessionId, idle_ttl: Duration) -> Result<(), StoreError> {
+                    match self {
+                        $($pattern => $store.touch(id, idle_ttl).await,)+
                     }
                 }
 
-                fn compare_and_store(
+                async fn compare_and_store(
                     &self,
                     id: &SessionId,
                     expected_generation: u64,
                     record: SessionRecord,
                     idle_ttl: Duration,
-                ) -> impl Future<Output = Result<Swap, StoreError>> + Send {
-                    async move {
-                        match self {
-                            $($pattern => {
-                                $store.compare_and_store(id, expected_generation, record, idle_ttl).await
-                            })+
-                        }
+                ) -> Result<Swap, StoreError> {
+                    match self {
+                        $($pattern => {
+                            $store.compare_and_store(id, expected_generation, record, idle_ttl).await
+                        })+
                     }
                 }
 
-                fn claim_reinit(
+                async fn claim_reinit(
                     &self,
                     id: &SessionId,
                     generation: u64,
                     lease: Duration,
-                ) -> impl Future<Output = Result<ReinitClaim, StoreError>> + Send {
-                    async move {
-                        match self {
-                            $($pattern => $store.claim_reinit(id, generation, lease).await,)+
-                        }
+                ) -> Result<ReinitClaim, StoreError> {
+                    match self {
+                        $($pattern => $store.claim_reinit(id, generation, lease).await,)+
                     }
                 }
 
-                fn release_reinit(
-                    &self,
-                    id: &SessionId,
-                    generation: u64,
-                ) -> impl Future<Output = Result<(), StoreError>> + Send {
-                    async move {
-                        match self {
-                            $($pattern => $store.release_reinit(id, generation).await,)+
-                        }
+                async fn release_reinit(&self, id: &SessionId, generation: u64) -> Result<(), StoreError> {
+                    match self {
+                        $($pattern => $store.release_reinit(id, generation).await,)+
                     }
                 }
 

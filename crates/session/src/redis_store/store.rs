@@ -288,208 +288,184 @@ impl Inner {
 /// Never an error: whatever Redis does, the store answers from Redis or, when
 /// Redis fails, from the local cache (degraded).
 impl SessionStore for Inner {
-    fn load(&self, id: &SessionId) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send {
-        async move {
-            if self.degraded() {
-                return Ok(self.local_load(id).await);
-            }
-            let key = self.session_key(id);
-            let get = |mut conn: MultiplexedConnection| async move {
-                redis::cmd("GET")
-                    .arg(key)
-                    .query_async::<Option<Vec<u8>>>(&mut conn)
-                    .await
-            };
-            let record = match self.attempt("GET", get).await {
-                None => self.local_load(id).await,
-                Some(Some(bytes)) => match decode(&bytes) {
-                    Ok((record, idle_ttl)) => {
-                        self.local_store(id, record.clone(), idle_ttl).await;
-                        Some(record)
-                    }
-                    Err(reason) => {
-                        self.cell.errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(session = %id, %reason, "unreadable session record in Redis; using the local copy");
-                        self.local_load(id).await
-                    }
-                },
-                Some(None) => {
-                    let Some(cached) = self.local_load(id).await else {
-                        return Ok(None);
-                    };
-                    if self.lost_data().await {
-                        // The probe writes this replica's sessions back shortly.
-                        return Ok(Some(cached));
-                    }
-                    // Expired, or ended on another replica.
-                    let _ = self.local.delete(id).await;
-                    None
-                }
-            };
-            Ok(record)
+    async fn load(&self, id: &SessionId) -> Result<Option<SessionRecord>, StoreError> {
+        if self.degraded() {
+            return Ok(self.local_load(id).await);
         }
+        let key = self.session_key(id);
+        let get = |mut conn: MultiplexedConnection| async move {
+            redis::cmd("GET")
+                .arg(key)
+                .query_async::<Option<Vec<u8>>>(&mut conn)
+                .await
+        };
+        let record = match self.attempt("GET", get).await {
+            None => self.local_load(id).await,
+            Some(Some(bytes)) => match decode(&bytes) {
+                Ok((record, idle_ttl)) => {
+                    self.local_store(id, record.clone(), idle_ttl).await;
+                    Some(record)
+                }
+                Err(reason) => {
+                    self.cell.errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(session = %id, %reason, "unreadable session record in Redis; using the local copy");
+                    self.local_load(id).await
+                }
+            },
+            Some(None) => {
+                let Some(cached) = self.local_load(id).await else {
+                    return Ok(None);
+                };
+                if self.lost_data().await {
+                    // The probe writes this replica's sessions back shortly.
+                    return Ok(Some(cached));
+                }
+                // Expired, or ended on another replica.
+                let _ = self.local.delete(id).await;
+                None
+            }
+        };
+        Ok(record)
     }
 
-    fn store(
+    async fn store(
         &self,
         id: &SessionId,
         record: SessionRecord,
         idle_ttl: Duration,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move {
-            let value = encode(&record, idle_ttl);
-            self.local_store(id, record, idle_ttl).await;
-            if self.degraded() {
-                return Ok(());
-            }
-            let Some(value) = value else {
-                tracing::warn!(session = %id, "initialize body is not UTF-8 JSON: session kept on this replica only");
-                return Ok(());
-            };
-            let key = self.session_key(id);
-            let set = |mut conn: MultiplexedConnection| async move {
-                redis::cmd("SET")
-                    .arg(key)
-                    .arg(value)
-                    .arg("PX")
-                    .arg(millis(idle_ttl))
-                    .query_async::<()>(&mut conn)
-                    .await
-            };
-            self.attempt("SET", set).await;
-            Ok(())
+    ) -> Result<(), StoreError> {
+        let value = encode(&record, idle_ttl);
+        self.local_store(id, record, idle_ttl).await;
+        if self.degraded() {
+            return Ok(());
         }
+        let Some(value) = value else {
+            tracing::warn!(session = %id, "initialize body is not UTF-8 JSON: session kept on this replica only");
+            return Ok(());
+        };
+        let key = self.session_key(id);
+        let set = |mut conn: MultiplexedConnection| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(millis(idle_ttl))
+                .query_async::<()>(&mut conn)
+                .await
+        };
+        self.attempt("SET", set).await;
+        Ok(())
     }
 
-    fn delete(&self, id: &SessionId) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move {
-            let _ = self.local.delete(id).await;
-            let key = self.session_key(id);
-            if !self.degraded() {
-                let key = key.clone();
-                let del = |mut conn: MultiplexedConnection| async move {
-                    redis::cmd("DEL").arg(key).query_async::<i64>(&mut conn).await
-                };
-                if self.attempt("DEL", del).await.is_some() {
-                    return Ok(());
-                }
-            }
-            let mut pending = lock(&self.pending_deletes);
-            if pending.len() < MAX_PENDING_DELETES {
-                pending.insert(key);
-            }
-            Ok(())
-        }
-    }
-
-    fn touch(
-        &self,
-        id: &SessionId,
-        idle_ttl: Duration,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move {
-            let _ = self.local.touch(id, idle_ttl).await;
-            if self.degraded() {
+    async fn delete(&self, id: &SessionId) -> Result<(), StoreError> {
+        let _ = self.local.delete(id).await;
+        let key = self.session_key(id);
+        if !self.degraded() {
+            let key = key.clone();
+            let del = |mut conn: MultiplexedConnection| async move {
+                redis::cmd("DEL").arg(key).query_async::<i64>(&mut conn).await
+            };
+            if self.attempt("DEL", del).await.is_some() {
                 return Ok(());
             }
-            let key = self.session_key(id);
-            let expire = |mut conn: MultiplexedConnection| async move {
-                redis::cmd("PEXPIRE")
-                    .arg(key)
-                    .arg(millis(idle_ttl))
-                    .query_async::<i64>(&mut conn)
-                    .await
-            };
-            self.attempt("PEXPIRE", expire).await;
-            Ok(())
         }
+        let mut pending = lock(&self.pending_deletes);
+        if pending.len() < MAX_PENDING_DELETES {
+            pending.insert(key);
+        }
+        Ok(())
     }
 
-    fn compare_and_store(
+    async fn touch(&self, id: &SessionId, idle_ttl: Duration) -> Result<(), StoreError> {
+        let _ = self.local.touch(id, idle_ttl).await;
+        if self.degraded() {
+            return Ok(());
+        }
+        let key = self.session_key(id);
+        let expire = |mut conn: MultiplexedConnection| async move {
+            redis::cmd("PEXPIRE")
+                .arg(key)
+                .arg(millis(idle_ttl))
+                .query_async::<i64>(&mut conn)
+                .await
+        };
+        self.attempt("PEXPIRE", expire).await;
+        Ok(())
+    }
+
+    async fn compare_and_store(
         &self,
         id: &SessionId,
         expected: u64,
         record: SessionRecord,
         idle_ttl: Duration,
-    ) -> impl Future<Output = Result<Swap, StoreError>> + Send {
-        async move {
-            let value = encode(&record, idle_ttl);
-            let (false, Some(value)) = (self.degraded(), value) else {
-                return Ok(self.local_swap(id, expected, record, idle_ttl).await);
-            };
-            let key = self.session_key(id);
-            let mut invocation = self.cas.prepare_invoke();
-            invocation.key(key).arg(expected).arg(value).arg(millis(idle_ttl));
-            let swap = |mut conn: MultiplexedConnection| async move {
-                invocation.invoke_async::<Reply>(&mut conn).await
-            };
-            let swap = match self.attempt("compare-and-set", swap).await {
-                None => self.local_swap(id, expected, record, idle_ttl).await,
-                Some(Reply::Int(1)) => {
-                    self.local_store(id, record, idle_ttl).await;
-                    Swap::Stored
+    ) -> Result<Swap, StoreError> {
+        let value = encode(&record, idle_ttl);
+        let (false, Some(value)) = (self.degraded(), value) else {
+            return Ok(self.local_swap(id, expected, record, idle_ttl).await);
+        };
+        let key = self.session_key(id);
+        let mut invocation = self.cas.prepare_invoke();
+        invocation.key(key).arg(expected).arg(value).arg(millis(idle_ttl));
+        let swap = |mut conn: MultiplexedConnection| async move {
+            invocation.invoke_async::<Reply>(&mut conn).await
+        };
+        let swap = match self.attempt("compare-and-set", swap).await {
+            None => self.local_swap(id, expected, record, idle_ttl).await,
+            Some(Reply::Int(1)) => {
+                self.local_store(id, record, idle_ttl).await;
+                Swap::Stored
+            }
+            Some(Reply::BulkString(current)) => match decode(&current) {
+                Ok((current, current_ttl)) => {
+                    self.local_store(id, current.clone(), current_ttl).await;
+                    Swap::Conflict(Some(current))
                 }
-                Some(Reply::BulkString(current)) => match decode(&current) {
-                    Ok((current, current_ttl)) => {
-                        self.local_store(id, current.clone(), current_ttl).await;
-                        Swap::Conflict(Some(current))
-                    }
-                    Err(reason) => {
-                        tracing::warn!(session = %id, %reason, "unreadable session record in Redis");
-                        Swap::Conflict(None)
-                    }
-                },
-                Some(_) => {
-                    let _ = self.local.delete(id).await;
+                Err(reason) => {
+                    tracing::warn!(session = %id, %reason, "unreadable session record in Redis");
                     Swap::Conflict(None)
                 }
-            };
-            Ok(swap)
-        }
+            },
+            Some(_) => {
+                let _ = self.local.delete(id).await;
+                Swap::Conflict(None)
+            }
+        };
+        Ok(swap)
     }
 
-    fn claim_reinit(
+    async fn claim_reinit(
         &self,
         id: &SessionId,
         generation: u64,
         lease: Duration,
-    ) -> impl Future<Output = Result<ReinitClaim, StoreError>> + Send {
-        async move {
-            if self.degraded() {
-                return Ok(ReinitClaim::Granted);
-            }
-            let mut invocation = self.claim.prepare_invoke();
-            invocation
-                .key(self.claim_key(id, generation))
-                .arg(&self.token)
-                .arg(millis(lease));
-            let claim = |mut conn: MultiplexedConnection| async move {
-                invocation.invoke_async::<i64>(&mut conn).await
-            };
-            match self.attempt("claim", claim).await {
-                Some(0) => Ok(ReinitClaim::Held),
-                // Granted, or Redis cannot arbitrate: the compare-and-set still guards the record.
-                _ => Ok(ReinitClaim::Granted),
-            }
+    ) -> Result<ReinitClaim, StoreError> {
+        if self.degraded() {
+            return Ok(ReinitClaim::Granted);
+        }
+        let mut invocation = self.claim.prepare_invoke();
+        invocation
+            .key(self.claim_key(id, generation))
+            .arg(&self.token)
+            .arg(millis(lease));
+        let claim =
+            |mut conn: MultiplexedConnection| async move { invocation.invoke_async::<i64>(&mut conn).await };
+        match self.attempt("claim", claim).await {
+            Some(0) => Ok(ReinitClaim::Held),
+            // Granted, or Redis cannot arbitrate: the compare-and-set still guards the record.
+            _ => Ok(ReinitClaim::Granted),
         }
     }
 
-    fn release_reinit(
-        &self,
-        id: &SessionId,
-        generation: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        async move {
-            if self.degraded() {
-                return Ok(());
-            }
-            let mut invocation = self.release.prepare_invoke();
-            invocation.key(self.claim_key(id, generation)).arg(&self.token);
-            let release = |mut conn: MultiplexedConnection| async move {
-                invocation.invoke_async::<i64>(&mut conn).await
-            };
-            self.attempt("release", release).await;
-            Ok(())
+    async fn release_reinit(&self, id: &SessionId, generation: u64) -> Result<(), StoreError> {
+        if self.degraded() {
+            return Ok(());
         }
+        let mut invocation = self.release.prepare_invoke();
+        invocation.key(self.claim_key(id, generation)).arg(&self.token);
+        let release =
+            |mut conn: MultiplexedConnection| async move { invocation.invoke_async::<i64>(&mut conn).await };
+        self.attempt("release", release).await;
+        Ok(())
     }
 }
