@@ -19,6 +19,23 @@ use crate::config::Config;
 use crate::state::{CircuitState, Effects, Machine, Outcome, Reason, Transition};
 use crate::status::CircuitStatus;
 
+/// What the shared state and its driver need of the connector: it makes
+/// services, cloned to every caller, on the driver's task.
+pub(crate) trait Connector<T>:
+    Service<T, Response: Clone + Send + 'static, Error: Into<BoxError>, Future: Send> + Send + 'static
+{
+}
+
+impl<M, T> Connector<T> for M where
+    M: Service<T, Response: Clone + Send + 'static, Error: Into<BoxError>, Future: Send> + Send + 'static
+{
+}
+
+/// What the circuit needs of its target: cloned into every attempt.
+pub(crate) trait Target: Clone + Send + Sync + 'static {}
+
+impl<T> Target for T where T: Clone + Send + Sync + 'static {}
+
 pub(crate) struct Shared<M, T, S> {
     pub(crate) status: CircuitStatus,
     pub(crate) config: Config,
@@ -46,11 +63,8 @@ pub(crate) trait Report: Send + Sync {
 
 impl<M, T, S> Shared<M, T, S>
 where
-    M: Service<T, Response = S> + Send + 'static,
-    M::Error: Into<BoxError>,
-    M::Future: Send,
-    T: Clone + Send + Sync + 'static,
-    S: Clone + Send + 'static,
+    M: Connector<T, Response = S>,
+    T: Target,
 {
     pub(crate) fn new(connector: M, target: T, config: Config, status: CircuitStatus) -> Self {
         Shared {
@@ -143,11 +157,8 @@ where
 
 impl<M, T, S> Report for Shared<M, T, S>
 where
-    M: Service<T, Response = S> + Send + 'static,
-    M::Error: Into<BoxError>,
-    M::Future: Send,
-    T: Clone + Send + Sync + 'static,
-    S: Clone + Send + 'static,
+    M: Connector<T, Response = S>,
+    T: Target,
 {
     fn report(self: Arc<Self>, outcome: Outcome, generation: u64) {
         let classification = match &outcome {
@@ -184,11 +195,8 @@ impl<M, T, S> Drop for Shared<M, T, S> {
 /// stops asking for attempts. Holds only a `Weak` to the circuit.
 async fn drive<M, T, S>(shared: Weak<Shared<M, T, S>>, mut connector: M, mut delay: Duration)
 where
-    M: Service<T, Response = S> + Send + 'static,
-    M::Error: Into<BoxError>,
-    M::Future: Send,
-    T: Clone + Send + Sync + 'static,
-    S: Clone + Send + 'static,
+    M: Connector<T, Response = S>,
+    T: Target,
 {
     loop {
         if !delay.is_zero() {
