@@ -21,21 +21,18 @@ pub(crate) struct Reading<'a> {
     pub(crate) warnings: Vec<String>,
 }
 
-/// `/health`: the reconnect design's object for the first upstream at the top level, and
-/// with several upstreams also `upstreams`, one such object each.
+/// `/health`: the reconnect design's object for the first upstream at the top level (its
+/// `status` the overall verdict), and with several upstreams also `upstreams`, one such
+/// object each.
 #[derive(Serialize)]
 struct HealthDocument<'a> {
-    status: &'static str,
-    connection_name: &'a str,
-    current_status: CurrentStatus,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    session_store: Option<StoreHealth>,
-    #[serde(skip_serializing_if = "no_warnings")]
-    warnings: &'a [String],
+    #[serde(flatten)]
+    first: HealthEntry<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     upstreams: Option<Vec<HealthEntry<'a>>>,
 }
 
+/// One upstream in `/health`.
 #[derive(Serialize)]
 struct HealthEntry<'a> {
     status: &'static str,
@@ -103,21 +100,26 @@ pub(crate) fn unix_seconds(time: SystemTime) -> f64 {
 
 /// The `/health` body. `overall` is the top-level `status`.
 pub(crate) fn health(readings: &[Reading<'_>], overall: Verdict, watched_since: SystemTime) -> Vec<u8> {
-    let first = readings.first();
-    let document = HealthDocument {
-        status: overall.as_str(),
-        connection_name: first.map_or("", |reading| reading.name),
-        current_status: match first {
-            Some(reading) => CurrentStatus::of(&reading.snapshot, watched_since),
-            None => CurrentStatus {
+    let first = match readings.first() {
+        Some(reading) => HealthEntry {
+            status: overall.as_str(),
+            ..HealthEntry::of(reading, watched_since)
+        },
+        None => HealthEntry {
+            status: overall.as_str(),
+            connection_name: "",
+            current_status: CurrentStatus {
                 status: Verdict::Healthy.as_str(),
                 error_count: 0,
                 reconnect_attempts: 0,
                 last_check: unix_seconds(watched_since),
             },
+            session_store: None,
+            warnings: &[],
         },
-        session_store: first.and_then(StoreHealth::of),
-        warnings: first.map_or(&[], |reading| &reading.warnings),
+    };
+    let document = HealthDocument {
+        first,
         upstreams: (readings.len() > 1).then(|| {
             readings
                 .iter()
