@@ -32,6 +32,24 @@ fn connected(now: Instant, config: &Config) -> Machine {
     machine
 }
 
+/// The wait the machine asks for after each of `attempts` failed attempts (at `now`).
+fn failed_attempts(
+    machine: &mut Machine,
+    attempts: usize,
+    failure: &Failure,
+    now: Instant,
+    config: &Config,
+) -> Vec<Option<Duration>> {
+    (0..attempts)
+        .map(|_| machine.on_attempt(Err(failure), now, config).attempt_after)
+        .collect()
+}
+
+/// `millis` as waits.
+fn ms(millis: &[u64]) -> Vec<Option<Duration>> {
+    millis.iter().map(|&ms| Some(Duration::from_millis(ms))).collect()
+}
+
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -208,17 +226,8 @@ fn the_backoff_schedule_is_immediate_2s_4s_8s_then_open_after_five_attempts() {
     let t0 = Instant::now();
     let mut machine = Machine::new();
     machine.start(t0);
-    let delays: Vec<_> = (0..4)
-        .map(|_| {
-            machine
-                .on_attempt(Err(&answered_but_failed()), t0, &config)
-                .attempt_after
-        })
-        .collect();
-    assert_eq!(
-        delays,
-        [Some(secs(2)), Some(secs(4)), Some(secs(8)), Some(secs(16))]
-    );
+    let delays = failed_attempts(&mut machine, 4, &answered_but_failed(), t0, &config);
+    assert_eq!(delays, ms(&[2000, 4000, 8000, 16_000]));
     let effects = machine.on_attempt(Err(&answered_but_failed()), t0, &config);
     assert_eq!(machine.state(), CircuitState::Open);
     assert_eq!(
@@ -234,15 +243,8 @@ fn when_nothing_listens_attempts_follow_the_short_probe_schedule() {
     let t0 = Instant::now();
     let mut machine = Machine::new();
     machine.start(t0);
-    let delays: Vec<_> = (0..4)
-        .map(|_| {
-            machine
-                .on_attempt(Err(&refused()), t0, &config)
-                .attempt_after
-                .map(|d| d.as_millis())
-        })
-        .collect();
-    assert_eq!(delays, [Some(100), Some(200), Some(400), Some(800)]);
+    let delays = failed_attempts(&mut machine, 4, &refused(), t0, &config);
+    assert_eq!(delays, ms(&[100, 200, 400, 800]));
 }
 
 #[test]
@@ -253,15 +255,8 @@ fn open_probes_back_off_to_one_second_and_a_good_probe_half_opens() {
     machine.start(t0);
     machine.on_attempt(Err(&refused()), t0, &config);
     assert_eq!(machine.state(), CircuitState::Open);
-    let delays: Vec<_> = (0..5)
-        .map(|_| {
-            machine
-                .on_attempt(Err(&refused()), t0, &config)
-                .attempt_after
-                .map(|d| d.as_millis())
-        })
-        .collect();
-    assert_eq!(delays, [Some(200), Some(400), Some(800), Some(1000), Some(1000)]);
+    let delays = failed_attempts(&mut machine, 5, &refused(), t0, &config);
+    assert_eq!(delays, ms(&[200, 400, 800, 1000, 1000]));
     let effects = machine.on_attempt(Ok(()), t0 + secs(3), &config);
     assert_eq!(machine.state(), CircuitState::HalfOpen);
     assert_eq!(effects.attempt_after, None);

@@ -207,29 +207,21 @@ mod tests {
     #[test]
     fn io_kinds_follow_the_design_table() {
         use io::ErrorKind::*;
-        assert_eq!(
-            of(ConnectionRefused),
-            transport(FailureClass::Unavailable, Reached::No)
-        );
-        assert_eq!(
-            of(NetworkUnreachable),
-            transport(FailureClass::Unavailable, Reached::No)
-        );
-        assert_eq!(
-            of(HostUnreachable),
-            transport(FailureClass::Unavailable, Reached::No)
-        );
-        assert_eq!(
-            of(ConnectionReset),
-            transport(FailureClass::Connection, Reached::Unknown)
-        );
+        for (kind, class, reached) in [
+            (ConnectionRefused, FailureClass::Unavailable, Reached::No),
+            (NetworkUnreachable, FailureClass::Unavailable, Reached::No),
+            (HostUnreachable, FailureClass::Unavailable, Reached::No),
+            (ConnectionReset, FailureClass::Connection, Reached::Unknown),
+            (TimedOut, FailureClass::Timeout, Reached::Unknown),
+        ] {
+            assert_eq!(of(kind), transport(class, reached), "{kind:?}");
+        }
         assert!(of(ConnectionRefused).proves_connection_dead());
         assert!(of(ConnectionReset).proves_connection_dead());
         assert!(!of(TimedOut).proves_connection_dead());
         assert_eq!(of(ConnectionAborted).class(), FailureClass::Connection);
         assert_eq!(of(BrokenPipe).class(), FailureClass::Connection);
         assert_eq!(of(NotConnected).class(), FailureClass::Connection);
-        assert_eq!(of(TimedOut), transport(FailureClass::Timeout, Reached::Unknown));
         assert_eq!(
             of(PermissionDenied),
             Failure::new(FailureClass::Business, Reached::Unknown)

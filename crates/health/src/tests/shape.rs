@@ -52,6 +52,14 @@ async fn health(service: &Stack) -> (u16, String, String, u64, u64) {
     )
 }
 
+/// A script whose every connect takes 1 s.
+fn connecting_for_a_second() -> Script {
+    Script {
+        connect_delay: Duration::from_secs(1),
+        ..Script::default()
+    }
+}
+
 fn expect(
     code: u16,
     verdict: &str,
@@ -112,10 +120,7 @@ async fn the_design_shape_and_status_code_hold_in_every_state() {
 
 #[tokio::test(start_paused = true)]
 async fn the_first_connect_is_503_until_it_succeeds() {
-    let script = Script {
-        connect_delay: Duration::from_secs(1),
-        ..Script::default()
-    };
+    let script = connecting_for_a_second();
     let (status, service) = stack("server-a", &script);
     let first = tokio::spawn({
         let service = service.clone();
@@ -133,10 +138,7 @@ async fn the_first_connect_is_503_until_it_succeeds() {
 
 #[tokio::test(start_paused = true)]
 async fn a_reconnect_of_a_known_upstream_stays_200() {
-    let script = Script {
-        connect_delay: Duration::from_secs(1),
-        ..Script::default()
-    };
+    let script = connecting_for_a_second();
     let (status, service) = stack("server-a", &script);
     assert_eq!(call(&service, "/mcp").await.unwrap(), 200);
     script.answer(&[1]);

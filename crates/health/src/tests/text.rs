@@ -36,43 +36,37 @@ async fn both_text_expositions_parse_strictly_and_match_the_snapshot() {
         let value = |name: &str, labels: &[(&str, &str)]| exposition.value(name, labels).unwrap_or(-1.0);
         let success = value("mcp_reconnect_requests_total", &[up, ("class", "success")]);
         assert_eq!(success, snapshot.requests[0].1 as f64);
-        assert_eq!(
-            value("mcp_reconnect_requests_total", &[up, ("class", "gateway")]),
-            1.0
-        );
         let states: Vec<f64> = mcp_reconnect_circuit::CircuitState::ALL
             .iter()
             .map(|s| value("mcp_reconnect_circuit_state", &[up, ("state", s.as_str())]))
             .collect();
         assert_eq!(states, [1.0, 0.0, 0.0, 0.0, 0.0], "one-hot, healthy");
-        assert_eq!(
-            value("mcp_reconnect_reconnects_total", &[up, ("outcome", "succeeded")]),
-            2.0
-        );
-        assert_eq!(
-            value("mcp_reconnect_reconnects_total", &[up, ("outcome", "failed")]),
-            0.0
-        );
-        assert_eq!(
-            value(
+        let samples = [
+            ("mcp_reconnect_requests_total", Some(("class", "gateway")), 1.0),
+            (
+                "mcp_reconnect_reconnects_total",
+                Some(("outcome", "succeeded")),
+                2.0,
+            ),
+            ("mcp_reconnect_reconnects_total", Some(("outcome", "failed")), 0.0),
+            (
                 "mcp_reconnect_transitions_total",
-                &[up, ("reason", "connection_lost")]
+                Some(("reason", "connection_lost")),
+                1.0,
             ),
-            1.0
-        );
-        assert_eq!(value("mcp_reconnect_fail_fast_total", &[up]), 0.0);
-        assert_eq!(
-            value(
+            ("mcp_reconnect_fail_fast_total", None, 0.0),
+            (
                 "mcp_reconnect_retries_total",
-                &[up, ("outcome", "budget_exhausted")]
+                Some(("outcome", "budget_exhausted")),
+                1.0,
             ),
-            1.0
-        );
-        assert_eq!(value("mcp_reconnect_recovery_seconds_count", &[up]), 1.0);
-        assert_eq!(
-            value("mcp_reconnect_reconnect_duration_seconds_count", &[up]),
-            2.0
-        );
+            ("mcp_reconnect_recovery_seconds_count", None, 1.0),
+            ("mcp_reconnect_reconnect_duration_seconds_count", None, 2.0),
+        ];
+        for (name, label, expected) in samples {
+            let labels: Vec<(&str, &str)> = std::iter::once(up).chain(label).collect();
+            assert_eq!(value(name, &labels), expected, "{name} {label:?}");
+        }
         assert!(value("mcp_reconnect_last_check_timestamp_seconds", &[up]) > 1.6e9);
         let counter = if om {
             "mcp_reconnect_requests"

@@ -120,33 +120,27 @@ fn decisions_follow_class_reach_and_safety() {
     let unavailable = Failure::new(FailureClass::Unavailable, Reached::No);
     let business = Failure::new(FailureClass::Business, Reached::Yes);
     let long = Duration::from_secs(30);
-    let yes = || true;
-    let no = || false;
-    assert_eq!(decide(&business, 1, 2, long, yes, yes), Decision::Accept);
-    assert_eq!(decide(&gateway, 1, 2, long, no, yes), Decision::RefuseUnsafe);
-    assert_eq!(
-        decide(&gateway, 1, 2, long, yes, yes),
-        Decision::Retry(Duration::ZERO)
-    );
-    assert_eq!(
-        decide(&unavailable, 1, 2, long, no, yes),
-        Decision::Retry(Duration::ZERO)
-    );
-    assert_eq!(
-        decide(&unavailable, 3, 2, long, no, yes),
-        Decision::GiveUp(GiveUp::MaxRetries)
-    );
-    assert_eq!(
-        decide(&unavailable, 1, 2, long, no, no),
-        Decision::GiveUp(GiveUp::Budget)
-    );
     let later = unavailable
         .clone()
         .with_retry_after(Some(Duration::from_secs(31)));
-    assert_eq!(
-        decide(&later, 1, 2, long, no, yes),
-        Decision::GiveUp(GiveUp::PastDeadline)
-    );
+    // (failure, attempt, safe to repeat, budget left) and the decision, with
+    // 2 retries at most and 30 s left.
+    let cases = [
+        (&business, 1, true, true, Decision::Accept),
+        (&gateway, 1, false, true, Decision::RefuseUnsafe),
+        (&gateway, 1, true, true, Decision::Retry(Duration::ZERO)),
+        (&unavailable, 1, false, true, Decision::Retry(Duration::ZERO)),
+        (&unavailable, 3, false, true, Decision::GiveUp(GiveUp::MaxRetries)),
+        (&unavailable, 1, false, false, Decision::GiveUp(GiveUp::Budget)),
+        (&later, 1, false, true, Decision::GiveUp(GiveUp::PastDeadline)),
+    ];
+    for (failure, attempt, safe, budget, decision) in cases {
+        assert_eq!(
+            decide(failure, attempt, 2, long, || safe, || budget),
+            decision,
+            "{failure:?}, attempt {attempt}"
+        );
+    }
 }
 
 #[test]
