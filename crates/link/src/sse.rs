@@ -228,11 +228,7 @@ impl<C> SseConnector<C> {
     }
 }
 
-impl<C, B> Service<SseTarget> for SseConnector<C>
-where
-    C: HttpClient<Body = B>,
-    B: ResponseBody,
-{
+impl<C: HttpClient> Service<SseTarget> for SseConnector<C> {
     type Response = LinkService;
     type Error = BoxError;
     /// Boxed: one per (re)connect, not per call.
@@ -251,15 +247,11 @@ where
 /// Every link's session id differs, within this process and across its restarts.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
-async fn connect<C, B>(
+async fn connect<C: HttpClient>(
     client: C,
     target: SseTarget,
     config: SseConfig,
-) -> Result<LinkService, ClassifiedError>
-where
-    C: HttpClient<Body = B>,
-    B: ResponseBody,
-{
+) -> Result<LinkService, ClassifiedError> {
     let failed = |why: String| StreamError {
         url: target.display(),
         why,
@@ -315,16 +307,12 @@ where
 }
 
 /// `GET`s the event stream (with `Last-Event-ID` when resuming).
-async fn open<C, B>(
+async fn open<C: HttpClient>(
     client: &C,
     target: &SseTarget,
     last_event_id: Option<&str>,
     max_message: usize,
-) -> Result<Events<B>, StreamError>
-where
-    C: HttpClient<Body = B>,
-    B: ResponseBody,
-{
+) -> Result<Events<C::Body>, StreamError> {
     let failed = |why: String| StreamError {
         url: target.display(),
         why,
@@ -449,12 +437,8 @@ struct Reader<C> {
     max_message: usize,
 }
 
-impl<C, B> Reader<C>
-where
-    C: HttpClient<Body = B>,
-    B: ResponseBody,
-{
-    async fn run(self, mut events: Events<B>, inbox: Inbox, mut stopped: oneshot::Receiver<()>) {
+impl<C: HttpClient> Reader<C> {
+    async fn run(self, mut events: Events<C::Body>, inbox: Inbox, mut stopped: oneshot::Receiver<()>) {
         let mut last_id: Option<String> = None;
         let mut resumes = 0;
         loop {
@@ -530,11 +514,7 @@ struct Writer<C> {
     timeout: Duration,
 }
 
-impl<C, B> Writer<C>
-where
-    C: HttpClient<Body = B>,
-    B: ResponseBody,
-{
+impl<C: HttpClient> Writer<C> {
     /// Requests go concurrently (bounded); notifications and answers in
     /// order, each after the one before it.
     async fn run(self, mut queue: mpsc::Receiver<Outgoing>, ending: Ending) {
@@ -575,17 +555,13 @@ where
 }
 
 /// One message `POST`ed; `Err` says why the link cannot go on.
-async fn post<C, B>(
+async fn post<C: HttpClient>(
     client: C,
     uri: Uri,
     headers: HeaderMap,
     message: Vec<u8>,
     timeout: Duration,
-) -> Result<(), String>
-where
-    C: HttpClient<Body = B>,
-    B: ResponseBody,
-{
+) -> Result<(), String> {
     let mut request = Request::new(Full::new(Bytes::from(message)));
     *request.method_mut() = Method::POST;
     *request.uri_mut() = uri;
