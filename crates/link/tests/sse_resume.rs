@@ -160,15 +160,22 @@ async fn connect(url: &str) -> mcp_reconnect_link::LinkService {
         .expect("connects")
 }
 
+/// Calls `cut` (id 7), in whose answer the test server drops the stream:
+/// its answer or the link's error, within 10 s.
+async fn call_cut(
+    service: &mut mcp_reconnect_link::LinkService,
+) -> Result<http::Response<mcp_reconnect_link::LinkBody>, mcp_reconnect_core::BoxError> {
+    let answer = service.ready().await.expect("ready").call(call(7, "cut"));
+    tokio::time::timeout(Duration::from_secs(10), answer)
+        .await
+        .expect("answered or ended in time")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_stream_is_resumed_with_the_last_event_id_and_the_answer_arrives() {
     let (state, url) = start(Resume::Replay).await;
     let mut service = connect(&url).await;
-    let answer = service.ready().await.expect("ready").call(call(7, "cut"));
-    let answer = tokio::time::timeout(Duration::from_secs(10), answer)
-        .await
-        .expect("answered in time")
-        .expect("an answer");
+    let answer = call_cut(&mut service).await.expect("an answer");
     assert_eq!(answer.status(), StatusCode::OK);
     let body = answer.into_body().collect().await.expect("a body").to_bytes();
     let body: Value = serde_json::from_slice(&body).expect("JSON");
@@ -195,11 +202,7 @@ async fn a_dropped_stream_is_resumed_with_the_last_event_id_and_the_answer_arriv
 async fn a_resumed_stream_on_another_session_ends_the_link() {
     let (_state, url) = start(Resume::NewSession).await;
     let mut service = connect(&url).await;
-    let answer = service.ready().await.expect("ready").call(call(7, "cut"));
-    let error = tokio::time::timeout(Duration::from_secs(10), answer)
-        .await
-        .expect("ended in time")
-        .expect_err("the link ends");
+    let error = call_cut(&mut service).await.expect_err("the link ends");
     let error = mcp_reconnect_core::error::chain(error.as_ref())
         .map(ToString::to_string)
         .collect::<Vec<_>>()

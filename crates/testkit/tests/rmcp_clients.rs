@@ -28,6 +28,14 @@ fn text(result: &CallToolResult) -> &str {
     &result.content[0].as_text().expect("a text result").text
 }
 
+/// A client pinned to the newest protocol version with a handshake, connected to `url`.
+async fn legacy_client(url: String) -> Client {
+    let config = ClientConfig::default().with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE);
+    within(config.serve(StreamableHttpClientTransport::from_uri(url)))
+        .await
+        .expect("the client connects")
+}
+
 /// Calls `tool` and returns its text answer.
 async fn call_text(client: &Client, tool: &str, arguments: Value) -> String {
     let result = within(call(client, tool, arguments)).await.expect("tool call");
@@ -61,13 +69,7 @@ async fn exercise_all_tools(client: &Client, upstream: &TestUpstream) {
 #[tokio::test]
 async fn legacy_client_pinned_to_the_handshake_gets_a_session() {
     let upstream = within(TestUpstream::start()).await.unwrap();
-    let client = within(
-        ClientConfig::default()
-            .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
-            .serve(StreamableHttpClientTransport::from_uri(upstream.url())),
-    )
-    .await
-    .unwrap();
+    let client = legacy_client(upstream.url()).await;
     let server_info = client.peer_info().unwrap();
     assert_eq!(
         server_info.protocol_version,
@@ -162,30 +164,10 @@ async fn legacy_rmcp_client_reinitializes_after_a_restart_by_itself() {
     // rmcp's `reinit_on_expired_session` defaults to true: on 404 it runs the
     // handshake again and resends the request, which never ran.
     let mut upstream = within(TestUpstream::start()).await.unwrap();
-    let client = within(
-        ClientConfig::default()
-            .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
-            .serve(StreamableHttpClientTransport::from_uri(upstream.url())),
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        text(
-            &within(call(&client, "increment", json!({"key": "k"})))
-                .await
-                .unwrap()
-        ),
-        "1"
-    );
+    let client = legacy_client(upstream.url()).await;
+    assert_eq!(call_text(&client, "increment", json!({"key": "k"})).await, "1");
     within(upstream.server.restart()).await.unwrap();
-    assert_eq!(
-        text(
-            &within(call(&client, "increment", json!({"key": "k"})))
-                .await
-                .unwrap()
-        ),
-        "2"
-    );
+    assert_eq!(call_text(&client, "increment", json!({"key": "k"})).await, "2");
     assert_eq!(upstream.counters().increments("k"), 2);
     assert_eq!(upstream.server.session_count().await, 1);
     within(client.cancel()).await.unwrap();

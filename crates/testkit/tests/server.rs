@@ -13,6 +13,16 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// A server with default options and a client that has initialized a session on it.
+async fn initialized() -> (McpServer, RawClient) {
+    let server = within(McpServer::start(ServerOptions::default()))
+        .await
+        .expect("the server starts");
+    let mut client = RawClient::new(server.url());
+    within(client.initialize()).await.expect("initialize");
+    (server, client)
+}
+
 #[tokio::test]
 async fn the_five_tools_answer_and_are_counted() {
     let server = within(McpServer::start(ServerOptions::default())).await.unwrap();
@@ -56,9 +66,7 @@ async fn the_five_tools_answer_and_are_counted() {
 
 #[tokio::test]
 async fn tools_list_carries_the_retry_safety_annotations() {
-    let server = within(McpServer::start(ServerOptions::default())).await.unwrap();
-    let mut client = RawClient::new(server.url());
-    within(client.initialize()).await.unwrap();
+    let (_server, mut client) = initialized().await;
     let id = client.next_id();
     let list = within(client.post(&jsonrpc::tools_list(id))).await.unwrap();
     let tools = list.result().unwrap()["tools"].as_array().unwrap().clone();
@@ -74,9 +82,7 @@ async fn tools_list_carries_the_retry_safety_annotations() {
 
 #[tokio::test]
 async fn a_restart_forgets_sessions_but_not_counters() {
-    let mut server = within(McpServer::start(ServerOptions::default())).await.unwrap();
-    let mut client = RawClient::new(server.url());
-    within(client.initialize()).await.unwrap();
+    let (mut server, mut client) = initialized().await;
     within(client.call_tool("increment", key("k"))).await.unwrap();
     let old_session = client.session().unwrap().to_owned();
     let addr = server.addr();
@@ -169,9 +175,7 @@ async fn stateless_json_mode_answers_plain_json_without_sessions() {
 
 #[tokio::test]
 async fn session_mode_answers_with_an_sse_stream() {
-    let server = within(McpServer::start(ServerOptions::default())).await.unwrap();
-    let mut client = RawClient::new(server.url());
-    within(client.initialize()).await.unwrap();
+    let (_server, mut client) = initialized().await;
     let echo: McpResponse = within(client.call_tool("echo", text("sse"))).await.unwrap();
     assert!(mcp_reconnect_core::headers::is_event_stream(&echo.headers));
     assert_eq!(echo.text().as_deref(), Some("sse"));
