@@ -16,6 +16,7 @@
 //! - [`TestUpstream`]: both, wired together.
 //! - [`RawClient`], [`jsonrpc`]: drive the server by hand and read answers
 //!   that are JSON or SSE (decoded with `mcp_reconnect_core::sse`).
+//! - [`Polling`]: wait, bounded, for something that happens in the background.
 //! - `external` (feature `external`): a real `redis-server` and an nginx
 //!   round-robin balancer for the scale-out tests.
 //!
@@ -68,6 +69,7 @@ pub mod fault;
 mod forward;
 mod harness;
 pub mod jsonrpc;
+mod polling;
 mod proxy;
 mod serve;
 mod server;
@@ -80,6 +82,7 @@ pub use fault::{Fault, InjectedFault, Match, RequestInfo, Rule};
 pub use forward::{MAX_DRAINED_RESPONSE, MAX_FAULT_LOG, MAX_REQUEST_BODY, UPSTREAM_MAX_IDLE};
 pub use harness::TestUpstream;
 pub use jsonrpc::McpResponse;
+pub use polling::Polling;
 pub use proxy::FaultProxy;
 pub use serve::{ACCEPT_ERROR_BACKOFF, REBIND_ATTEMPTS, REBIND_PAUSE};
 pub use server::{MCP_PATH, McpServer, ServerOptions};

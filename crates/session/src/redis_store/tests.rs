@@ -2,7 +2,6 @@
 //! port; the tests are skipped with a message when it is not installed —
 //! `scripts/scale-setup.sh` installs it).
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering as AtomicOrdering;
 use std::time::Duration;
@@ -11,6 +10,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use mcp_reconnect_core::headers::MCP_SESSION_ID;
+use mcp_reconnect_testkit::Polling;
 use mcp_reconnect_testkit::external::{RedisServer, Reply as RedisReply, available};
 use tokio::sync::Semaphore;
 use tower::{Layer, ServiceExt};
@@ -25,8 +25,10 @@ use crate::store::{ReinitClaim, SessionRecord, SessionStore, Swap};
 use crate::tests::{CALL, Fake, INIT, Upstream, post, upstream};
 
 /// How often a condition is checked, and how many times, before a test fails (10 s).
-const POLL: Duration = Duration::from_millis(25);
-const POLLS: u32 = 400;
+const POLL: Polling = Polling {
+    every: Duration::from_millis(25),
+    times: 400,
+};
 /// A short probe interval, so returns and write-backs happen quickly.
 const PROBE: Duration = Duration::from_millis(50);
 const TTL: Duration = Duration::from_secs(60);
@@ -55,21 +57,6 @@ fn upstream_id(name: &str) -> SessionId {
 fn record(upstream: &str) -> SessionRecord {
     SessionRecord::new(Bytes::from_static(INIT.as_bytes()), upstream_id(upstream))
         .with_protocol_version(Some(HeaderValue::from_static("2025-06-18")))
-}
-
-/// Waits (bounded) until `check` holds.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    for _ in 0..POLLS {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    panic!("never happened: {what}");
 }
 
 #[test]
@@ -207,7 +194,7 @@ async fn one_replica_at_a_time_claims_a_reinitialize() {
     assert_eq!(b.claim_reinit(&id, 0, TTL).await.unwrap(), ReinitClaim::Granted);
     let short = Duration::from_millis(50);
     assert_eq!(a.claim_reinit(&id, 2, short).await.unwrap(), ReinitClaim::Granted);
-    eventually("the lease expires", || async {
+    POLL.until("the lease expires", || async {
         b.claim_reinit(&id, 2, short).await.unwrap() == ReinitClaim::Granted
     })
     .await;
@@ -225,7 +212,7 @@ async fn abandoned_sessions_expire_by_redis_ttl() {
             .unwrap();
     }
     assert_eq!(redis.dbsize().await.unwrap(), 201);
-    eventually("Redis expires them", || async {
+    POLL.until("Redis expires them", || async {
         redis.dbsize().await.unwrap() == 1
     })
     .await;
@@ -258,7 +245,7 @@ async fn without_redis_local_sessions_keep_working_and_are_written_back() {
     ));
 
     redis.start_again().await.unwrap();
-    eventually("the store leaves the degraded state", || async {
+    POLL.until("the store leaves the degraded state", || async {
         !a.stats().degraded
     })
     .await;
@@ -288,11 +275,12 @@ async fn a_redis_that_lost_its_data_gets_the_sessions_back() {
         a.load(&id).await.unwrap().is_some(),
         "the local copy, while Redis is empty"
     );
-    eventually("the probe writes it back", || async {
+    POLL.until("the probe writes it back", || async {
         b.load(&id).await.unwrap().is_some()
     })
     .await;
-    eventually("and the store is healthy again", || async { !a.stats().degraded }).await;
+    POLL.until("and the store is healthy again", || async { !a.stats().degraded })
+        .await;
 }
 
 #[tokio::test]
@@ -307,7 +295,7 @@ async fn a_store_started_without_redis_joins_it_later() {
     a.store(&id, record("up-0"), TTL).await.unwrap();
     assert!(a.load(&id).await.unwrap().is_some());
     redis.start_again().await.unwrap();
-    eventually("joined", || async { !a.stats().degraded }).await;
+    POLL.until("joined", || async { !a.stats().degraded }).await;
     assert_eq!(redis.dbsize().await.unwrap(), 2, "the session and the epoch");
     let status = a.status();
     assert_eq!(status.display_url(), redis.url());
@@ -320,7 +308,8 @@ async fn the_probe_task_ends_with_the_store() {
     let store = store(&redis).await;
     let weak = Arc::downgrade(&store.inner);
     drop(store);
-    eventually("the store is freed", || async { weak.upgrade().is_none() }).await;
+    POLL.until("the store is freed", || async { weak.upgrade().is_none() })
+        .await;
 }
 
 type Replica = crate::Session<Upstream, RedisStore>;
@@ -353,7 +342,7 @@ async fn replicas_that_see_the_same_loss_reinitialize_once() {
         let (a, client) = (a.clone(), client.clone());
         async move { send(&a, post(Some(&client), CALL)).await.status() }
     });
-    eventually("A's re-initialize reaches the upstream", || async {
+    POLL.until("A's re-initialize reaches the upstream", || async {
         fake.initializes.load(AtomicOrdering::SeqCst) == 2
     })
     .await;
