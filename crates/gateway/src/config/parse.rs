@@ -32,19 +32,18 @@ pub(super) fn command_line_server(
         _ => (given.unwrap_or(Kind::Stdio), target),
     };
     match (kind, rest) {
-        (Kind::StreamableHttp, [url]) => {
-            let mut server = ServerSpec::new("mcp", "", parse_url("the server URL", url)?);
+        (Kind::StreamableHttp | Kind::Sse, [url]) => {
+            let url = parse_url("the server URL", url)?;
+            let mut server = match kind {
+                Kind::Sse => ServerSpec::sse("mcp", "", url),
+                _ => ServerSpec::new("mcp", "", url),
+            };
             server.headers = headers;
             Ok(server)
         }
         (Kind::StreamableHttp, _) => Err(ConfigError::new(
             "a streamable-http server is one URL: `streamablehttp URL` or `-- URL`",
         )),
-        (Kind::Sse, [url]) => {
-            let mut server = ServerSpec::sse("mcp", "", parse_url("the server URL", url)?);
-            server.headers = headers;
-            Ok(server)
-        }
         (Kind::Sse, _) => Err(ConfigError::new(
             "an SSE server is one URL: `sse URL` or `--server-type sse -- URL`",
         )),
