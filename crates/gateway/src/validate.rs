@@ -46,6 +46,35 @@ pub fn validate(schema: &Value, instance: &Value) -> Vec<Violation> {
     checker.errors
 }
 
+/// A length bound's schema keys, and the error kinds and words pydantic
+/// reports when it is not met.
+struct LengthBounds {
+    min: &'static str,
+    max: &'static str,
+    too_short: &'static str,
+    too_long: &'static str,
+    noun: &'static str,
+    unit: &'static str,
+}
+
+const STRING_LENGTH: LengthBounds = LengthBounds {
+    min: "minLength",
+    max: "maxLength",
+    too_short: "string_too_short",
+    too_long: "string_too_long",
+    noun: "String",
+    unit: "characters",
+};
+
+const LIST_LENGTH: LengthBounds = LengthBounds {
+    min: "minItems",
+    max: "maxItems",
+    too_short: "too_short",
+    too_long: "too_long",
+    noun: "List",
+    unit: "items",
+};
+
 struct Checker<'a> {
     root: &'a Value,
     errors: Vec<Violation>,
@@ -54,6 +83,34 @@ struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
+    /// `length` within the bounds `schema` sets with `bounds`' keys.
+    fn check_length(
+        &mut self,
+        schema: &Map<String, Value>,
+        length: u64,
+        bounds: &LengthBounds,
+        loc: &[Value],
+    ) {
+        let bound = |key: &str| schema.get(key).and_then(Value::as_u64);
+        let LengthBounds { noun, unit, .. } = bounds;
+        if bound(bounds.min).is_some_and(|min| length < min) {
+            let min = &schema[bounds.min];
+            self.fail(
+                loc,
+                bounds.too_short,
+                format!("{noun} should have at least {min} {unit}"),
+            );
+        }
+        if bound(bounds.max).is_some_and(|max| length > max) {
+            let max = &schema[bounds.max];
+            self.fail(
+                loc,
+                bounds.too_long,
+                format!("{noun} should have at most {max} {unit}"),
+            );
+        }
+    }
+
     fn fail(&mut self, loc: &[Value], kind: &'static str, msg: String) {
         if self.errors.len() < MAX_ERRORS {
             self.errors.push(Violation {
@@ -178,29 +235,7 @@ impl<'a> Checker<'a> {
             }
         }
         if let Some(text) = instance.as_str() {
-            let length = text.chars().count() as u64;
-            if schema
-                .get("minLength")
-                .and_then(Value::as_u64)
-                .is_some_and(|min| length < min)
-            {
-                self.fail(
-                    loc,
-                    "string_too_short",
-                    format!("String should have at least {} characters", schema["minLength"]),
-                );
-            }
-            if schema
-                .get("maxLength")
-                .and_then(Value::as_u64)
-                .is_some_and(|max| length > max)
-            {
-                self.fail(
-                    loc,
-                    "string_too_long",
-                    format!("String should have at most {} characters", schema["maxLength"]),
-                );
-            }
+            self.check_length(schema, text.chars().count() as u64, &STRING_LENGTH, loc);
         }
     }
 
@@ -290,29 +325,7 @@ impl<'a> Checker<'a> {
         loc: &mut Vec<Value>,
         depth: usize,
     ) {
-        let length = items.len() as u64;
-        if schema
-            .get("minItems")
-            .and_then(Value::as_u64)
-            .is_some_and(|min| length < min)
-        {
-            self.fail(
-                loc,
-                "too_short",
-                format!("List should have at least {} items", schema["minItems"]),
-            );
-        }
-        if schema
-            .get("maxItems")
-            .and_then(Value::as_u64)
-            .is_some_and(|max| length > max)
-        {
-            self.fail(
-                loc,
-                "too_long",
-                format!("List should have at most {} items", schema["maxItems"]),
-            );
-        }
+        self.check_length(schema, items.len() as u64, &LIST_LENGTH, loc);
         if let Some(item_schema) = schema
             .get("items")
             .filter(|items| items.is_object() || items.is_boolean())
