@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Http, gateway};
+use common::{Http, assert_mcp_echo, gateway, upstream_and_gateway};
 use http::StatusCode;
 use mcp_reconnect_circuit::CircuitState;
 use mcp_reconnect_gateway::Gateway;
@@ -90,11 +90,7 @@ async fn a_full_upstream_refuses_new_sessions_and_takes_nothing_else_down() {
         .get(&format!("{}/health", gateway.url()), &[])
         .await;
     assert_eq!(health.status, StatusCode::OK, "{health:?}");
-    let answer = established
-        .call_tool("echo", json!({"text": "still"}))
-        .await
-        .unwrap();
-    assert_eq!(answer.text().as_deref(), Some("still"));
+    assert_mcp_echo(&mut established, "still").await;
     gateway.shutdown().await;
 }
 
@@ -134,8 +130,7 @@ async fn sessions_the_gateway_forgets_end_upstream_so_the_limit_is_never_reached
     let before = gateway.clients()[0].upstream().status.snapshot();
     assert_eq!(rest_echo(&gateway, "own").await, (StatusCode::OK, json!("own")));
     let mut newest = last.expect("sessions");
-    let answer = newest.call_tool("echo", json!({"text": "newest"})).await.unwrap();
-    assert_eq!(answer.text().as_deref(), Some("newest"));
+    assert_mcp_echo(&mut newest, "newest").await;
     // Room is left upstream: a client straight at the server gets a session.
     let mut direct = RawClient::new(server.url());
     assert_eq!(direct.initialize().await.unwrap().status, StatusCode::OK);
@@ -209,14 +204,9 @@ async fn an_upstream_that_never_answers_does_not_look_healthy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_that_hangs_until_its_deadline_counts_as_a_timeout() {
     use mcp_reconnect_core::FailureClass;
-    use mcp_reconnect_testkit::{Fault, Rule, TestUpstream};
+    use mcp_reconnect_testkit::{Fault, Rule};
 
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(
-        &["streamablehttp", &upstream.url()],
-        &[("MCPO_CONNECTION_TIMEOUT", "1")],
-    )
-    .await;
+    let (upstream, gateway) = upstream_and_gateway(&[], &[("MCPO_CONNECTION_TIMEOUT", "1")]).await;
     warmed(&gateway).await;
     upstream.proxy.push(Rule::tool("slow", Fault::Hang).once());
     let mut client = RawClient::new(format!("{}/mcp", gateway.url()));
@@ -244,8 +234,7 @@ async fn a_call_that_hangs_until_its_deadline_counts_as_a_timeout() {
         metrics["connection"]["requests"]
     );
     // The server answers its probe: one hung call does not take the upstream down.
-    let echo = client.call_tool("echo", json!({"text": "next"})).await.unwrap();
-    assert_eq!(echo.text().as_deref(), Some("next"));
+    assert_mcp_echo(&mut client, "next").await;
     gateway.shutdown().await;
 }
 
@@ -254,7 +243,7 @@ async fn a_call_that_hangs_until_its_deadline_counts_as_a_timeout() {
 /// bytes, forever pointing at the next page.
 async fn huge_catalog(pages: usize, per_page: usize, schema: usize) -> (String, tokio::task::JoinHandle<()>) {
     use bytes::Bytes;
-    use http_body_util::{BodyExt, Full};
+    use http_body_util::Full;
     use hyper::body::Incoming;
     use hyper_util::rt::TokioIo;
 
@@ -268,13 +257,7 @@ async fn huge_catalog(pages: usize, per_page: usize, schema: usize) -> (String, 
                 let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
                     let filler = filler.clone();
                     async move {
-                        let body = request
-                            .into_body()
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        let message: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                        let message = common::request_message(request).await;
                         let id = message["id"].clone();
                         let result = match message["method"].as_str() {
                             Some("initialize") => {

@@ -2,15 +2,14 @@
 
 mod common;
 
-use common::{Http, gateway};
+use common::{Http, gateway, upstream_and_gateway};
 use http::Method;
 use mcp_reconnect_testkit::TestUpstream;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_guards_calls_but_not_probes_or_docs() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["--api-key", "s3cret", "streamablehttp", &upstream.url()], &[]).await;
+    let (_upstream, gateway) = upstream_and_gateway(&["--api-key", "s3cret"], &[]).await;
     let base = gateway.url();
     let http = Http::default();
     let call = json!({"text": "x"});
@@ -18,30 +17,18 @@ async fn the_key_guards_calls_but_not_probes_or_docs() {
     let missing = http.post_json(&format!("{base}/echo"), &[], &call).await;
     assert_eq!(missing.status, 401);
     assert_eq!(missing.headers["www-authenticate"], "Bearer");
-    let wrong = http
-        .post_json(
-            &format!("{base}/echo"),
-            &[("authorization", "Bearer nope")],
-            &call,
-        )
-        .await;
-    assert_eq!(wrong.status, 403);
-    let longer = http
-        .post_json(
-            &format!("{base}/echo"),
-            &[("authorization", "Bearer s3cret0")],
-            &call,
-        )
-        .await;
-    assert_eq!(longer.status, 403);
-    let right = http
-        .post_json(
-            &format!("{base}/echo"),
-            &[("authorization", "Bearer s3cret")],
-            &call,
-        )
-        .await;
-    assert_eq!((right.status.as_u16(), right.json()), (200, json!("x")));
+    for wrong in ["Bearer nope", "Bearer s3cret0"] {
+        let answer = http
+            .post_json(&format!("{base}/echo"), &[("authorization", wrong)], &call)
+            .await;
+        assert_eq!(answer.status, 403, "{wrong}");
+    }
+    http.assert_echo(
+        &format!("{base}/echo"),
+        &[("authorization", "Bearer s3cret")],
+        "x",
+    )
+    .await;
     let mcp = http.send(Method::POST, &format!("{base}/mcp"), &[], "{}").await;
     assert_eq!(mcp.status, 401);
 
@@ -60,18 +47,7 @@ async fn the_key_guards_calls_but_not_probes_or_docs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strict_auth_also_guards_docs_openapi_and_metrics() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(
-        &[
-            "--api-key",
-            "s3cret",
-            "--strict-auth",
-            "streamablehttp",
-            &upstream.url(),
-        ],
-        &[],
-    )
-    .await;
+    let (_upstream, gateway) = upstream_and_gateway(&["--api-key", "s3cret", "--strict-auth"], &[]).await;
     let base = gateway.url();
     let http = Http::default();
     for guarded in ["/metrics", "/docs", "/openapi.json", "/docs/swagger-ui.css"] {

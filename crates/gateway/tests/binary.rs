@@ -34,10 +34,13 @@ fn command(args: &[&str]) -> Command {
     command
 }
 
-/// Starts the binary and reads its log until it says where it listens; the
-/// task then keeps reading (so the pipe never fills) and returns every line.
+/// Starts the binary on 127.0.0.1 (any port) with `args` and reads its log
+/// until it says where it listens; the task then keeps reading (so the pipe
+/// never fills) and returns every line.
 async fn start(args: &[&str]) -> (Child, String, JoinHandle<Vec<String>>) {
-    let mut child = command(args).spawn().expect("the binary runs");
+    let mut argv = vec!["--host", "127.0.0.1", "--port", "0"];
+    argv.extend_from_slice(args);
+    let mut child = command(&argv).spawn().expect("the binary runs");
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let mut seen = Vec::new();
@@ -88,29 +91,12 @@ fn terminate(child: &Child) {
 async fn the_design_form_serves_and_sigterm_finishes_an_in_flight_call() {
     let upstream = TestUpstream::start().await.unwrap();
     let url = upstream.url();
-    let args = [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--api-key",
-        KEY,
-        "--log-level",
-        "DEBUG",
-        "streamablehttp",
-        &url,
-    ];
+    let args = ["--api-key", KEY, "--log-level", "DEBUG", "streamablehttp", &url];
     let (mut child, base, log) = start(&args).await;
     let http = Http::default();
     let auth = format!("Bearer {KEY}");
-    let echo = http
-        .post_json(
-            &format!("{base}/echo"),
-            &[("authorization", &auth)],
-            &json!({"text": "design"}),
-        )
+    http.assert_echo(&format!("{base}/echo"), &[("authorization", &auth)], "design")
         .await;
-    assert_eq!((echo.status.as_u16(), echo.json()), (200, json!("design")));
     let health = http.get(&format!("{base}/health"), &[]).await;
     assert_eq!(health.json()["status"], "healthy");
     assert_eq!(health.json()["connection_name"], format!("StreamableHTTP-{url}"));
@@ -153,16 +139,7 @@ async fn the_design_form_serves_and_sigterm_finishes_an_in_flight_call() {
 async fn the_mcpo_form_serves() {
     let upstream = TestUpstream::start().await.unwrap();
     let url = upstream.url();
-    let args = [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--server-type",
-        "streamable-http",
-        "--",
-        &url,
-    ];
+    let args = ["--server-type", "streamable-http", "--", &url];
     let (mut child, base, _) = start(&args).await;
     let http = Http::default();
     let add = http

@@ -131,13 +131,7 @@ async fn a_rewritten_config_applies_without_touching_unchanged_servers() {
     })
     .await;
     assert_eq!(health["status"], "healthy", "{health}");
-    let added_echo = http
-        .post_json(&format!("{base}/added/echo"), &[], &json!({"text": "new"}))
-        .await;
-    assert_eq!(
-        (added_echo.status.as_u16(), added_echo.json()),
-        (200, json!("new"))
-    );
+    http.assert_echo(&format!("{base}/added/echo"), &[], "new").await;
     let gone = http
         .post_json(&format!("{base}/drop/echo"), &[], &json!({"text": "x"}))
         .await;

@@ -4,19 +4,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Http, gateway};
+use common::{Http, raw, upstream_and_gateway};
 use http::Method;
-use mcp_reconnect_testkit::TestUpstream;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_limit_is_refused_with_413() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(
-        &["--max-body-bytes", "1024", "streamablehttp", &upstream.url()],
-        &[],
-    )
-    .await;
+    let (upstream, gateway) = upstream_and_gateway(&["--max-body-bytes", "1024"], &[]).await;
     let http = Http::default();
     let big = json!({"text": "x".repeat(4096)});
     let rest = http
@@ -38,12 +32,7 @@ async fn a_body_over_the_limit_is_refused_with_413() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_over_the_bound_are_shed_with_503_not_queued() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(
-        &["--max-concurrent-calls", "1", "streamablehttp", &upstream.url()],
-        &[],
-    )
-    .await;
+    let (upstream, gateway) = upstream_and_gateway(&["--max-concurrent-calls", "1"], &[]).await;
     let base = gateway.url();
     let http = Http::default();
     let counters = upstream.counters();
@@ -77,49 +66,30 @@ async fn calls_over_the_bound_are_shed_with_503_not_queued() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_finishes_its_headers_is_disconnected() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(
-        &["--header-read-timeout", "0.2", "streamablehttp", &upstream.url()],
-        &[],
+    let (_upstream, gateway) = upstream_and_gateway(&["--header-read-timeout", "0.2"], &[]).await;
+    // The gateway closes the connection (perhaps after a 408).
+    let answer = raw(
+        gateway.local_addr(),
+        b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n",
     )
     .await;
-    let mut stream = tokio::net::TcpStream::connect(gateway.local_addr())
-        .await
-        .unwrap();
-    stream
-        .write_all(b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-        .await
-        .unwrap();
-    // The gateway closes the connection (perhaps after a 408); the bound only stops a broken test.
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "the connection was closed by the gateway");
-    let text = String::from_utf8_lossy(&answer);
-    assert!(answer.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
     gateway.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rest_body_that_breaks_off_is_a_400_not_a_413() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
-    let mut stream = tokio::net::TcpStream::connect(gateway.local_addr())
-        .await
-        .unwrap();
+    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
     // A chunk size that is not hexadecimal: hyper fails the body mid-read.
-    stream
-        .write_all(
-            b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-              Transfer-Encoding: chunked\r\n\r\n2\r\n{\"\r\nzz\r\n",
-        )
-        .await
-        .unwrap();
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "the gateway answered and closed");
-    let text = String::from_utf8_lossy(&answer);
+    let text = raw(
+        gateway.local_addr(),
+        b"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+          Transfer-Encoding: chunked\r\n\r\n2\r\n{\"\r\nzz\r\n",
+    )
+    .await;
     assert!(text.starts_with("HTTP/1.1 400"), "{text}");
     assert!(text.contains("could not be read"), "{text}");
     assert_eq!(upstream.counters().total_calls(), 0, "nothing reached the server");
@@ -164,19 +134,8 @@ async fn exchange(stream: &mut tokio::net::TcpStream, request: &str) -> String {
 /// the slots free up, calls work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_gateway_still_answers_health() {
-    let upstream = mcp_reconnect_testkit::TestUpstream::start().await.unwrap();
-    let gateway = gateway(
-        &[
-            "--max-connections",
-            "16",
-            "--header-read-timeout",
-            "60",
-            "streamablehttp",
-            &upstream.url(),
-        ],
-        &[],
-    )
-    .await;
+    let (_upstream, gateway) =
+        upstream_and_gateway(&["--max-connections", "16", "--header-read-timeout", "60"], &[]).await;
     let addr = gateway.url().trim_start_matches("http://").to_owned();
     // 15 general slots (16 less one for `/health`), each held by an idle client.
     let mut silent = Vec::new();
@@ -192,26 +151,20 @@ async fn a_full_gateway_still_answers_health() {
         .get(&format!("{}/health", gateway.url()), &[])
         .await;
     assert!(health.status.is_success(), "{health:?}");
-    let echo = common::Http::default()
-        .post_json(
-            &format!("{}/echo", gateway.url()),
-            &[],
-            &serde_json::json!({"text": "x"}),
-        )
-        .await;
-    assert_eq!(echo.status, 503, "{echo:?}");
-    assert_eq!(echo.headers["retry-after"], "1");
+    // Each call on a client of its own, so on a new connection.
+    let echo = || async {
+        let url = format!("{}/echo", gateway.url());
+        common::Http::default()
+            .post_json(&url, &[], &serde_json::json!({"text": "x"}))
+            .await
+    };
+    let refused = echo().await;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.headers["retry-after"], "1");
     drop(silent);
     let mut ok = false;
     for _ in 0..100 {
-        let echo = common::Http::default()
-            .post_json(
-                &format!("{}/echo", gateway.url()),
-                &[],
-                &serde_json::json!({"text": "x"}),
-            )
-            .await;
-        if echo.status == 200 {
+        if echo().await.status == 200 {
             ok = true;
             break;
         }
@@ -227,8 +180,7 @@ async fn a_full_gateway_still_answers_health() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unproven_connections_make_room_and_ones_with_the_key_stay() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(
+    let (_upstream, gateway) = upstream_and_gateway(
         &[
             "--api-key",
             "k",
@@ -236,8 +188,6 @@ async fn unproven_connections_make_room_and_ones_with_the_key_stay() {
             "16",
             "--header-read-timeout",
             "60",
-            "streamablehttp",
-            &upstream.url(),
         ],
         &[],
     )

@@ -2,16 +2,15 @@
 
 mod common;
 
-use common::{FAST_ENV, gateway};
+use common::{FAST_ENV, upstream_and_gateway};
 use http::StatusCode;
+use mcp_reconnect_testkit::RawClient;
 use mcp_reconnect_testkit::jsonrpc::tools_list;
-use mcp_reconnect_testkit::{RawClient, TestUpstream};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_legacy_client_gets_a_session_and_sse_answers_through_the_gateway() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["streamablehttp", &upstream.url()], &FAST_ENV).await;
+    let (_upstream, gateway) = upstream_and_gateway(&[], &FAST_ENV).await;
     let mut client = RawClient::new(format!("{}/mcp", gateway.url()));
     let init = client.initialize().await.unwrap();
     assert_eq!(init.status, StatusCode::OK);
@@ -34,8 +33,7 @@ async fn a_legacy_client_gets_a_session_and_sse_answers_through_the_gateway() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_json_response_a_streamed_answer_is_one_json_object_in_both_eras() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["--json-response", "streamablehttp", &upstream.url()], &FAST_ENV).await;
+    let (_upstream, gateway) = upstream_and_gateway(&["--json-response"], &FAST_ENV).await;
     let mut client = RawClient::new(format!("{}/mcp", gateway.url()));
     assert_eq!(client.initialize().await.unwrap().status, StatusCode::OK);
     let answer = client
@@ -90,8 +88,6 @@ async fn with_json_response_a_streamed_answer_is_one_json_object_in_both_eras() 
             .starts_with("text/event-stream"),
         "{only_sse:?}"
     );
-    let rest = http
-        .post_json(&format!("{}/echo", gateway.url()), &[], &json!({"text": "rest"}))
+    http.assert_echo(&format!("{}/echo", gateway.url()), &[], "rest")
         .await;
-    assert_eq!((rest.status.as_u16(), rest.json()), (200, json!("rest")));
 }

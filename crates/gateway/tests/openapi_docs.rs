@@ -5,8 +5,7 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{Http, gateway};
-use mcp_reconnect_testkit::TestUpstream;
+use common::{Http, upstream_and_gateway};
 use serde_json::Value;
 
 const TOOLS: [&str; 5] = ["echo", "add", "increment", "slow", "fail_business"];
@@ -78,8 +77,7 @@ fn check_openapi_31(document: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_is_3_1_and_lists_every_tool_with_bearer_security() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["--api-key", "secret", "streamablehttp", &upstream.url()], &[]).await;
+    let (_upstream, gateway) = upstream_and_gateway(&["--api-key", "secret"], &[]).await;
     let http = Http::default();
     let answer = http.get(&format!("{}/openapi.json", gateway.url()), &[]).await;
     assert_eq!(answer.status, 200);
@@ -105,8 +103,7 @@ async fn openapi_is_3_1_and_lists_every_tool_with_bearer_security() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docs_serve_swagger_ui_from_the_binary() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["--root-path", "/tools", "streamablehttp", &upstream.url()], &[]).await;
+    let (_upstream, gateway) = upstream_and_gateway(&["--root-path", "/tools"], &[]).await;
     let http = Http::default();
     let page = http.get(&format!("{}/docs", gateway.url()), &[]).await;
     assert_eq!(page.status, 200);

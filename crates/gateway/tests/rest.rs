@@ -2,23 +2,18 @@
 
 mod common;
 
-use common::{FAST_ENV, Http, gateway};
+use common::{FAST_ENV, Http, upstream_and_gateway};
 use http::StatusCode;
-use mcp_reconnect_testkit::{Fault, Rule, TestUpstream};
+use mcp_reconnect_testkit::{Fault, Rule};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_calls_answer_as_mcpo_does() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["streamablehttp", &upstream.url()], &FAST_ENV).await;
+    let (upstream, gateway) = upstream_and_gateway(&[], &FAST_ENV).await;
     let base = gateway.url();
     let http = Http::default();
 
-    let echo = http
-        .post_json(&format!("{base}/echo"), &[], &json!({"text": "hello"}))
-        .await;
-    assert_eq!(echo.status, 200, "{echo:?}");
-    assert_eq!(echo.json(), json!("hello"));
+    http.assert_echo(&format!("{base}/echo"), &[], "hello").await;
 
     let add = http
         .post_json(&format!("{base}/add"), &[], &json!({"a": 2, "b": 3.5}))
@@ -70,8 +65,7 @@ async fn rest_calls_answer_as_mcpo_does() {
 /// tool of the same name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_routes_and_the_fixed_routes_beside_them() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["streamablehttp", &upstream.url()], &FAST_ENV).await;
+    let (upstream, gateway) = upstream_and_gateway(&[], &FAST_ENV).await;
     let base = gateway.url();
     let http = Http::default();
     let text = json!({"text": "hi"});
@@ -121,8 +115,7 @@ async fn tool_routes_and_the_fixed_routes_beside_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_upstream_answers_503_with_retry_after() {
-    let mut upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["streamablehttp", &upstream.url()], &FAST_ENV).await;
+    let (mut upstream, gateway) = upstream_and_gateway(&[], &FAST_ENV).await;
     let base = gateway.url();
     let http = Http::default();
     let first = http
@@ -143,8 +136,7 @@ async fn an_unreachable_upstream_answers_503_with_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_502_burst_is_retried_for_a_read_only_tool_but_never_runs_increment_twice() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
     let base = gateway.url();
     let http = Http::default();
     // The tool list (and so `echo`'s readOnlyHint) is learned before the faults.
@@ -153,14 +145,7 @@ async fn a_502_burst_is_retried_for_a_read_only_tool_but_never_runs_increment_tw
     upstream
         .proxy
         .push(Rule::tool("echo", Fault::status(StatusCode::BAD_GATEWAY)).times(2));
-    let echo = http
-        .post_json(&format!("{base}/echo"), &[], &json!({"text": "again"}))
-        .await;
-    assert_eq!(
-        (echo.status.as_u16(), echo.json()),
-        (200, json!("again")),
-        "{echo:?}"
-    );
+    http.assert_echo(&format!("{base}/echo"), &[], "again").await;
 
     upstream
         .proxy

@@ -12,20 +12,21 @@ mod common;
 use common::{Era, RmcpClient, rmcp_client, rmcp_echo};
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::time::Duration;
 
 use clap::Parser;
 use http::StatusCode;
 use mcp_reconnect_gateway::{Cli, Gateway, GatewayConfig};
 use mcp_reconnect_testkit::external::{Nginx, RedisServer, available};
-use mcp_reconnect_testkit::{Fault, McpResponse, RawClient, Rule, TestUpstream, jsonrpc};
+use mcp_reconnect_testkit::{Fault, McpResponse, Polling, RawClient, Rule, TestUpstream, jsonrpc};
 use serde_json::json;
 use tokio::task::JoinSet;
 
 /// How often a state is polled, and how many times before a test fails (30 s).
-const POLL: Duration = Duration::from_millis(50);
-const POLLS: u32 = 600;
+const POLL: Polling = Polling {
+    every: Duration::from_millis(50),
+    times: 600,
+};
 /// Calls per phase of a test.
 const CALLS: usize = 10;
 /// Sessions abandoned at once in the expiry test.
@@ -74,7 +75,8 @@ impl Cluster {
             nginx,
         };
         // Each replica's warm-up opens the gateway's own session (one initialize each).
-        eventually("both replicas warmed up", || async { cluster.initializes() >= 2 }).await;
+        POLL.until("both replicas warmed up", || async { cluster.initializes() >= 2 })
+            .await;
         Some(cluster)
     }
 
@@ -102,10 +104,19 @@ impl Cluster {
     async fn kill(&mut self, n: usize) {
         let addr = self.replica(n).local_addr();
         drop(self.replicas[n].take());
-        eventually("the killed replica refuses connections", || async {
+        POLL.until("the killed replica refuses connections", || async {
             tokio::net::TcpStream::connect(addr).await.is_err()
         })
         .await;
+    }
+
+    /// Restarts the upstream server: it forgets every session.
+    async fn restart_upstream(&mut self) {
+        self.upstream
+            .server
+            .restart()
+            .await
+            .expect("the upstream restarts");
     }
 
     /// The replicas still running.
@@ -134,20 +145,6 @@ impl Cluster {
             })
             .collect()
     }
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    for _ in 0..POLLS {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(POLL).await;
-    }
-    panic!("never happened: {what}");
 }
 
 /// The replica that finally answered (nginx lists every one it tried).
@@ -225,12 +222,7 @@ async fn rmcp_clients_of_both_eras_go_on_across_replicas_restarts_and_a_dead_rep
         "round robin: both replicas served ({before:?} → {after:?})"
     );
 
-    cluster
-        .upstream
-        .server
-        .restart()
-        .await
-        .expect("the upstream restarts");
+    cluster.restart_upstream().await;
     echo_both(&legacy, &stateless, "after the restart").await;
     // The replicas' own warm-up sessions are re-initialized only when used.
     assert_eq!(
@@ -275,12 +267,7 @@ async fn an_upstream_restart_reinitializes_each_session_once_across_replicas() {
     }
     let before = cluster.initializes();
 
-    cluster
-        .upstream
-        .server
-        .restart()
-        .await
-        .expect("the upstream restarts");
+    cluster.restart_upstream().await;
     // Every session's calls reach both replicas at once: both see the loss.
     let mut calls = JoinSet::new();
     for (n, client) in clients.iter_mut().enumerate() {
@@ -363,7 +350,7 @@ async fn a_redis_outage_keeps_sessions_working_and_ends_in_a_write_back() {
     echo(&mut new, "local").await;
 
     cluster.redis.start_again().await.expect("redis-server restarts");
-    eventually("both replicas are back on Redis", || async {
+    POLL.until("both replicas are back on Redis", || async {
         cluster.degraded() == [false, false]
     })
     .await;
@@ -445,7 +432,7 @@ async fn ten_thousand_abandoned_sessions_expire_from_redis() {
     );
     assert_eq!(opened, ABANDONED);
     assert!(peak > 0);
-    eventually("every abandoned session expired from Redis", || async {
+    POLL.until("every abandoned session expired from Redis", || async {
         cluster.redis.dbsize().await.unwrap() <= 1
     })
     .await;
@@ -571,7 +558,8 @@ async fn measure_the_cost_of_a_shared_store() {
     }
     let started = tokio::time::Instant::now();
     redis.start_again().await.expect("redis restarts");
-    eventually("written back", || async { !store.stats().degraded }).await;
+    POLL.until("written back", || async { !store.stats().degraded })
+        .await;
     eprintln!(
         "Redis back: {} sessions written back {} ms after its restart (probe every 1 s)",
         store.stats().written_back,

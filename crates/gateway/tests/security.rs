@@ -30,7 +30,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use bytes::Bytes;
-use common::{Answer, Http, gateway};
+use common::{Answer, Http, READ_BOUND, assert_mcp_echo, gateway, raw, upstream_and_gateway};
 use http::{HeaderValue, Method, Request, StatusCode};
 use mcp_reconnect_gateway::Gateway;
 use mcp_reconnect_gateway::auth::Auth;
@@ -44,8 +44,6 @@ use tower::ServiceExt;
 const KEY: &str = "secret-key-123";
 const UPSTREAM_SECRET: &str = "upstream-secret";
 const ACCEPT_MCP: &str = "application/json, text/event-stream";
-/// The most the read of a raw answer may take: a bound that only stops a broken test.
-const READ_BOUND: Duration = Duration::from_secs(60);
 /// The two tests that load the process (1000 calls, TRACE capture) never overlap,
 /// so the memory one measures only itself.
 static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -83,22 +81,11 @@ fn rpc_error(answer: &Answer) -> (u16, i64) {
     )
 }
 
-/// Sends raw bytes, reads until the gateway closes (bounded), returns the answer.
-async fn raw(addr: SocketAddr, bytes: &[u8]) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(bytes).await.expect("send");
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(READ_BOUND, stream.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "the gateway answered or closed");
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
 // ----------------------------------------------------------------------- keys
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_and_wrong_keys_are_refused_and_nothing_reaches_the_upstream() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["--api-key", KEY, "streamablehttp", &upstream.url()], &[]).await;
+    let (upstream, gateway) = upstream_and_gateway(&["--api-key", KEY], &[]).await;
     warmed(&gateway).await;
     let (base, http) = (gateway.url(), Http::default());
     let before = upstream.proxy.requests();
@@ -162,14 +149,8 @@ async fn missing_and_wrong_keys_are_refused_and_nothing_reaches_the_upstream() {
         "no refused request reached the upstream"
     );
     let right = format!("Bearer {KEY}");
-    let echo = http
-        .post_json(
-            &format!("{base}/echo"),
-            &[("authorization", &right)],
-            &json!({"text": "x"}),
-        )
+    http.assert_echo(&format!("{base}/echo"), &[("authorization", &right)], "x")
         .await;
-    assert_eq!((echo.status.as_u16(), echo.json()), (200, json!("x")));
     gateway.shutdown().await;
 }
 
@@ -178,8 +159,7 @@ async fn missing_and_wrong_keys_are_refused_and_nothing_reaches_the_upstream() {
 /// (`415` otherwise), so such a request never runs a tool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_tool_routes_take_json_only() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
     warmed(&gateway).await;
     let (base, http) = (gateway.url(), Http::default());
     let body = json!({"key": "simple"}).to_string();
@@ -226,8 +206,7 @@ async fn rest_tool_routes_take_json_only() {
 /// for, and the key itself; `/health` stays open to probes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_and_rest_cross_the_same_edge() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["--api-key", KEY, "streamablehttp", &upstream.url()], &[]).await;
+    let (upstream, gateway) = upstream_and_gateway(&["--api-key", KEY], &[]).await;
     warmed(&gateway).await;
     let (base, http) = (gateway.url(), Http::default());
     let bearer = format!("Bearer {KEY}");
@@ -364,8 +343,7 @@ async fn raw_chunked(addr: SocketAddr, head: String, body_chunks: usize) -> Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_bodies_and_headers_are_refused_and_never_forwarded() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
     warmed(&gateway).await;
     let addr = gateway.local_addr();
     let before = upstream.proxy.requests();
@@ -411,8 +389,7 @@ async fn huge_bodies_and_headers_are_refused_and_never_forwarded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_rpc_gets_a_json_rpc_error_and_never_reaches_the_upstream() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
     warmed(&gateway).await;
     let (base, http) = (gateway.url(), Http::default());
     let mut client = RawClient::new(format!("{base}/mcp"));
@@ -472,11 +449,7 @@ async fn malformed_json_rpc_gets_a_json_rpc_error_and_never_reaches_the_upstream
         "no malformed body reached the upstream"
     );
     // The session still works.
-    let answer = client
-        .call_tool("echo", json!({"text": "still here"}))
-        .await
-        .unwrap();
-    assert_eq!(answer.text().as_deref(), Some("still here"));
+    assert_mcp_echo(&mut client, "still here").await;
     gateway.shutdown().await;
 }
 
@@ -484,8 +457,7 @@ async fn malformed_json_rpc_gets_a_json_rpc_error_and_never_reaches_the_upstream
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_forged_session_ids_get_404_or_400_and_never_reach_the_upstream() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
     warmed(&gateway).await;
     let (base, http) = (gateway.url(), Http::default());
     // The upstream's own id for a session opened directly: it means nothing to the gateway.
@@ -563,8 +535,7 @@ async fn unknown_and_forged_session_ids_get_404_or_400_and_never_reach_the_upstr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn header_injection_through_session_ids_is_refused_and_never_echoed() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
     warmed(&gateway).await;
     let before = upstream.proxy.requests();
     let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
@@ -605,8 +576,7 @@ async fn header_injection_through_session_ids_is_refused_and_never_echoed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_hold_nothing_for_long() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(
+    let (_upstream, gateway) = upstream_and_gateway(
         &[
             "--max-concurrent-calls",
             "1",
@@ -614,8 +584,6 @@ async fn slow_clients_hold_nothing_for_long() {
             "1",
             "--header-read-timeout",
             "0.5",
-            "streamablehttp",
-            &upstream.url(),
         ],
         &[("MCPO_CONNECTION_TIMEOUT", "1")],
     )
@@ -651,14 +619,8 @@ async fn slow_clients_hold_nothing_for_long() {
     let answer = raw(addr, trickle.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
     assert!(answer.contains("-32050"), "{answer}");
-    let echo = http
-        .post_json(&format!("{base}/echo"), &[], &json!({"text": "y"}))
-        .await;
-    assert_eq!(
-        (echo.status.as_u16(), echo.json()),
-        (200, json!("y")),
-        "the permit came back"
-    );
+    // The permit came back.
+    http.assert_echo(&format!("{base}/echo"), &[], "y").await;
     gateway.shutdown().await;
 }
 
@@ -754,10 +716,7 @@ async fn a_thousand_hung_calls_are_shed_over_the_bound_and_memory_stays_bounded(
         "RSS grew from {rss_before} KiB to {rss_during} KiB"
     );
     // Meanwhile: the other upstream serves, the hung one sheds, probes answer.
-    let echo = http
-        .post_json(&format!("{base}/fine/echo"), &[], &json!({"text": "x"}))
-        .await;
-    assert_eq!((echo.status.as_u16(), echo.json()), (200, json!("x")));
+    http.assert_echo(&format!("{base}/fine/echo"), &[], "x").await;
     let shed = http
         .post_json(&format!("{base}/hung/echo"), &[], &json!({"text": "x"}))
         .await;
@@ -1003,7 +962,7 @@ type TestBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infall
 /// tool `big` answers [`BIG_ANSWER`] bytes; its `GET` stream sends nothing,
 /// or a comment every 200 ms when the request has `X-Heartbeat`.
 async fn recording_upstream() -> (String, Arc<Mutex<Vec<http::HeaderMap>>>) {
-    use http_body_util::{BodyExt, Full};
+    use http_body_util::Full;
     use hyper_util::rt::TokioIo;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -1055,13 +1014,7 @@ async fn recording_upstream() -> (String, Arc<Mutex<Vec<http::HeaderMap>>>) {
                                 response.body(TestBody::new(body)).expect("test setup"),
                             );
                         }
-                        let body = request
-                            .into_body()
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        let message: Value = serde_json::from_slice(&body).unwrap_or_default();
+                        let message = common::request_message(request).await;
                         let result = match message["method"].as_str() {
                             Some("initialize") => json!({"protocolVersion": "2025-06-18",
                                 "capabilities": {"tools": {}}, "serverInfo": {"name": "rec", "version": "0"}}),

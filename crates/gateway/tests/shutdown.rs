@@ -2,14 +2,12 @@
 
 mod common;
 
-use common::{Http, gateway};
-use mcp_reconnect_testkit::TestUpstream;
+use common::{Http, upstream_and_gateway};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_an_in_flight_slow_call_then_refuses_connections() {
-    let upstream = TestUpstream::start().await.unwrap();
-    let gateway = gateway(&["streamablehttp", &upstream.url()], &[]).await;
+    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
     let base = gateway.url();
     let addr = gateway.local_addr();
     let http = Http::default();

@@ -9,57 +9,14 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Era, Http, everything, gateway, rmcp_client};
+use common::{
+    Era, Http, assert_mcp_echo, eventually, everything, gateway, legacy_session_listing, rmcp_client,
+    stateless_echo,
+};
 use mcp_reconnect_testkit::RawClient;
 use mcp_reconnect_testkit::external::{PythonServer, ReverseProxy, available, python_sdk_available};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// A 2026-07-28 `tools/call` of `echo`: no session, the protocol in `_meta`.
-async fn stateless_echo(http: &Http, base: &str, text: &str) -> String {
-    let call = common::stateless_echo_request(5, text);
-    let answer = http
-        .post_json(
-            &format!("{base}/mcp"),
-            &[
-                ("accept", "application/json, text/event-stream"),
-                ("mcp-protocol-version", "2026-07-28"),
-            ],
-            &call,
-        )
-        .await;
-    assert_eq!(answer.status, 200, "{answer:?}");
-    String::from_utf8_lossy(&answer.body).into_owned()
-}
-
-async fn echo(client: &mut RawClient, text: &str) {
-    let answer = client
-        .call_tool("echo", json!({"text": text}))
-        .await
-        .unwrap_or_else(|error| panic!("{text}: {error}"));
-    assert_eq!(answer.text().as_deref(), Some(text), "{answer:?}");
-}
-
-async fn rest_echo(http: &Http, base: &str, text: &str) {
-    let rest = http
-        .post_json(&format!("{base}/echo"), &[], &json!({"text": text}))
-        .await;
-    assert_eq!(
-        (rest.status.as_u16(), rest.json()),
-        (200, json!(text)),
-        "{rest:?}"
-    );
-}
-
-async fn eventually<F: Fn() -> bool>(what: &str, done: F) {
-    for _ in 0..600 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what}: not within 30 s");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_sse_server_serves_both_eras_and_rest_and_keeps_sessions_across_its_restarts() {
@@ -71,27 +28,15 @@ async fn a_python_sse_server_serves_both_eras_and_rest_and_keeps_sessions_across
     let (base, http) = (gateway.url(), Http::default());
 
     // A legacy session through /mcp.
-    let mut client = RawClient::new(format!("{base}/mcp"));
-    assert_eq!(client.initialize().await.expect("initialize").status, 200);
-    let listed = client
-        .post(&mcp_reconnect_testkit::jsonrpc::tools_list(90))
-        .await
-        .expect("tools/list");
-    let tools = listed.result().expect("a result")["tools"].clone();
-    assert!(
-        tools
-            .as_array()
-            .is_some_and(|tools| tools.iter().any(|tool| tool["name"] == "slow_increment")),
-        "{tools}"
-    );
-    echo(&mut client, "hi").await;
+    let mut client = legacy_session_listing(&base, "slow_increment").await;
+    assert_mcp_echo(&mut client, "hi").await;
     let session = client.session().map(str::to_owned);
     assert!(
         stateless_echo(&http, &base, "stateless")
             .await
             .contains("stateless")
     );
-    rest_echo(&http, &base, "rest").await;
+    http.assert_echo(&format!("{base}/echo"), &[], "rest").await;
     let counted = http
         .post_json(&format!("{base}/increment"), &[], &json!({"key": "a"}))
         .await;
@@ -100,14 +45,14 @@ async fn a_python_sse_server_serves_both_eras_and_rest_and_keeps_sessions_across
     // The server restarts: its stream ends, its sessions are gone. The next
     // calls go to a new stream, in the client's same session.
     server.start_again().await.expect("the server starts again");
-    echo(&mut client, "after a restart").await;
+    assert_mcp_echo(&mut client, "after a restart").await;
     assert_eq!(client.session().map(str::to_owned), session, "the same session");
     assert!(
         stateless_echo(&http, &base, "stateless again")
             .await
             .contains("stateless again")
     );
-    rest_echo(&http, &base, "rest again").await;
+    http.assert_echo(&format!("{base}/echo"), &[], "rest again").await;
 
     // Killed in mid-call: a read-only call is replayed on the next stream…
     let mut slow_client = client.clone();
@@ -130,7 +75,7 @@ async fn a_python_sse_server_serves_both_eras_and_rest_and_keeps_sessions_across
     let once = once.await.expect("the task").expect("an answer");
     let message = once.message().unwrap_or(Value::Null);
     assert_eq!(message["error"]["code"], -32051, "maybe executed: {once:?}");
-    echo(&mut client, "still here").await;
+    assert_mcp_echo(&mut client, "still here").await;
     assert_eq!(server.increments("once"), 1, "never run twice");
     assert_eq!(server.increments("a"), 1);
     assert_eq!(client.session().map(str::to_owned), session, "the same session");
@@ -175,8 +120,13 @@ async fn an_sse_stream_a_proxy_cuts_or_fails_is_reopened_and_no_session_or_safe_
     for round in 0..3 {
         tokio::time::sleep(Duration::from_millis(1600)).await;
         for call in 0..5 {
-            echo(&mut client, &format!("after cut {round}, call {call}")).await;
-            rest_echo(&http, &base, &format!("rest after cut {round}, call {call}")).await;
+            assert_mcp_echo(&mut client, &format!("after cut {round}, call {call}")).await;
+            http.assert_echo(
+                &format!("{base}/echo"),
+                &[],
+                &format!("rest after cut {round}, call {call}"),
+            )
+            .await;
         }
     }
     let after_cuts = reconnects().await - before;
@@ -210,7 +160,7 @@ async fn an_sse_stream_a_proxy_cuts_or_fails_is_reopened_and_no_session_or_safe_
         failed.len()
     );
     assert!(failed.is_empty(), "every safe call succeeds: {failed:?}");
-    echo(&mut client, "after the restart").await;
+    assert_mcp_echo(&mut client, "after the restart").await;
     assert_eq!(client.session().map(str::to_owned), session, "the same session");
     assert_eq!(server.increments("cut"), 1, "never run twice");
     let health = http.get(&format!("{base}/health"), &[]).await;

@@ -8,12 +8,25 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Era, Http, everything, gateway, rmcp_client, rmcp_echo};
+use common::{
+    Era, Http, assert_mcp_echo, eventually, everything, gateway, legacy_session_listing, rmcp_client,
+    rmcp_echo, stateless_echo,
+};
+use mcp_reconnect_gateway::Gateway;
 use mcp_reconnect_testkit::RawClient;
 use mcp_reconnect_testkit::external::{interop_home, python_sdk_available};
 use serde_json::{Value, json};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop/python_server.py");
+
+/// A gateway (`flags` first) in front of the Python SDK server over stdio,
+/// which writes its calls to `marker`: a path that also marks its processes.
+async fn python_stdio_gateway(flags: &[&str], marker: &str, env: &[(&str, &str)]) -> Gateway {
+    let python = interop_home().join("bin/python").display().to_string();
+    let mut args = flags.to_vec();
+    args.extend(["--", python.as_str(), SCRIPT, "--stdio", "--calls", marker]);
+    gateway(&args, env).await
+}
 
 fn temp_file(name: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("mcp-gateway-stdio-{}-{name}", std::process::id()));
@@ -67,16 +80,6 @@ async fn only_child(marker: &str) -> u32 {
     pids_with(marker)[0]
 }
 
-async fn eventually<F: Fn() -> bool>(what: &str, done: F) {
-    for _ in 0..600 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what}: not within 30 s");
-}
-
 fn kill(pid: u32) {
     std::process::Command::new("kill")
         .args(["-KILL", &pid.to_string()])
@@ -99,53 +102,19 @@ async fn a_python_stdio_server_keeps_sessions_across_kills_and_never_runs_a_tool
     }
     let calls = temp_file("calls");
     let marker = calls.display().to_string();
-    let python = interop_home().join("bin/python").display().to_string();
-    let gateway = gateway(&["--", &python, SCRIPT, "--stdio", "--calls", &marker], &[]).await;
+    let gateway = python_stdio_gateway(&[], &marker, &[]).await;
     let (base, http) = (gateway.url(), Http::default());
 
     // A legacy session through /mcp.
-    let mut client = RawClient::new(format!("{base}/mcp"));
-    assert_eq!(client.initialize().await.expect("initialize").status, 200);
-    let listed = client
-        .post(&mcp_reconnect_testkit::jsonrpc::tools_list(90))
-        .await
-        .expect("tools/list");
-    let tools = listed.result().expect("a result")["tools"].clone();
-    assert!(
-        tools
-            .as_array()
-            .is_some_and(|tools| tools.iter().any(|tool| tool["name"] == "slow_increment")),
-        "{tools}"
-    );
-    let echo = client
-        .call_tool("echo", json!({"text": "hi"}))
-        .await
-        .expect("a call");
-    assert_eq!(echo.text().as_deref(), Some("hi"));
+    let mut client = legacy_session_listing(&base, "slow_increment").await;
+    assert_mcp_echo(&mut client, "hi").await;
 
     // 2026-07-28: no session, the protocol in `_meta`.
-    let stateless = common::stateless_echo_request(5, "stateless");
-    let answer = http
-        .post_json(
-            &format!("{base}/mcp"),
-            &[
-                ("accept", "application/json, text/event-stream"),
-                ("mcp-protocol-version", "2026-07-28"),
-            ],
-            &stateless,
-        )
-        .await;
-    assert_eq!(answer.status, 200, "{answer:?}");
-    assert!(
-        String::from_utf8_lossy(&answer.body).contains("stateless"),
-        "{answer:?}"
-    );
+    let answer = stateless_echo(&http, &base, "stateless").await;
+    assert!(answer.contains("stateless"), "{answer}");
 
     // REST.
-    let rest = http
-        .post_json(&format!("{base}/echo"), &[], &json!({"text": "rest"}))
-        .await;
-    assert_eq!((rest.status.as_u16(), rest.json()), (200, json!("rest")));
+    http.assert_echo(&format!("{base}/echo"), &[], "rest").await;
     let counted = http
         .post_json(&format!("{base}/increment"), &[], &json!({"key": "a"}))
         .await;
@@ -174,15 +143,8 @@ async fn a_python_stdio_server_keeps_sessions_across_kills_and_never_runs_a_tool
         !pids_with(&marker).contains(&first)
     })
     .await;
-    let echo = client
-        .call_tool("echo", json!({"text": "after"}))
-        .await
-        .expect("a call");
-    assert_eq!(echo.text().as_deref(), Some("after"), "{echo:?}");
-    let rest = http
-        .post_json(&format!("{base}/echo"), &[], &json!({"text": "rest again"}))
-        .await;
-    assert_eq!((rest.status.as_u16(), rest.json()), (200, json!("rest again")));
+    assert_mcp_echo(&mut client, "after").await;
+    http.assert_echo(&format!("{base}/echo"), &[], "rest again").await;
     let second = only_child(&marker).await;
     assert_ne!(first, second, "respawned");
 
@@ -208,11 +170,7 @@ async fn a_python_stdio_server_keeps_sessions_across_kills_and_never_runs_a_tool
     let once = once.await.expect("the task").expect("an answer");
     let message = once.message().unwrap_or(Value::Null);
     assert_eq!(message["error"]["code"], -32051, "maybe executed: {once:?}");
-    let echo = client
-        .call_tool("echo", json!({"text": "still here"}))
-        .await
-        .expect("a call");
-    assert_eq!(echo.text().as_deref(), Some("still here"));
+    assert_mcp_echo(&mut client, "still here").await;
     assert_eq!(runs(&calls, "once"), 1, "never run twice");
     assert_eq!(runs(&calls, "a"), 1);
 
@@ -277,8 +235,7 @@ async fn rmcp_clients_of_both_eras_list_and_call_a_stdio_server() {
     }
     let calls = temp_file("eras");
     let marker = calls.display().to_string();
-    let python = interop_home().join("bin/python").display().to_string();
-    let gateway = gateway(&["--", &python, SCRIPT, "--stdio", "--calls", &marker], &[]).await;
+    let gateway = python_stdio_gateway(&[], &marker, &[]).await;
     let url = format!("{}/mcp", gateway.url());
     for era in [Era::Legacy, Era::Stateless] {
         let client = rmcp_client(&url, era).await;
@@ -415,18 +372,9 @@ async fn a_call_the_child_never_answers_ends_at_its_deadline() {
         return;
     }
     let marker = temp_file("hang").display().to_string();
-    let python = interop_home().join("bin/python").display().to_string();
-    let gateway = gateway(
-        &[
-            "--tool-timeout",
-            "2",
-            "--",
-            &python,
-            SCRIPT,
-            "--stdio",
-            "--calls",
-            &marker,
-        ],
+    let gateway = python_stdio_gateway(
+        &["--tool-timeout", "2"],
+        &marker,
         &[("MCPO_CONNECTION_TIMEOUT", "2")],
     )
     .await;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use mcp_reconnect_gateway::{Cli, Gateway, GatewayConfig};
+use mcp_reconnect_testkit::{Polling, RawClient, TestUpstream};
 use serde_json::{Value, json};
 
 /// Settings that make the circuit give up fast in tests (no real waits are asserted).
@@ -30,6 +32,42 @@ pub async fn gateway(args: &[&str], env: &[(&str, &str)]) -> Gateway {
     let config =
         GatewayConfig::from_args(&cli.serve, |name| env.get(name).cloned()).expect("config is valid");
     Gateway::start(config).await.expect("gateway starts")
+}
+
+/// A [`TestUpstream`] and a gateway in front of it: `mcp-gateway <flags>
+/// streamablehttp <the upstream's URL>`.
+pub async fn upstream_and_gateway(flags: &[&str], env: &[(&str, &str)]) -> (TestUpstream, Gateway) {
+    let upstream = TestUpstream::start().await.expect("the upstream starts");
+    let url = upstream.url();
+    let mut args = flags.to_vec();
+    args.extend(["streamablehttp", url.as_str()]);
+    let gateway = gateway(&args, env).await;
+    (upstream, gateway)
+}
+
+/// Waits (30 s at most) until `done` holds.
+pub async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let polling = Polling {
+        every: Duration::from_millis(50),
+        times: 600,
+    };
+    polling.until(what, || std::future::ready(done())).await;
+}
+
+/// How long a test reads a raw connection before it fails: a bound on a
+/// broken test, not a timing assertion.
+pub const READ_BOUND: Duration = Duration::from_secs(60);
+
+/// Sends raw bytes, reads until the gateway closes (bounded), returns the answer.
+pub async fn raw(addr: SocketAddr, bytes: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(bytes).await.expect("send");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(READ_BOUND, stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the gateway answered or closed");
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 /// An answer, read to its end.
@@ -92,6 +130,16 @@ impl Http {
         let mut all = vec![("content-type", "application/json")];
         all.extend_from_slice(headers);
         self.send(Method::POST, url, &all, body.to_string()).await
+    }
+
+    /// Calls the `echo` tool at `url` (a REST route) with `text` and checks that it answers `text`.
+    pub async fn assert_echo(&self, url: &str, headers: &[(&str, &str)], text: &str) {
+        let answer = self.post_json(url, headers, &json!({ "text": text })).await;
+        assert_eq!(
+            (answer.status.as_u16(), answer.json()),
+            (200, json!(text)),
+            "{url}: {answer:?}"
+        );
     }
 }
 
@@ -205,6 +253,62 @@ pub fn stateless_echo_request(id: u64, text: &str) -> Value {
         "name": "echo", "arguments": {"text": text},
         "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
                   "io.modelcontextprotocol/clientCapabilities": {}}}})
+}
+
+/// Opens a legacy session through `{base}/mcp` and checks that `tools/list` names `tool`.
+pub async fn legacy_session_listing(base: &str, tool: &str) -> RawClient {
+    let mut client = RawClient::new(format!("{base}/mcp"));
+    assert_eq!(client.initialize().await.expect("initialize").status, 200);
+    let listed = client
+        .post(&mcp_reconnect_testkit::jsonrpc::tools_list(90))
+        .await
+        .expect("tools/list");
+    let tools = listed.result().expect("a result")["tools"].clone();
+    assert!(
+        tools
+            .as_array()
+            .is_some_and(|tools| tools.iter().any(|listed| listed["name"] == tool)),
+        "{tools}"
+    );
+    client
+}
+
+/// Calls `echo` with `text` in `client`'s session and checks that it answers `text`.
+pub async fn assert_mcp_echo(client: &mut RawClient, text: &str) {
+    let answer = client
+        .call_tool("echo", json!({ "text": text }))
+        .await
+        .unwrap_or_else(|error| panic!("{text}: {error}"));
+    assert_eq!(answer.text().as_deref(), Some(text), "{answer:?}");
+}
+
+/// A 2026-07-28 `tools/call` of `echo` through `{base}/mcp` (no session, the
+/// protocol in `_meta`): checks the status and returns the body.
+pub async fn stateless_echo(http: &Http, base: &str, text: &str) -> String {
+    let call = stateless_echo_request(5, text);
+    let answer = http
+        .post_json(
+            &format!("{base}/mcp"),
+            &[
+                ("accept", "application/json, text/event-stream"),
+                ("mcp-protocol-version", "2026-07-28"),
+            ],
+            &call,
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    String::from_utf8_lossy(&answer.body).into_owned()
+}
+
+/// The JSON-RPC message a fake upstream was sent (`null` when the body is not JSON).
+pub async fn request_message(request: http::Request<hyper::body::Incoming>) -> Value {
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    serde_json::from_slice(&body).unwrap_or_default()
 }
 
 /// The `connection_name` of each upstream `/health` lists.
