@@ -37,10 +37,8 @@ pin_project! {
     /// deadline passes first.
     pub struct ResponseFuture<S, ReqB, B>
     where
-        S: Service<Request<Full<Bytes>>, Response = Response<B>>,
-        S::Error: Into<BoxError>,
-        ReqB: Body,
-        ReqB::Error: Into<BoxError>,
+        S: Service<Request<Full<Bytes>>, Response = Response<B>, Error: Into<BoxError>>,
+        ReqB: Body<Error: Into<BoxError>>,
     {
         #[pin]
         state: State<S, ReqB, B>,
@@ -56,10 +54,8 @@ pin_project! {
     #[project = StateProj]
     enum State<S, ReqB, B>
     where
-        S: Service<Request<Full<Bytes>>, Response = Response<B>>,
-        S::Error: Into<BoxError>,
-        ReqB: Body,
-        ReqB::Error: Into<BoxError>,
+        S: Service<Request<Full<Bytes>>, Response = Response<B>, Error: Into<BoxError>>,
+        ReqB: Body<Error: Into<BoxError>>,
     {
         Buffering {
             #[pin] collect: CollectBytes<ReqB>,
@@ -76,10 +72,8 @@ pin_project! {
 
 impl<S, ReqB, B> ResponseFuture<S, ReqB, B>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<B>>,
-    S::Error: Into<BoxError>,
-    ReqB: Body,
-    ReqB::Error: Into<BoxError>,
+    S: Service<Request<Full<Bytes>>, Response = Response<B>, Error: Into<BoxError>>,
+    ReqB: Body<Error: Into<BoxError>>,
 {
     pub(crate) fn new(request: Request<ReqB>, ready: S, shared: Arc<Shared>) -> Self {
         let (parts, body) = request.into_parts();
@@ -99,12 +93,9 @@ where
 
 impl<S, ReqB, B> Future for ResponseFuture<S, ReqB, B>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
-    S::Error: Into<BoxError>,
-    ReqB: Body,
-    ReqB::Error: Into<BoxError>,
-    B: Body,
-    B::Data: Buf + From<Bytes>,
+    S: Service<Request<Full<Bytes>>, Response = Response<B>, Error: Into<BoxError>> + Clone,
+    ReqB: Body<Error: Into<BoxError>>,
+    B: Body<Data: Buf + From<Bytes>>,
 {
     type Output = Result<Response<RetryBody<B>>, BoxError>;
 

@@ -46,12 +46,9 @@ impl<S> ToolRetry<S> {
 
 impl<S, ReqB, B> Service<Request<ReqB>> for ToolRetry<S>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
-    S::Error: Into<BoxError>,
-    ReqB: Body,
-    ReqB::Error: Into<BoxError>,
-    B: Body,
-    B::Data: Buf + From<Bytes>,
+    S: Service<Request<Full<Bytes>>, Response = Response<B>, Error: Into<BoxError>> + Clone,
+    ReqB: Body<Error: Into<BoxError>>,
+    B: Body<Data: Buf + From<Bytes>>,
 {
     type Response = Response<RetryBody<B>>;
     type Error = BoxError;
@@ -73,8 +70,7 @@ pub(crate) struct Forward<S>(pub(crate) S);
 
 impl<S, B> Service<Request<Full<Bytes>>> for Forward<S>
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<B>>,
-    S::Error: Into<BoxError>,
+    S: Service<Request<Full<Bytes>>, Response = Response<B>, Error: Into<BoxError>>,
 {
     type Response = Response<RetryBody<B>>;
     type Error = BoxError;
