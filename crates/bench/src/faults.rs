@@ -32,7 +32,7 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio::time::Instant;
 
 use crate::peers::{self, MCP_PROXY_BACKEND};
-use crate::process::{Proc, free_addr, sibling};
+use crate::process::{Proc, sibling};
 
 /// How long each scenario's clients call.
 const RUN: Duration = Duration::from_secs(12);
@@ -459,7 +459,8 @@ const SCENARIOS: &[Scenario] = &[
 
 /// Runs every scenario against `mcp-gateway` and `peers`; prints the table.
 pub async fn run(peers: &Peers) -> Result<(), BoxError> {
-    let gateway_binary = sibling("mcp-gateway")?;
+    // Before the first scenario: a missing binary says so at once.
+    sibling("mcp-gateway")?;
     let nginx = external::available(&["nginx"]);
     if !nginx {
         println!(
@@ -475,29 +476,20 @@ pub async fn run(peers: &Peers) -> Result<(), BoxError> {
         if needs_nginx && !nginx {
             continue;
         }
-        scenario(name, setup().await?, &gateway_binary, peers).await?;
+        scenario(name, setup().await?, peers).await?;
     }
     Ok(())
 }
 
-async fn scenario(name: &str, setup: Setup, gateway: &PathBuf, peers: &Peers) -> Result<(), BoxError> {
+async fn scenario(name: &str, setup: Setup, peers: &Peers) -> Result<(), BoxError> {
     let mut proxies = Vec::new();
     let mut running: Vec<Proc> = Vec::new();
     let mut callers = Vec::new();
 
     let upstream = setup.target_url(&mut proxies).await?;
-    let gateway_addr = free_addr()?;
-    let port = gateway_addr.port().to_string();
-    let args = [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "streamablehttp",
-        &upstream,
-    ];
-    running.push(Proc::spawn("mcp-gateway", gateway, &crate::owned(&args), gateway_addr).await?);
-    crate::report::wait_ready(crate::rest_call(format!("http://{gateway_addr}/echo"))).await?;
+    let gateway = peers::start_gateway(&upstream, &[]).await?;
+    let gateway_addr = gateway.addr;
+    running.push(gateway);
     let base = format!("http://{gateway_addr}");
     let url = format!("{base}/mcp");
     let prefix = String::new();
@@ -534,19 +526,26 @@ async fn scenario(name: &str, setup: Setup, gateway: &PathBuf, peers: &Peers) ->
     Ok(())
 }
 
-fn proxy_502() -> SetupFuture {
-    Box::pin(async {
+/// The rmcp server behind a fault proxy per target, `rules` on each from
+/// the fault's start, for `lasts` (`None`: to the end).
+fn with_rules(rules: fn() -> Vec<Rule>, lasts: Option<Duration>) -> SetupFuture {
+    Box::pin(async move {
         let server = McpServer::start(ServerOptions::default()).await?;
         Ok(Setup {
             faults: Faults::Rules {
                 backend: server.addr(),
-                rules: || vec![Rule::any(Fault::status(StatusCode::BAD_GATEWAY))],
-                lasts: Some(Duration::from_secs(3)),
+                rules,
+                lasts,
             },
             increments: rmcp_increments(server.counters()),
             _keep: Box::new(server),
         })
     })
+}
+
+fn proxy_502() -> SetupFuture {
+    let rules = || vec![Rule::any(Fault::status(StatusCode::BAD_GATEWAY))];
+    with_rules(rules, Some(Duration::from_secs(3)))
 }
 
 fn nginx_restart() -> SetupFuture {
@@ -608,35 +607,12 @@ fn refused() -> SetupFuture {
 }
 
 fn resets() -> SetupFuture {
-    Box::pin(async {
-        let server = McpServer::start(ServerOptions::default()).await?;
-        Ok(Setup {
-            faults: Faults::Rules {
-                backend: server.addr(),
-                rules: || vec![Rule::method("tools/call", Fault::Reset).every(10)],
-                lasts: None,
-            },
-            increments: rmcp_increments(server.counters()),
-            _keep: Box::new(server),
-        })
-    })
+    with_rules(|| vec![Rule::method("tools/call", Fault::Reset).every(10)], None)
 }
 
 fn forward_then_502() -> SetupFuture {
-    Box::pin(async {
-        let server = McpServer::start(ServerOptions::default()).await?;
-        Ok(Setup {
-            faults: Faults::Rules {
-                backend: server.addr(),
-                rules: || {
-                    vec![Rule::tool("increment", Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY)).every(4)]
-                },
-                lasts: None,
-            },
-            increments: rmcp_increments(server.counters()),
-            _keep: Box::new(server),
-        })
-    })
+    let rules = || vec![Rule::tool("increment", Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY)).every(4)];
+    with_rules(rules, None)
 }
 
 #[cfg(test)]

@@ -33,7 +33,18 @@ impl LoadResult {
     }
 }
 
-/// Runs the loop; a `2xx` whose body was read whole counts as ok.
+/// Sends `request`: whether it was answered `2xx` with a body read whole.
+pub async fn answered(client: &Client<HttpConnector, Full<Bytes>>, request: Request<Full<Bytes>>) -> bool {
+    match client.request(request).await {
+        Ok(response) => {
+            let success = response.status().is_success();
+            response.into_body().collect().await.is_ok() && success
+        }
+        Err(_) => false,
+    }
+}
+
+/// Runs the loop; a call [`answered`] counts as ok.
 pub async fn run(make: MakeRequest, concurrency: usize, duration: Duration) -> LoadResult {
     let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(concurrency)
@@ -48,14 +59,7 @@ pub async fn run(make: MakeRequest, concurrency: usize, duration: Duration) -> L
             let (mut ok, mut failed, mut samples) = (0u64, 0u64, Vec::new());
             while Instant::now() < until {
                 let sent = Instant::now();
-                let good = match client.request(make()).await {
-                    Ok(response) => {
-                        let success = response.status().is_success();
-                        response.into_body().collect().await.is_ok() && success
-                    }
-                    Err(_) => false,
-                };
-                if good {
+                if answered(&client, make()).await {
                     ok += 1;
                     if samples.len() < MAX_SAMPLES_PER_TASK {
                         samples.push(sent.elapsed());

@@ -36,7 +36,7 @@ use mcp_reconnect_testkit::{McpServer, ServerOptions};
 use serde_json::json;
 
 use crate::load::MakeRequest;
-use crate::process::{Proc, UpstreamProc, free_addr, sibling};
+use crate::process::{Proc, UpstreamProc, free_addr};
 use crate::report::Row;
 
 #[derive(Parser)]
@@ -243,24 +243,8 @@ async fn run(
     ];
     let bare = Proc::spawn("bare proxy", &std::env::current_exe()?, &owned(&args), bare_addr).await?;
 
-    let gateway_addr = free_addr()?;
-    let port = gateway_addr.port().to_string();
-    let args = [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "streamablehttp",
-        &upstream_url,
-    ];
-    let gateway = Proc::spawn(
-        "mcp-gateway",
-        &sibling("mcp-gateway")?,
-        &owned(&args),
-        gateway_addr,
-    )
-    .await?;
-    report::wait_ready(rest_call(format!("http://{gateway_addr}/echo"))).await?;
+    let gateway = peers::start_gateway(&upstream_url, &[]).await?;
+    let gateway_addr = gateway.addr;
 
     let mcpo = if peers.mcpo {
         Some(peers::start_mcpo(&upstream_url).await?)
@@ -346,30 +330,13 @@ async fn run(
     report::print_ratios(&rows, levels);
 
     // A second gateway with retries off shows the circuit's own fail-fast.
-    let no_retry_addr = free_addr()?;
-    let port = no_retry_addr.port().to_string();
-    let args = [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "streamablehttp",
-        &upstream_url,
-    ];
     let wait = recovery::NO_RETRY_WAIT.as_secs().to_string();
     let env = [
         ("MCPO_TOOL_MAX_RETRIES", "0"),
         ("MCPO_RECONNECT_WAIT", wait.as_str()),
     ];
-    let _no_retry = Proc::spawn_with_env(
-        "mcp-gateway",
-        &sibling("mcp-gateway")?,
-        &owned(&args),
-        &env,
-        no_retry_addr,
-    )
-    .await?;
-    report::wait_ready(rest_call(format!("http://{no_retry_addr}/echo"))).await?;
+    let no_retry = peers::start_gateway(&upstream_url, &env).await?;
+    let no_retry_addr = no_retry.addr;
     let gateways = recovery::Gateways {
         default: mcp_call(format!("http://{gateway_addr}/mcp")),
         no_retry: mcp_call(format!("http://{no_retry_addr}/mcp")),

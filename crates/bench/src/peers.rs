@@ -1,13 +1,14 @@
-//! The gateways `mcp-gateway` is compared with, started in front of an
-//! upstream: Python mcpo 0.0.20 and the Rust peer mcp-proxy 0.6.0, both
-//! installed into the tools cache by `scripts/peers-setup.sh` (mcpo also by
+//! The gateways under test, each started in front of an upstream and
+//! waited for until it answers a tool call: `mcp-gateway` (built next to
+//! this binary), Python mcpo 0.0.20 and the Rust peer mcp-proxy 0.6.0 (both
+//! installed into the tools cache by `scripts/peers-setup.sh`; mcpo also by
 //! itself, on first use).
 
 use std::path::{Path, PathBuf};
 
 use mcp_reconnect_core::BoxError;
 
-use crate::process::{Proc, free_addr};
+use crate::process::{Proc, free_addr, sibling};
 use crate::report::wait_ready;
 
 /// Pinned versions that work together: mcpo 0.0.20 needs an mcp 1.x and fastapi < 0.130.
@@ -24,6 +25,17 @@ fn cache() -> PathBuf {
 /// Where `scripts/peers-setup.sh` installs mcp-proxy.
 pub fn default_mcp_proxy() -> PathBuf {
     cache().join("tools/mcp-proxy/bin/mcp-proxy")
+}
+
+/// Starts `mcp-gateway` in front of `upstream` with `env` added.
+pub async fn start_gateway(upstream: &str, env: &[(&str, &str)]) -> Result<Proc, BoxError> {
+    let addr = free_addr()?;
+    let port = addr.port().to_string();
+    let args = ["--host", "127.0.0.1", "--port", &port, "streamablehttp", upstream];
+    let binary = sibling("mcp-gateway")?;
+    let proc = Proc::spawn_with_env("mcp-gateway", &binary, &crate::owned(&args), env, addr).await?;
+    wait_ready(crate::rest_call(format!("http://{addr}/echo"))).await?;
+    Ok(proc)
 }
 
 /// Installs mcpo in a private venv (once) and starts it in front of `upstream`.

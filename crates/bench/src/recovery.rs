@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use mcp_reconnect_core::BoxError;
 use tokio::time::Instant;
 
-use crate::load::MakeRequest;
+use crate::load::{self, MakeRequest};
 use crate::process::UpstreamProc;
 
 /// The longest a round waits for the first success, or for a circuit to open.
@@ -42,13 +42,7 @@ pub struct Gateways {
 
 async fn call(client: &Client<HttpConnector, Full<Bytes>>, make: &MakeRequest) -> (bool, Duration) {
     let started = Instant::now();
-    let ok = match client.request(make()).await {
-        Ok(response) => {
-            let good = response.status().is_success();
-            response.into_body().collect().await.is_ok() && good
-        }
-        Err(_) => false,
-    };
+    let ok = load::answered(client, make()).await;
     (ok, started.elapsed())
 }
 
