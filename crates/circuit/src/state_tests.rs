@@ -32,6 +32,14 @@ fn connected(now: Instant, config: &Config) -> Machine {
     machine
 }
 
+/// The default config, the time now, and a machine that connected then.
+fn connected_now() -> (Config, Instant, Machine) {
+    let config = Config::default();
+    let t0 = Instant::now();
+    let machine = connected(t0, &config);
+    (config, t0, machine)
+}
+
 /// The wait the machine asks for after each of `attempts` failed attempts (at `now`).
 fn failed_attempts(
     machine: &mut Machine,
@@ -56,9 +64,7 @@ fn secs(s: u64) -> Duration {
 
 #[test]
 fn the_threshold_is_exactly_three_consecutive_recoverable_failures() {
-    let config = Config::default();
-    let t0 = Instant::now();
-    let mut machine = connected(t0, &config);
+    let (config, t0, mut machine) = connected_now();
     let later = t0 + secs(60);
     let effects = machine.on_outcome(&gateway(), 1, later, &config);
     assert_eq!(machine.state(), CircuitState::Degraded);
@@ -78,9 +84,7 @@ fn the_threshold_is_exactly_three_consecutive_recoverable_failures() {
 
 #[test]
 fn a_success_resets_the_count_and_business_never_counts() {
-    let config = Config::default();
-    let t0 = Instant::now();
-    let mut machine = connected(t0, &config);
+    let (config, t0, mut machine) = connected_now();
     let later = t0 + secs(60);
     machine.on_outcome(&gateway(), 1, later, &config);
     machine.on_outcome(&gateway(), 1, later, &config);
@@ -115,9 +119,7 @@ fn a_dead_connection_or_session_reconnects_at_once() {
 
 #[test]
 fn a_refused_connection_reconnects_at_once_but_a_503_counts() {
-    let config = Config::default();
-    let t0 = Instant::now();
-    let mut machine = connected(t0, &config);
+    let (config, t0, mut machine) = connected_now();
     let answered_503 = Outcome::Failure(Failure::new(FailureClass::Unavailable, Reached::No));
     assert_eq!(
         machine.on_outcome(&answered_503, 1, t0, &config).attempt_after,
@@ -143,9 +145,7 @@ fn a_503_during_an_attempt_gets_the_full_backoff() {
 
 #[test]
 fn the_first_connect_does_not_start_the_min_interval() {
-    let config = Config::default();
-    let t0 = Instant::now();
-    let mut machine = connected(t0, &config);
+    let (config, t0, mut machine) = connected_now();
     for _ in 0..3 {
         machine.on_outcome(&gateway(), 1, t0 + secs(1), &config);
     }
@@ -190,9 +190,7 @@ fn a_lost_session_keeps_a_connection_that_hands_out_its_own_sessions() {
 
 #[test]
 fn within_the_min_interval_the_threshold_opens_instead_of_reconnecting() {
-    let config = Config::default();
-    let t0 = Instant::now();
-    let mut machine = connected(t0, &config);
+    let (config, t0, mut machine) = connected_now();
     // A first threshold episode at t0, and a reconnect.
     for _ in 0..3 {
         machine.on_outcome(&gateway(), 1, t0, &config);
@@ -278,9 +276,7 @@ fn open_probes_back_off_to_one_second_and_a_good_probe_half_opens() {
 
 #[test]
 fn answers_from_a_replaced_service_are_ignored() {
-    let config = Config::default();
-    let t0 = Instant::now();
-    let mut machine = connected(t0, &config);
+    let (config, t0, mut machine) = connected_now();
     machine.on_outcome(&fail(FailureClass::Connection), 1, t0, &config);
     machine.on_attempt(Ok(()), t0, &config);
     assert_eq!(machine.generation(), 2);
