@@ -65,6 +65,13 @@ async fn warmed(gateway: &Gateway) {
     }
 }
 
+/// A gateway (`flags` first) in front of a new upstream, its tool list fetched.
+async fn warmed_up(flags: &[&str]) -> (TestUpstream, Gateway) {
+    let (upstream, gateway) = upstream_and_gateway(flags, &[]).await;
+    warmed(&gateway).await;
+    (upstream, gateway)
+}
+
 fn initialize() -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {},
@@ -85,8 +92,7 @@ fn rpc_error(answer: &Answer) -> (u16, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_and_wrong_keys_are_refused_and_nothing_reaches_the_upstream() {
-    let (upstream, gateway) = upstream_and_gateway(&["--api-key", KEY], &[]).await;
-    warmed(&gateway).await;
+    let (upstream, gateway) = warmed_up(&["--api-key", KEY]).await;
     let (base, http) = (gateway.url(), Http::default());
     let before = upstream.proxy.requests();
     let missing = [
@@ -159,8 +165,7 @@ async fn missing_and_wrong_keys_are_refused_and_nothing_reaches_the_upstream() {
 /// (`415` otherwise), so such a request never runs a tool.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_tool_routes_take_json_only() {
-    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
-    warmed(&gateway).await;
+    let (upstream, gateway) = warmed_up(&[]).await;
     let (base, http) = (gateway.url(), Http::default());
     let body = json!({"key": "simple"}).to_string();
     for content_type in [
@@ -206,8 +211,7 @@ async fn rest_tool_routes_take_json_only() {
 /// for, and the key itself; `/health` stays open to probes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_and_rest_cross_the_same_edge() {
-    let (upstream, gateway) = upstream_and_gateway(&["--api-key", KEY], &[]).await;
-    warmed(&gateway).await;
+    let (upstream, gateway) = warmed_up(&["--api-key", KEY]).await;
     let (base, http) = (gateway.url(), Http::default());
     let bearer = format!("Bearer {KEY}");
     let before = upstream.proxy.requests();
@@ -343,8 +347,7 @@ async fn raw_chunked(addr: SocketAddr, head: String, body_chunks: usize) -> Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_bodies_and_headers_are_refused_and_never_forwarded() {
-    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
-    warmed(&gateway).await;
+    let (upstream, gateway) = warmed_up(&[]).await;
     let addr = gateway.local_addr();
     let before = upstream.proxy.requests();
     let over = 5 * 1024 * 1024; // the default limit is 4 MiB
@@ -389,8 +392,7 @@ async fn huge_bodies_and_headers_are_refused_and_never_forwarded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_rpc_gets_a_json_rpc_error_and_never_reaches_the_upstream() {
-    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
-    warmed(&gateway).await;
+    let (upstream, gateway) = warmed_up(&[]).await;
     let (base, http) = (gateway.url(), Http::default());
     let mut client = RawClient::new(format!("{base}/mcp"));
     assert_eq!(client.initialize().await.unwrap().status, 200);
@@ -457,8 +459,7 @@ async fn malformed_json_rpc_gets_a_json_rpc_error_and_never_reaches_the_upstream
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_and_forged_session_ids_get_404_or_400_and_never_reach_the_upstream() {
-    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
-    warmed(&gateway).await;
+    let (upstream, gateway) = warmed_up(&[]).await;
     let (base, http) = (gateway.url(), Http::default());
     // The upstream's own id for a session opened directly: it means nothing to the gateway.
     let mut direct = RawClient::new(upstream.server.url());
@@ -535,8 +536,7 @@ async fn unknown_and_forged_session_ids_get_404_or_400_and_never_reach_the_upstr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn header_injection_through_session_ids_is_refused_and_never_echoed() {
-    let (upstream, gateway) = upstream_and_gateway(&[], &[]).await;
-    warmed(&gateway).await;
+    let (upstream, gateway) = warmed_up(&[]).await;
     let before = upstream.proxy.requests();
     let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
     // (what is sent after the other headers, what the gateway may answer)
