@@ -87,6 +87,12 @@ fn circuit(config: Config, script: &Script) -> Circuit {
 
 type Circuit = CircuitReconnect<ConnectorFn, u16>;
 
+/// `service` after one call that went through (it has connected).
+async fn connected(service: Circuit) -> Circuit {
+    send(&service).await.expect("the first call goes through");
+    service
+}
+
 fn make_circuit(config: Config, script: Script) -> Circuit {
     CircuitReconnectLayer::with_config(8080u16, config.jitter(0.0))
         .name("test")
@@ -184,8 +190,7 @@ async fn after_the_last_attempt_the_circuit_opens_and_fails_fast() {
 #[tokio::test(start_paused = true)]
 async fn a_returning_upstream_is_noticed_within_a_second_and_closes_the_circuit() {
     let script = Script::default();
-    let service = circuit(Config::default(), &script);
-    send(&service).await.unwrap();
+    let service = connected(circuit(Config::default(), &script)).await;
     // The upstream dies: its connection resets, and 30 connects are refused.
     script.kill_connections();
     script.fail_connects(&[io::ErrorKind::ConnectionRefused; 30]);
@@ -213,8 +218,7 @@ async fn a_returning_upstream_is_noticed_within_a_second_and_closes_the_circuit(
 #[tokio::test(start_paused = true)]
 async fn a_dropped_half_open_call_gives_its_permit_back() {
     let script = Script::default();
-    let service = circuit(Config::default().max_attempts(1), &script);
-    send(&service).await.unwrap();
+    let service = connected(circuit(Config::default().max_attempts(1), &script)).await;
     // The connection dies and the one reconnect attempt is refused: open.
     script.kill_connections();
     script.fail_connects(&[io::ErrorKind::ConnectionRefused]);
@@ -244,8 +248,7 @@ async fn a_call_that_was_never_sent_waits_out_a_short_outage() {
         .max_attempts(2)
         .probe_decides(true)
         .reconnect_wait(Duration::from_secs(10));
-    let service = circuit(config, &script);
-    send(&service).await.unwrap();
+    let service = connected(circuit(config, &script)).await;
     // The server restarts: 8 probes are refused (the short schedule, 100 ms
     // doubling to 1 s: about 5 s), then it is back.
     script.kill_connections();
@@ -285,8 +288,7 @@ async fn past_the_wait_window_calls_fail_fast_until_a_probe_succeeds() {
         .max_attempts(1)
         .probe_decides(true)
         .reconnect_wait(Duration::from_secs(3));
-    let service = circuit(config, &script);
-    send(&service).await.unwrap();
+    let service = connected(circuit(config, &script)).await;
     script.kill_connections();
     script.fail_connects(&[io::ErrorKind::ConnectionRefused; 100]);
     assert!(send(&service).await.is_err());
@@ -315,8 +317,7 @@ async fn calls_past_the_waiting_bound_are_shed() {
         .probe_decides(true)
         .max_waiting(3)
         .reconnect_wait(Duration::from_secs(10));
-    let service = circuit(config, &script);
-    send(&service).await.unwrap();
+    let service = connected(circuit(config, &script)).await;
     script.kill_connections();
     script.fail_connects(&[io::ErrorKind::ConnectionRefused; 100]);
     assert!(send(&service).await.is_err());
@@ -341,8 +342,7 @@ async fn calls_past_the_waiting_bound_are_shed() {
 #[tokio::test(start_paused = true)]
 async fn when_the_probe_decides_one_failure_probes_and_a_good_probe_closes_the_circuit() {
     let script = Script::default();
-    let service = circuit(Config::default().probe_decides(true), &script);
-    send(&service).await.unwrap();
+    let service = connected(circuit(Config::default().probe_decides(true), &script)).await;
     // One 502 (a proxy's): a probe at once, no threshold of three.
     script.answer(&[502]);
     assert_eq!(send(&service).await.unwrap().status(), 502);
@@ -355,8 +355,7 @@ async fn when_the_probe_decides_one_failure_probes_and_a_good_probe_closes_the_c
         .max_attempts(1)
         .reconnect_wait(Duration::ZERO);
     let script = Script::default();
-    let service = circuit(config, &script);
-    send(&service).await.unwrap();
+    let service = connected(circuit(config, &script)).await;
     script.kill_connections();
     script.fail_connects(&[io::ErrorKind::ConnectionRefused; 2]);
     assert!(send(&service).await.is_err());
