@@ -1264,12 +1264,7 @@ async fn every_listener_refuses_a_rebinding_page_and_serves_its_own_origin() {
         let local_page = post(own.clone(), "http://localhost:3000".into()).await;
         assert_eq!(local_page.status, StatusCode::OK, "{bind}: a loopback page");
         let probe = http
-            .send(
-                Method::GET,
-                &format!("{base}/health"),
-                &[("host", "evil.example.com")],
-                Bytes::new(),
-            )
+            .get(&format!("{base}/health"), &[("host", "evil.example.com")])
             .await;
         assert_ne!(probe.status, StatusCode::FORBIDDEN, "{bind}: /health stays open");
         gateway.shutdown().await;
@@ -1282,21 +1277,11 @@ async fn every_listener_refuses_a_rebinding_page_and_serves_its_own_origin() {
     .await;
     let base = format!("http://127.0.0.1:{}", gateway.local_addr().port());
     let named = http
-        .send(
-            Method::GET,
-            &format!("{base}/docs"),
-            &[("host", "gw.example:8000")],
-            Bytes::new(),
-        )
+        .get(&format!("{base}/docs"), &[("host", "gw.example:8000")])
         .await;
     assert_eq!(named.status, StatusCode::OK);
     let other = http
-        .send(
-            Method::GET,
-            &format!("{base}/docs"),
-            &[("host", "other.example")],
-            Bytes::new(),
-        )
+        .get(&format!("{base}/docs"), &[("host", "other.example")])
         .await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
     gateway.shutdown().await;
