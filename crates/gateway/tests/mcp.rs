@@ -4,6 +4,7 @@ mod common;
 
 use common::{FAST_ENV, upstream_and_gateway};
 use http::StatusCode;
+use mcp_reconnect_gateway::Gateway;
 use mcp_reconnect_testkit::RawClient;
 use mcp_reconnect_testkit::jsonrpc::tools_list;
 use serde_json::json;
@@ -51,36 +52,13 @@ async fn with_json_response_a_streamed_answer_is_one_json_object_in_both_eras() 
 
     // 2026-07-28: no session, the same.
     let http = common::Http::default();
-    let stateless = common::stateless_echo_request(5, "stateless");
-    let answer = http
-        .post_json(
-            &format!("{}/mcp", gateway.url()),
-            &[
-                ("accept", "application/json, text/event-stream"),
-                ("mcp-protocol-version", "2026-07-28"),
-                ("mcp-method", "tools/call"),
-                ("mcp-name", "echo"),
-            ],
-            &stateless,
-        )
-        .await;
+    let answer = stateless_call(&http, &gateway, "application/json, text/event-stream").await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.headers[http::header::CONTENT_TYPE], "application/json");
     assert_eq!(answer.json()["id"], 5, "{answer:?}");
 
     // A client that takes only SSE gets SSE; REST is unchanged.
-    let only_sse = http
-        .post_json(
-            &format!("{}/mcp", gateway.url()),
-            &[
-                ("accept", "text/event-stream"),
-                ("mcp-protocol-version", "2026-07-28"),
-                ("mcp-method", "tools/call"),
-                ("mcp-name", "echo"),
-            ],
-            &stateless,
-        )
-        .await;
+    let only_sse = stateless_call(&http, &gateway, "text/event-stream").await;
     assert!(
         only_sse.headers[http::header::CONTENT_TYPE]
             .to_str()
@@ -90,4 +68,18 @@ async fn with_json_response_a_streamed_answer_is_one_json_object_in_both_eras() 
     );
     http.assert_echo(&format!("{}/echo", gateway.url()), &[], "rest")
         .await;
+}
+
+/// A 2026-07-28 `tools/call` of `echo` (id 5, no session, the method and
+/// tool in headers) through the gateway's `/mcp`, accepting `accept`.
+async fn stateless_call(http: &common::Http, gateway: &Gateway, accept: &str) -> common::Answer {
+    let headers = [
+        ("accept", accept),
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "echo"),
+    ];
+    let call = common::stateless_echo_request(5, "stateless");
+    http.post_json(&format!("{}/mcp", gateway.url()), &headers, &call)
+        .await
 }
