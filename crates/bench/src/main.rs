@@ -251,8 +251,12 @@ async fn run(
     } else {
         None
     };
-    let mcp_proxy = match &peers.mcp_proxy {
-        Some(binary) => Some(peers::start_mcp_proxy(binary, &upstream_url).await?),
+    // Two mcp-proxy processes, one per row, so that each row's memory is its own.
+    let mcp_proxies = match &peers.mcp_proxy {
+        Some(binary) => Some((
+            peers::start_mcp_proxy(binary, &upstream_url).await?,
+            peers::start_mcp_proxy(binary, &upstream_url).await?,
+        )),
         None => None,
     };
 
@@ -281,14 +285,15 @@ async fn run(
             rest_call(format!("http://{}/echo", mcpo.addr)),
         ));
     }
-    if let Some(proxy) = &mcp_proxy {
+    if let Some((sessionless, in_session)) = &mcp_proxies {
         // mcp-proxy terminates MCP itself: a sessionless call gets a session
         // of its own, so the legacy clients' way (one session) is measured too.
-        let url = format!("http://{}/", proxy.addr);
         let tool = format!("{}/echo", peers::MCP_PROXY_BACKEND);
-        targets.push(("mcp-proxy /", Some(proxy), mcp_call_of(url.clone(), &tool)));
+        let url = format!("http://{}/", sessionless.addr);
+        targets.push(("mcp-proxy /", Some(sessionless), mcp_call_of(url, &tool)));
+        let url = format!("http://{}/", in_session.addr);
         let session = mcp_session_call(url, &tool).await?;
-        targets.push(("mcp-proxy / session", Some(proxy), session));
+        targets.push(("mcp-proxy / session", Some(in_session), session));
     }
 
     // Rounds interleave the targets (A B C, B C A, …) so that a noisy
