@@ -25,6 +25,11 @@ struct Stack {
 }
 
 impl Stack {
+    /// The next call of `tool` meets `fault` at the proxy.
+    fn fault_once(&self, tool: &str, fault: Fault) {
+        self.upstream.proxy.push(Rule::tool(tool, fault).once());
+    }
+
     async fn start(options: ServerOptions) -> Result<Stack, BoxError> {
         let upstream = TestUpstream::start_with(options).await?;
         let client = Client::builder(TokioExecutor::new()).build_http();
@@ -88,10 +93,7 @@ fn options() -> [ServerOptions; 2] {
 async fn forward_then_502_on_increment_runs_it_exactly_once() -> Result<(), BoxError> {
     for options in options() {
         let mut stack = Stack::start(options).await?;
-        stack
-            .upstream
-            .proxy
-            .push(Rule::tool("increment", Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY)).once());
+        stack.fault_once("increment", Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY));
         let answer = stack.call("increment", json!({"key": "k"})).await?;
         assert_eq!(stack.upstream.counters().increments("k"), 1);
         let error = answer
@@ -111,7 +113,7 @@ async fn a_503_before_forwarding_increment_is_retried_and_runs_once() -> Result<
     for options in options() {
         let mut stack = Stack::start(options).await?;
         let fault = Fault::status(StatusCode::SERVICE_UNAVAILABLE);
-        stack.upstream.proxy.push(Rule::tool("increment", fault).once());
+        stack.fault_once("increment", fault);
         let answer = stack.call("increment", json!({"key": "k"})).await?;
         assert_eq!(answer.status, StatusCode::OK);
         assert_eq!(answer.text().as_deref(), Some("1"));
@@ -126,10 +128,7 @@ async fn a_503_before_forwarding_increment_is_retried_and_runs_once() -> Result<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_502_before_forwarding_increment_is_not_repeated() -> Result<(), BoxError> {
     let mut stack = Stack::start(ServerOptions::default()).await?;
-    stack
-        .upstream
-        .proxy
-        .push(Rule::tool("increment", Fault::status(StatusCode::BAD_GATEWAY)).once());
+    stack.fault_once("increment", Fault::status(StatusCode::BAD_GATEWAY));
     let answer = stack.call("increment", json!({"key": "k"})).await?;
     assert_eq!(answer.message().unwrap()["error"]["code"], codes::MAYBE_EXECUTED);
     assert_eq!(stack.upstream.counters().increments("k"), 0);
@@ -143,10 +142,7 @@ async fn a_502_before_forwarding_increment_is_not_repeated() -> Result<(), BoxEr
 async fn forward_then_502_on_echo_is_retried_and_succeeds() -> Result<(), BoxError> {
     for options in options() {
         let mut stack = Stack::start(options).await?;
-        stack
-            .upstream
-            .proxy
-            .push(Rule::tool("echo", Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY)).once());
+        stack.fault_once("echo", Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY));
         let answer = stack.call("echo", json!({"text": "hi"})).await?;
         assert_eq!(answer.status, StatusCode::OK);
         assert_eq!(answer.text().as_deref(), Some("hi"));
@@ -159,10 +155,7 @@ async fn forward_then_502_on_echo_is_retried_and_succeeds() -> Result<(), BoxErr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_then_reset_on_increment_runs_it_exactly_once() -> Result<(), BoxError> {
     let mut stack = Stack::start(ServerOptions::default()).await?;
-    stack
-        .upstream
-        .proxy
-        .push(Rule::tool("increment", Fault::ForwardThenReset).once());
+    stack.fault_once("increment", Fault::ForwardThenReset);
     let answer = stack.call("increment", json!({"key": "k"})).await?;
     assert_eq!(answer.message().unwrap()["error"]["code"], codes::MAYBE_EXECUTED);
     assert_eq!(stack.upstream.counters().increments("k"), 1);
