@@ -139,9 +139,12 @@ impl Link {
         }
         // A call given up on (its deadline passed, its client left) takes its
         // entry with it: a server that never answers cannot fill the table.
+        // The handshake's `initialize` is never cancelled (the spec forbids it).
         let _entry = Entry {
             waiting: &self.waiting,
+            outgoing: &self.outgoing,
             id,
+            cancel: message.get("method").and_then(Value::as_str) != Some("initialize"),
         };
         let sent = self.outgoing.send(Outgoing {
             message: serde_json::to_vec(&message).unwrap_or_default(),
@@ -183,15 +186,41 @@ impl Link {
 }
 
 /// Removes a call's entry from the table when the call ends, however it ends.
+/// A call given up on after its request was written is cancelled at the
+/// server (`notifications/cancelled` under the gateway's id, which no other
+/// client's call shares), so that the server can stop working on it.
 struct Entry<'a> {
     waiting: &'a Mutex<Waiting>,
+    outgoing: &'a mpsc::Sender<Outgoing>,
     id: u64,
+    cancel: bool,
 }
 
 impl Drop for Entry<'_> {
     fn drop(&mut self) {
-        lock(self.waiting).calls.remove(&self.id);
+        // Still in the table: no answer came (an answered call was taken out by the inbox).
+        let Some(waiter) = lock(self.waiting).calls.remove(&self.id) else {
+            return;
+        };
+        if self.cancel && waiter.written.load(Ordering::Relaxed) {
+            let notice = cancelled(self.id);
+            // Best effort: a full queue means the server is behind anyway,
+            // and its answer, when it comes, has no one to go to.
+            let _ = self.outgoing.try_send(Outgoing {
+                message: serde_json::to_vec(&notice).unwrap_or_default(),
+                written: None,
+            });
+        }
     }
+}
+
+/// The notice that the gateway's call `id` is given up on.
+fn cancelled(id: u64) -> Value {
+    json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/cancelled",
+        "params": {"requestId": id, "reason": "the client gave up on the call"},
+    })
 }
 
 impl Drop for Link {

@@ -37,7 +37,9 @@ const KNOWN_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "202
 ///   era), its result is marked `complete`, and `server/discover` is
 ///   answered here from the child's `initialize` result.
 /// - Notifications are passed on (`notifications/initialized` and
-///   `notifications/cancelled` are the gateway's to send, and are dropped);
+///   `notifications/cancelled` are the gateway's to send, and are dropped: a
+///   client's request id is not the server's, and a call its client gives up
+///   on after it was sent is cancelled at the server under the gateway's id);
 ///   responses are dropped: the child's own requests are answered by the
 ///   gateway (`ping`) or refused.
 /// - `GET` streams the child's notifications as SSE; `DELETE` is `200` (the

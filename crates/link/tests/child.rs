@@ -261,3 +261,75 @@ async fn calls_given_up_on_leave_nothing_behind() {
         "no entry is left for a call given up on"
     );
 }
+
+/// A child that answers `initialize`, never answers a call, and logs every
+/// line it reads to the file named by its argument.
+const LOGGING_CHILD: &str = r#"
+import json, sys
+log = open(sys.argv[1], "a", buffering=1)
+for line in sys.stdin:
+    log.write(line)
+    message = json.loads(line)
+    if message.get("method") == "initialize":
+        result = {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
+                  "serverInfo": {"name": "logger", "version": "0"}}
+        print(json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}), flush=True)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_given_up_on_is_cancelled_at_the_server_under_the_gateways_id() {
+    let dir = std::env::temp_dir().join(format!("mcp-link-cancel-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let log = dir.join("lines");
+    let _ = std::fs::remove_file(&log);
+    let target = StdioTarget::new("python3").args(["-c", LOGGING_CHILD, &log.display().to_string()]);
+    let service = StdioConnector::default()
+        .oneshot(target)
+        .await
+        .expect("the child starts");
+    let session = service.session_id().to_owned();
+    // The client's id is 7; the child sees the gateway's own.
+    let given_up = post(&service, Some(&session), call(7, "slow", json!({"ms": 1})));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), given_up)
+            .await
+            .is_err()
+    );
+    let lines = || -> Vec<Value> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = lines();
+        if seen.iter().any(|m| m["method"] == "notifications/cancelled") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent = seen
+        .iter()
+        .find(|m| m["method"] == "tools/call")
+        .expect("the call reached the child");
+    let cancel = seen
+        .iter()
+        .find(|m| m["method"] == "notifications/cancelled")
+        .unwrap_or_else(|| panic!("a cancel reached the child: {seen:#?}"));
+    assert_eq!(
+        cancel["params"]["requestId"], sent["id"],
+        "under the gateway's id"
+    );
+    assert_ne!(sent["id"], 7, "not the client's");
+    // The handshake's initialize is never cancelled, and a call answered is not either.
+    assert_eq!(
+        seen.iter()
+            .filter(|m| m["method"] == "notifications/cancelled")
+            .count(),
+        1
+    );
+    assert_eq!(service.calls_waiting(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
