@@ -1,5 +1,5 @@
 //! The gateway's own edge middleware as plain tower layers with named
-//! futures: a [`GateLayer`] for checks that pass a request on or answer it at
+//! futures, each an [`Around`](crate::around::Around): a [`GateLayer`] for checks that pass a request on or answer it at
 //! once (the API key, the DNS-rebinding guard, the body limit), CORS for browsers only
 //! ([`CorsOnOriginLayer`]), a catch-panic that keeps axum's `Body`
 //! ([`CatchPanicLayer`]), and the request span ([`crate::trace::TraceLayer`]).
@@ -15,8 +15,8 @@ mod cors;
 mod gate;
 
 pub use body_limit::BodyLimit;
-pub use catch_panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer};
-pub use cors::{CorsOnOrigin, CorsOnOriginFuture, CorsOnOriginLayer};
+pub use catch_panic::{CatchPanic, CatchPanicFuture, CatchPanicLayer, OnPanic};
+pub use cors::{CorsOnOrigin, CorsOnOriginFuture, CorsOnOriginLayer, OnOrigin};
 pub use gate::{Gate, GateFuture, GateLayer, Gated};
 
 #[cfg(test)]

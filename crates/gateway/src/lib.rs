@@ -47,6 +47,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod around;
 pub mod auth;
 pub mod cli;
 pub mod client;

@@ -92,14 +92,14 @@ pub fn app(config: &GatewayConfig, clients: &[Arc<McpClient>], reload: &ReloadSt
     // on every request).
     ServiceBuilder::new()
         .map_request(|request: Request<Incoming>| request.map(Body::new))
-        .layer(TraceLayer)
+        .layer(TraceLayer::default())
         .layer(CatchPanicLayer::new(|| {
             detail(StatusCode::INTERNAL_SERVER_ERROR, json!("Internal Server Error"))
         }))
         .layer(cors(&guard))
-        .layer(GateLayer::new(auth))
-        .layer(GateLayer::new(BodyLimit::new(body_limit)))
-        .layer(GateLayer::new(guard))
+        .layer(GateLayer::from(auth))
+        .layer(GateLayer::from(BodyLimit::new(body_limit)))
+        .layer(GateLayer::from(guard))
         .service(Calls {
             endpoints: Arc::from(endpoints),
             stream_idle: config.limits.stream_idle_timeout,

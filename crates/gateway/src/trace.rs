@@ -25,42 +25,28 @@ use http::{Request, Response};
 use mcp_reconnect_core::headers::{MCP_METHOD, MCP_NAME, header_method};
 use pin_project_lite::pin_project;
 use tokio::time::Instant;
-use tower::{Layer, Service};
+use tower::Service;
 use tracing::field::Empty;
 use tracing::instrument::{Instrument, Instrumented};
 
+use crate::around::{Around, AroundLayer};
+
 /// Opens the `mcp.request` span of each request (at `debug`) and logs its
 /// outcome (`info` for a `5xx`, `debug` otherwise).
+pub type TraceLayer = AroundLayer<RequestSpan>;
+
+/// Each request's span, and the event when it ends.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct TraceLayer;
+pub struct RequestSpan;
 
-impl<S> Layer<S> for TraceLayer {
-    type Service = Traced<S>;
-
-    fn layer(&self, inner: S) -> Traced<S> {
-        Traced { inner }
-    }
-}
-
-/// The service [`TraceLayer`] makes.
-#[derive(Clone, Debug)]
-pub struct Traced<S> {
-    inner: S,
-}
-
-impl<S> Service<Request<Body>> for Traced<S>
+impl<S> Around<S, Request<Body>> for RequestSpan
 where
     S: Service<Request<Body>, Response = Response<Body>>,
 {
     type Response = Response<Body>;
-    type Error = S::Error;
     type Future = TracedFuture<S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+    fn call(&self, inner: &mut S, request: Request<Body>) -> Self::Future {
         let span = tracing::debug_span!(
             "mcp.request",
             http.method = %request.method(),
@@ -80,7 +66,7 @@ where
                 span.record("mcp.tool", tool);
             }
         }
-        let future = span.in_scope(|| self.inner.call(request));
+        let future = span.in_scope(|| inner.call(request));
         TracedFuture {
             future: future.instrument(span),
             started: Instant::now(),
@@ -126,7 +112,7 @@ impl Facts {
 }
 
 pin_project! {
-    /// The future of [`Traced`]: the inner one, inside the request's span.
+    /// The future of [`TraceLayer`]'s service: the inner one, inside the request's span.
     pub struct TracedFuture<F> {
         #[pin]
         future: Instrumented<F>,
@@ -176,7 +162,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use http::StatusCode;
-    use tower::{ServiceExt, service_fn};
+    use tower::{Layer, ServiceExt, service_fn};
 
     use super::*;
 
@@ -220,7 +206,7 @@ mod tests {
                     .header(MCP_NAME, "echo")
                     .body(Body::empty())
                     .unwrap();
-                TraceLayer.layer(inner).oneshot(request).await.unwrap();
+                TraceLayer::default().layer(inner).oneshot(request).await.unwrap();
             });
         });
         let log = captured.0.lock().unwrap().clone();

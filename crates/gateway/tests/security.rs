@@ -289,7 +289,7 @@ async fn the_key_comparison_refuses_equal_and_different_lengths_without_panickin
     let guard = Auth::new(Some(ApiKey::new(KEY)), false, BTreeSet::new());
     let app = Router::new()
         .route("/x", get(|| async { "ok" }))
-        .layer(GateLayer::new(guard));
+        .layer(GateLayer::from(guard));
     let status = |token: &[u8]| {
         let app = app.clone();
         let mut value = b"Bearer ".to_vec();

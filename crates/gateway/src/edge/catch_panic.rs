@@ -8,7 +8,9 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
-use tower::{Layer, Service};
+use tower::Service;
+
+use crate::around::{Around, AroundLayer, Wrapped};
 
 /// Answers a request whose service panicked (in `call` or while its future
 /// runs) with the answer `on_panic` makes, instead of dropping the
@@ -17,57 +19,37 @@ use tower::{Layer, Service};
 /// two allocations and two dynamic layers per answer for a panic that
 /// should never happen. A panic while a body streams is not caught (nor is
 /// it by tower-http's).
+pub type CatchPanicLayer = AroundLayer<OnPanic>;
+
+/// The service [`CatchPanicLayer`] makes.
+pub type CatchPanic<S> = Wrapped<S, OnPanic>;
+
+/// What [`CatchPanicLayer`] answers a panic with.
 #[derive(Clone, Copy, Debug)]
-pub struct CatchPanicLayer {
-    on_panic: fn() -> Response<Body>,
-}
+pub struct OnPanic(fn() -> Response<Body>);
 
 impl CatchPanicLayer {
     /// Answers panics with `on_panic()`.
     pub fn new(on_panic: fn() -> Response<Body>) -> Self {
-        CatchPanicLayer { on_panic }
+        AroundLayer::from(OnPanic(on_panic))
     }
 }
 
-impl<S> Layer<S> for CatchPanicLayer {
-    type Service = CatchPanic<S>;
-
-    fn layer(&self, inner: S) -> CatchPanic<S> {
-        CatchPanic {
-            inner,
-            on_panic: self.on_panic,
-        }
-    }
-}
-
-/// The service [`CatchPanicLayer`] makes.
-#[derive(Clone, Copy, Debug)]
-pub struct CatchPanic<S> {
-    inner: S,
-    on_panic: fn() -> Response<Body>,
-}
-
-impl<S> Service<Request<Body>> for CatchPanic<S>
+impl<S> Around<S, Request<Body>> for OnPanic
 where
     S: Service<Request<Body>, Response = Response<Body>>,
 {
     type Response = Response<Body>;
-    type Error = S::Error;
     type Future = CatchPanicFuture<S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let inner = &mut self.inner;
+    fn call(&self, inner: &mut S, request: Request<Body>) -> Self::Future {
         let kind = match std::panic::catch_unwind(AssertUnwindSafe(|| inner.call(request))) {
             Ok(future) => PanicKind::Running { future },
             Err(_) => PanicKind::Panicked,
         };
         CatchPanicFuture {
             kind,
-            on_panic: self.on_panic,
+            on_panic: self.0,
         }
     }
 }

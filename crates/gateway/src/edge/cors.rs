@@ -8,6 +8,9 @@ use axum::body::Body;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
+use tower_http::cors::Cors;
+
+use crate::around::{Around, Wrapped};
 
 /// tower-http's CORS for requests that carry an `Origin` (a browser's),
 /// and nothing at all for the rest — as Starlette's `CORSMiddleware` (mcpo's)
@@ -31,46 +34,37 @@ impl<S> Layer<S> for CorsOnOriginLayer {
     type Service = CorsOnOrigin<S>;
 
     fn layer(&self, inner: S) -> CorsOnOrigin<S> {
-        CorsOnOrigin {
-            cors: self.cors.layer(inner),
-        }
+        Wrapped::new(self.cors.layer(inner), OnOrigin)
     }
 }
 
 /// The service [`CorsOnOriginLayer`] makes. It holds one inner service
 /// (inside the CORS one), so readiness is the inner service's own.
-#[derive(Clone, Debug)]
-pub struct CorsOnOrigin<S> {
-    cors: tower_http::cors::Cors<S>,
-}
+pub type CorsOnOrigin<S> = Wrapped<Cors<S>, OnOrigin>;
 
-impl<S, B> Service<Request<Body>> for CorsOnOrigin<S>
+/// Sends a request through CORS only when it carries an `Origin`.
+#[derive(Clone, Copy, Debug)]
+pub struct OnOrigin;
+
+impl<S, B> Around<Cors<S>, Request<Body>> for OnOrigin
 where
     S: Service<Request<Body>, Response = Response<B>>,
     B: Default,
 {
     type Response = Response<B>;
-    type Error = S::Error;
     type Future = CorsOnOriginFuture<S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.cors.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        if request.headers().contains_key(http::header::ORIGIN) {
-            CorsOnOriginFuture {
-                kind: CorsKind::Cors {
-                    future: self.cors.call(request),
-                },
+    fn call(&self, cors: &mut Cors<S>, request: Request<Body>) -> Self::Future {
+        let kind = if request.headers().contains_key(http::header::ORIGIN) {
+            CorsKind::Cors {
+                future: cors.call(request),
             }
         } else {
-            CorsOnOriginFuture {
-                kind: CorsKind::Plain {
-                    future: self.cors.get_mut().call(request),
-                },
+            CorsKind::Plain {
+                future: cors.get_mut().call(request),
             }
-        }
+        };
+        CorsOnOriginFuture { kind }
     }
 }
 

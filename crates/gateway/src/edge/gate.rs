@@ -8,7 +8,9 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use http::{Request, Response};
 use pin_project_lite::pin_project;
-use tower::{Layer, Service};
+use tower::Service;
+
+use crate::around::{Around, AroundLayer, Wrapped};
 
 /// A synchronous check at the edge.
 pub trait Gate: Clone + Send + Sync + 'static {
@@ -18,52 +20,22 @@ pub trait Gate: Clone + Send + Sync + 'static {
     fn check(&self, request: &mut Request<Body>) -> Option<Response<Body>>;
 }
 
-/// Puts a [`Gate`] in front of a service.
-#[derive(Clone, Debug)]
-pub struct GateLayer<G> {
-    gate: G,
-}
-
-impl<G> GateLayer<G> {
-    /// A layer that checks every request with `gate`.
-    pub fn new(gate: G) -> Self {
-        GateLayer { gate }
-    }
-}
-
-impl<S, G: Clone> Layer<S> for GateLayer<G> {
-    type Service = Gated<S, G>;
-
-    fn layer(&self, inner: S) -> Gated<S, G> {
-        Gated {
-            inner,
-            gate: self.gate.clone(),
-        }
-    }
-}
+/// Puts a [`Gate`] in front of a service: `GateLayer::from(gate)`.
+pub type GateLayer<G> = AroundLayer<G>;
 
 /// The service [`GateLayer`] makes.
-#[derive(Clone, Debug)]
-pub struct Gated<S, G> {
-    inner: S,
-    gate: G,
-}
+pub type Gated<S, G> = Wrapped<S, G>;
 
-impl<S, G> Service<Request<Body>> for Gated<S, G>
+impl<S, G> Around<S, Request<Body>> for G
 where
     S: Service<Request<Body>, Response = Response<Body>>,
     G: Gate,
 {
     type Response = Response<Body>;
-    type Error = S::Error;
     type Future = GateFuture<S::Future, S::Error>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        match self.gate.check(&mut request) {
+    fn call(&self, inner: &mut S, mut request: Request<Body>) -> Self::Future {
+        match self.check(&mut request) {
             Some(answer) => GateFuture {
                 state: GateState::Answered {
                     answer: Some(answer),
@@ -72,7 +44,7 @@ where
             },
             None => GateFuture {
                 state: GateState::Passed {
-                    future: self.inner.call(request),
+                    future: inner.call(request),
                 },
             },
         }

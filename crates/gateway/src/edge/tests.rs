@@ -34,7 +34,7 @@ fn echo_has_pass() -> impl Service<Request<Body>, Response = Response<Body>, Err
 
 #[tokio::test]
 async fn a_gate_answers_or_passes_the_changed_request() {
-    let service = GateLayer::new(NeedsPass).layer(echo_has_pass());
+    let service = GateLayer::from(NeedsPass).layer(echo_has_pass());
     let refused = service
         .clone()
         .oneshot(Request::new(Body::empty()))
@@ -56,7 +56,7 @@ async fn a_gate_answers_or_passes_the_changed_request() {
 async fn gates_compose_with_axum_routers() {
     let router = axum::Router::new()
         .route("/x", axum::routing::get(|| async { "inner" }))
-        .layer(GateLayer::new(NeedsPass));
+        .layer(GateLayer::from(NeedsPass));
     let refused = router
         .clone()
         .oneshot(Request::get("/x").body(Body::empty()).unwrap())

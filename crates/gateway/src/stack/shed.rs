@@ -23,7 +23,9 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use mcp_reconnect_core::respond::{JsonRpcError, codes};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tower::{Layer, Service};
+use tower::Service;
+
+use crate::around::{Around, AroundLayer, Wrapped};
 
 /// What a shed caller is told.
 pub const MESSAGE: &str = "too many calls in flight to this upstream; try again";
@@ -31,53 +33,32 @@ pub const MESSAGE: &str = "too many calls in flight to this upstream; try again"
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Sheds calls over a bound; every service it makes shares the bound.
+pub type ShedLayer = AroundLayer<Permits>;
+
+/// The service [`ShedLayer`] makes.
+pub type Shed<S> = Wrapped<S, Permits>;
+
+/// The calls still allowed in flight, shared by every [`Shed`] of one layer.
 #[derive(Clone, Debug)]
-pub struct ShedLayer {
-    permits: Arc<Semaphore>,
-}
+pub struct Permits(Arc<Semaphore>);
 
 impl ShedLayer {
     /// At most `max` calls in flight (capped at tokio's largest semaphore).
     pub fn new(max: usize) -> Self {
-        ShedLayer {
-            permits: Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS))),
-        }
+        AroundLayer::from(Permits(Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS)))))
     }
 }
 
-impl<S> Layer<S> for ShedLayer {
-    type Service = Shed<S>;
-
-    fn layer(&self, inner: S) -> Shed<S> {
-        Shed {
-            inner,
-            permits: Arc::clone(&self.permits),
-        }
-    }
-}
-
-/// The service [`ShedLayer`] makes.
-#[derive(Clone, Debug)]
-pub struct Shed<S> {
-    inner: S,
-    permits: Arc<Semaphore>,
-}
-
-impl<S> Service<Request<Body>> for Shed<S>
+impl<S> Around<S, Request<Body>> for Permits
 where
     S: Service<Request<Body>, Response = Response<Body>>,
 {
     type Response = Response<Body>;
-    type Error = S::Error;
     type Future = ShedFuture<S::Future>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+    fn call(&self, inner: &mut S, request: Request<Body>) -> Self::Future {
         let permit = if request.method() == Method::POST {
-            match Arc::clone(&self.permits).try_acquire_owned() {
+            match Arc::clone(&self.0).try_acquire_owned() {
                 Ok(permit) => Some(permit),
                 Err(_) => {
                     return ShedFuture {
@@ -92,7 +73,7 @@ where
         };
         ShedFuture {
             state: State::Called {
-                future: self.inner.call(request),
+                future: inner.call(request),
                 permit,
             },
         }
@@ -156,7 +137,7 @@ where
 mod tests {
     use std::convert::Infallible;
 
-    use tower::{ServiceExt, service_fn};
+    use tower::{Layer, ServiceExt, service_fn};
 
     use super::*;
 
