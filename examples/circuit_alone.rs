@@ -19,7 +19,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use mcp_reconnect::circuit::Config;
+use mcp_reconnect::circuit::{Config, FromEnv};
 use mcp_reconnect::core::BoxError;
 use mcp_reconnect::core::respond::RespondLayer;
 use mcp_reconnect::{CircuitReconnectLayer, ClassifyLayer};

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mcp_reconnect_core::config::{ConfigError, env_lookup, parse_secs, parse_secs_or_zero, parse_u32};
+use mcp_reconnect_core::config::{ConfigError, Env, FromEnv};
 
 /// Consecutive recoverable failures that trigger a reconnect: 3.
 pub const DEFAULT_ERROR_THRESHOLD: u32 = 3;
@@ -54,7 +54,7 @@ const MAX_COUNT: u32 = 1_000;
 ///
 /// ```
 /// use std::time::Duration;
-/// use mcp_reconnect_circuit::Config;
+/// use mcp_reconnect_circuit::{Config, FromEnv};
 ///
 /// let env = |name: &str| (name == "MCPO_RECONNECT_MAX_ATTEMPTS").then(|| "7".to_string());
 /// let config = Config::from_lookup(env).unwrap().error_threshold(2);
@@ -117,33 +117,17 @@ impl Default for Config {
     }
 }
 
+impl FromEnv for Config {
+    fn read(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        env.count(ENV_ERROR_THRESHOLD, 1..=MAX_COUNT, &mut self.error_threshold)?;
+        env.count(ENV_MAX_ATTEMPTS, 1..=MAX_COUNT, &mut self.max_attempts)?;
+        env.secs_or_zero(ENV_MIN_INTERVAL, &mut self.min_interval)?;
+        env.secs(ENV_CONNECTION_TIMEOUT, &mut self.attempt_timeout)?;
+        env.secs_or_zero(ENV_RECONNECT_WAIT, &mut self.reconnect_wait)
+    }
+}
+
 impl Config {
-    /// Defaults overridden by the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(env_lookup)
-    }
-
-    /// Defaults overridden by `lookup` (a map in tests, the environment in `from_env`).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut config = Config::default();
-        if let Some(n) = parse_u32(&lookup, ENV_ERROR_THRESHOLD, 1..=MAX_COUNT)? {
-            config.error_threshold = n;
-        }
-        if let Some(n) = parse_u32(&lookup, ENV_MAX_ATTEMPTS, 1..=MAX_COUNT)? {
-            config.max_attempts = n;
-        }
-        if let Some(d) = parse_secs_or_zero(&lookup, ENV_MIN_INTERVAL)? {
-            config.min_interval = d;
-        }
-        if let Some(d) = parse_secs(&lookup, ENV_CONNECTION_TIMEOUT)? {
-            config.attempt_timeout = d;
-        }
-        if let Some(d) = parse_secs_or_zero(&lookup, ENV_RECONNECT_WAIT)? {
-            config.reconnect_wait = d;
-        }
-        Ok(config)
-    }
-
     /// The nearest valid settings: counts within 1 to 1000, the jitter
     /// within 0.0 to 1.0, each maximum at least its minimum, and probe
     /// delays and the attempt timeout above zero. What a circuit runs with,

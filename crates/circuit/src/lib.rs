@@ -93,6 +93,8 @@ pub use config::Config;
 pub use error::{CircuitOpen, NotReady};
 pub use future::ResponseFuture;
 pub use layer::{CircuitReconnectLayer, DEFAULT_NAME};
+/// `Config::from_env()` and `Config::from_lookup()` come with this trait.
+pub use mcp_reconnect_core::config::FromEnv;
 pub use mcp_reconnect_core::status::{CircuitState, Reason, StatusSnapshot, StatusSource};
 pub use service::CircuitReconnect;
 pub use status::CircuitStatus;

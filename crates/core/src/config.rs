@@ -1,23 +1,36 @@
 //! Reading settings from the environment (`MCPO_*` variables) with clear
-//! errors, shared by every layer's `Config::from_lookup`.
+//! errors, shared by every layer's `Config`.
 //!
-//! Layers never read the process environment themselves: `from_env()` passes
-//! [`env_lookup`], tests pass a map, and a bad value is an error that names
-//! the variable.
+//! Layers never read the process environment themselves: a `Config`
+//! implements [`FromEnv::read`], [`FromEnv::from_env`] passes [`env_lookup`],
+//! tests pass a map ([`FromEnv::from_lookup`]), and a bad value is an error
+//! that names the variable.
 //!
 //! ```
 //! use std::time::Duration;
-//! use mcp_reconnect_core::config::{parse_secs, parse_u32};
+//! use mcp_reconnect_core::config::{ConfigError, Env, FromEnv};
+//!
+//! #[derive(Debug, Default, PartialEq)]
+//! struct Settings {
+//!     attempts: u32,
+//!     timeout: Duration,
+//! }
+//!
+//! impl FromEnv for Settings {
+//!     fn read(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+//!         env.count("MCPO_RECONNECT_MAX_ATTEMPTS", 1..=100, &mut self.attempts)?;
+//!         env.secs("MCPO_CONNECTION_TIMEOUT", &mut self.timeout)
+//!     }
+//! }
 //!
 //! let env = |name: &str| match name {
 //!     "MCPO_RECONNECT_MAX_ATTEMPTS" => Some("7".to_string()),
 //!     "MCPO_CONNECTION_TIMEOUT" => Some("2.5".to_string()),
 //!     _ => None,
 //! };
-//! assert_eq!(parse_u32(&env, "MCPO_RECONNECT_MAX_ATTEMPTS", 1..=100).unwrap(), Some(7));
-//! assert_eq!(parse_secs(&env, "MCPO_CONNECTION_TIMEOUT").unwrap(), Some(Duration::from_millis(2500)));
-//! let bad = |_: &str| Some("abc".to_string());
-//! let error = parse_u32(&bad, "MCPO_RECONNECT_MAX_ATTEMPTS", 1..=100).unwrap_err();
+//! let settings = Settings::from_lookup(env).unwrap();
+//! assert_eq!(settings, Settings { attempts: 7, timeout: Duration::from_millis(2500) });
+//! let error = Settings::from_lookup(|_| Some("abc".to_string())).unwrap_err();
 //! assert_eq!(error.to_string(), "MCPO_RECONNECT_MAX_ATTEMPTS=\"abc\": expected a whole number from 1 to 100");
 //! ```
 
@@ -68,6 +81,75 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Settings read from `MCPO_*` variables over their defaults: implement
+/// [`read`](Self::read), and `from_env()` and `from_lookup()` come with it.
+pub trait FromEnv: Default {
+    /// Overrides the settings whose variables `env` sets.
+    fn read(&mut self, env: &Env<'_>) -> Result<(), ConfigError>;
+
+    /// Defaults overridden by the process environment.
+    fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(env_lookup)
+    }
+
+    /// Defaults overridden by `lookup` (a map in tests, the environment in `from_env`).
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut settings = Self::default();
+        settings.read(&Env { lookup: &lookup })?;
+        Ok(settings)
+    }
+}
+
+/// The variables a [`FromEnv::read`] sees. Each setter leaves its field
+/// alone when the variable is unset or blank.
+pub struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Env<'_> {
+    /// The raw value of `name`, if set.
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+    }
+
+    /// Sets `field` to `name` read as a whole number within `range`.
+    pub fn count<T: TryFrom<u32>>(
+        &self,
+        name: &str,
+        range: RangeInclusive<u32>,
+        field: &mut T,
+    ) -> Result<(), ConfigError> {
+        if let Some(n) = parse_u32(&self.lookup, name, range)? {
+            *field = T::try_from(n)
+                .map_err(|_| ConfigError::new(name, n.to_string(), "a number this platform can hold"))?;
+        }
+        Ok(())
+    }
+
+    /// Sets `field` to `name` read as seconds, as [`parse_secs`] does.
+    pub fn secs(&self, name: &str, field: &mut Duration) -> Result<(), ConfigError> {
+        if let Some(duration) = parse_secs(&self.lookup, name)? {
+            *field = duration;
+        }
+        Ok(())
+    }
+
+    /// Sets `field` to `name` read as seconds or `0`, as [`parse_secs_or_zero`] does.
+    pub fn secs_or_zero(&self, name: &str, field: &mut Duration) -> Result<(), ConfigError> {
+        if let Some(duration) = parse_secs_or_zero(&self.lookup, name)? {
+            *field = duration;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Env<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values may be secrets; only the type is shown.
+        f.debug_struct("Env").finish_non_exhaustive()
+    }
+}
 
 /// Reads `name` as a whole number within `range`; `Ok(None)` when unset or blank.
 pub fn parse_u32(

@@ -7,6 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Uri};
+use mcp_reconnect_core::config::FromEnv;
 use mcp_reconnect_core::redact_url;
 
 use crate::cli::ServeArgs;

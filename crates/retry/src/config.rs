@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use mcp_reconnect_core::config::{ConfigError, env_lookup, parse_secs, parse_u32};
+use mcp_reconnect_core::config::{ConfigError, Env, FromEnv};
 use tower::retry::budget::TpsBudget;
 
 /// Default for [`Config::max_retries`]: 2 retries, so at most 3 tries.
@@ -48,7 +48,7 @@ pub const ENV_RETRY_DENY: &str = "MCPO_TOOL_RETRY_DENY";
 /// gateway and the facade read the environment ([`Config::from_env`]).
 ///
 /// ```
-/// use mcp_reconnect_retry::Config;
+/// use mcp_reconnect_retry::{Config, FromEnv};
 ///
 /// let env = |name: &str| match name {
 ///     "MCPO_TOOL_MAX_RETRIES" => Some("3".to_string()),
@@ -95,34 +95,26 @@ impl Default for Config {
     }
 }
 
+impl FromEnv for Config {
+    fn read(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        env.count(ENV_MAX_RETRIES, 0..=MAX_RETRIES_LIMIT, &mut self.max_retries)?;
+        env.secs(ENV_CONNECTION_TIMEOUT, &mut self.connection_timeout)?;
+        self.allow_tools.extend(names(env, ENV_RETRY_ALLOW));
+        self.deny_tools.extend(names(env, ENV_RETRY_DENY));
+        Ok(())
+    }
+}
+
 impl Config {
-    /// Reads the `MCPO_*` variables of the process environment over the defaults.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(env_lookup)
-    }
-
-    /// Reads settings through `lookup` (a map in tests) over the defaults.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut config = Config::default();
-        if let Some(retries) = parse_u32(&lookup, ENV_MAX_RETRIES, 0..=MAX_RETRIES_LIMIT)? {
-            config.max_retries = retries;
-        }
-        if let Some(timeout) = parse_secs(&lookup, ENV_CONNECTION_TIMEOUT)? {
-            config.connection_timeout = timeout;
-        }
-        config.allow_tools.extend(parse_names(&lookup, ENV_RETRY_ALLOW));
-        config.deny_tools.extend(parse_names(&lookup, ENV_RETRY_DENY));
-        Ok(config)
-    }
-
     /// `max_retries`, capped at [`MAX_RETRIES_LIMIT`].
     pub(crate) fn retries(&self) -> u32 {
         self.max_retries.min(MAX_RETRIES_LIMIT)
     }
 }
 
-fn parse_names(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> Vec<String> {
-    let value = lookup(name).unwrap_or_default();
+/// A comma-separated list of tool names.
+fn names(env: &Env<'_>, name: &str) -> Vec<String> {
+    let value = env.get(name).unwrap_or_default();
     value
         .split(',')
         .map(str::trim)

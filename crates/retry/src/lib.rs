@@ -100,6 +100,8 @@ pub use config::{Config, RetryBudget};
 pub use error::DeadlineExceeded;
 pub use future::ResponseFuture;
 pub use layer::ToolRetryLayer;
+/// `Config::from_env()` and `Config::from_lookup()` come with this trait.
+pub use mcp_reconnect_core::config::FromEnv;
 pub use mcp_reconnect_core::status::RetryCounts;
 pub use safety::{MAX_LEARNED_TOOLS, SAFE_METHODS, ToolHints, ToolSafety, is_safe_method};
 pub use service::ToolRetry;

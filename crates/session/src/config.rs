@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mcp_reconnect_core::config::{ConfigError, env_lookup, parse_secs, parse_u32};
+use mcp_reconnect_core::config::{ConfigError, Env, FromEnv};
 
 /// Client sessions the in-memory store keeps before evicting the least recently used: 10 000.
 pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
@@ -40,7 +40,7 @@ const MAX_SESSIONS_SETTING: u32 = 10_000_000;
 ///
 /// ```
 /// use std::time::Duration;
-/// use mcp_reconnect_session::SessionConfig;
+/// use mcp_reconnect_session::{FromEnv, SessionConfig};
 ///
 /// let env = |name: &str| match name {
 ///     "MCPO_SESSION_MAX" => Some("500".to_string()),
@@ -82,30 +82,16 @@ impl Default for SessionConfig {
     }
 }
 
+impl FromEnv for SessionConfig {
+    fn read(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        env.count(ENV_SESSION_MAX, 1..=MAX_SESSIONS_SETTING, &mut self.max_sessions)?;
+        env.secs(ENV_SESSION_IDLE_TIMEOUT, &mut self.idle_timeout)?;
+        env.secs(ENV_CONNECTION_TIMEOUT, &mut self.reinit_timeout)?;
+        env.count(ENV_SESSION_OPEN_RATE, 0..=u32::MAX, &mut self.open_rate)
+    }
+}
+
 impl SessionConfig {
-    /// Defaults overridden by the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(env_lookup)
-    }
-
-    /// Defaults overridden by `lookup` (a map in tests, the environment in `from_env`).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut config = SessionConfig::default();
-        if let Some(max) = parse_u32(&lookup, ENV_SESSION_MAX, 1..=MAX_SESSIONS_SETTING)? {
-            config.max_sessions = max as usize;
-        }
-        if let Some(idle) = parse_secs(&lookup, ENV_SESSION_IDLE_TIMEOUT)? {
-            config.idle_timeout = idle;
-        }
-        if let Some(timeout) = parse_secs(&lookup, ENV_CONNECTION_TIMEOUT)? {
-            config.reinit_timeout = timeout;
-        }
-        if let Some(rate) = parse_u32(&lookup, ENV_SESSION_OPEN_RATE, 0..=u32::MAX)? {
-            config.open_rate = rate;
-        }
-        Ok(config)
-    }
-
     /// Client sessions kept by the in-memory store (the least recently used
     /// goes first). Default is 10 000 (`MCPO_SESSION_MAX`); at least 1.
     pub fn max_sessions(mut self, max: usize) -> Self {

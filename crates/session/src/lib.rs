@@ -125,6 +125,8 @@ pub use id::{
 };
 pub use layer::SessionLayer;
 pub use local::SESSION_NOT_FOUND;
+/// `SessionConfig::from_env()` and `from_lookup()` come with this trait.
+pub use mcp_reconnect_core::config::FromEnv;
 pub use memory::{MAX_ENDED, MemoryStore, SWEEP_INTERVAL};
 #[cfg(feature = "redis")]
 pub use redis_store::{

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mcp_reconnect_core::config::{ConfigError, env_lookup, parse_secs};
+use mcp_reconnect_core::config::{ConfigError, Env, FromEnv};
 
 /// How long opening a connection (TCP, then TLS) may take: 30 s.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,7 +26,7 @@ pub use mcp_reconnect_core::config::ENV_CONNECTION_TIMEOUT;
 ///
 /// ```
 /// use std::time::Duration;
-/// use mcp_reconnect_upstream::Config;
+/// use mcp_reconnect_upstream::{Config, FromEnv};
 ///
 /// let env = |name: &str| (name == "MCPO_CONNECTION_TIMEOUT").then(|| "5".to_string());
 /// let config = Config::from_lookup(env)?.http2_only(true);
@@ -80,21 +80,13 @@ impl Default for Config {
     }
 }
 
+impl FromEnv for Config {
+    fn read(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        env.secs(ENV_CONNECTION_TIMEOUT, &mut self.connect_timeout)
+    }
+}
+
 impl Config {
-    /// Defaults overridden by the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(env_lookup)
-    }
-
-    /// Defaults overridden by `lookup` (a map in tests, the environment in `from_env`).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut config = Config::default();
-        if let Some(timeout) = parse_secs(&lookup, ENV_CONNECTION_TIMEOUT)? {
-            config.connect_timeout = timeout;
-        }
-        Ok(config)
-    }
-
     /// How long opening a connection may take. Default is 30 s (`MCPO_CONNECTION_TIMEOUT`).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;

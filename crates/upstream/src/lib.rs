@@ -43,7 +43,7 @@
 //! use http::header::{AUTHORIZATION, HeaderValue};
 //! use mcp_reconnect_circuit::CircuitReconnectLayer;
 //! use mcp_reconnect_classify::ClassifyLayer;
-//! use mcp_reconnect_upstream::{Config, SessionConfig, SessionLayer, UpstreamConnector, UpstreamTarget};
+//! use mcp_reconnect_upstream::{Config, FromEnv, SessionConfig, SessionLayer, UpstreamConnector, UpstreamTarget};
 //! use tower::ServiceBuilder;
 //!
 //! # fn main() -> Result<(), tower::BoxError> {
@@ -96,6 +96,8 @@ pub use config::{
 };
 pub use connector::{ConnectFuture, Layered, PROBE_TIMEOUT, UpstreamConnection, UpstreamConnector};
 pub use error::{ConnectError, InvalidTarget};
+/// `Config::from_env()` and `Config::from_lookup()` come with this trait.
+pub use mcp_reconnect_core::config::FromEnv;
 /// The session layer (crate `mcp-reconnect-session`), re-exported so a stack
 /// built from this crate needs one dependency.
 pub use mcp_reconnect_session as session;

@@ -1,6 +1,7 @@
 //! Business failures, the retry cap, the deadline, the budget, decisions and config.
 
 use super::*;
+use crate::FromEnv;
 use crate::policy::{Decision, GiveUp, decide};
 
 // === business failures, caps, deadline, budget ===
