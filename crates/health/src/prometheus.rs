@@ -9,7 +9,7 @@ use std::sync::Arc;
 use mcp_reconnect_core::metrics::HistogramSnapshot;
 use mcp_reconnect_core::status::CircuitState;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet, prometheus_text, text};
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet, prometheus_text, text};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
@@ -55,16 +55,11 @@ impl Collector for UpstreamCollector {
         let readings = crate::layer::read(&self.upstreams);
         let readings = &readings[..];
 
-        counters(
-            &mut encoder,
-            "mcp_reconnect_requests",
-            HELP_REQUESTS,
-            readings.iter().flat_map(|r| {
-                let requests = r.snapshot.requests.iter();
-                requests
-                    .map(move |&(class, n)| ([up(r), ("class", class.map_or("success", |c| c.as_str()))], n))
-            }),
-        )?;
+        let requests = readings.iter().flat_map(|r| {
+            let by_class = r.snapshot.requests.iter();
+            by_class.map(move |&(class, n)| ([up(r), ("class", class.map_or("success", |c| c.as_str()))], n))
+        });
+        family(&mut encoder, "mcp_reconnect_requests", HELP_REQUESTS, requests)?;
         let states = readings.iter().flat_map(|r| {
             CircuitState::ALL.into_iter().map(move |state| {
                 (
@@ -73,41 +68,43 @@ impl Collector for UpstreamCollector {
                 )
             })
         });
-        gauges(&mut encoder, "mcp_reconnect_circuit_state", HELP_STATE, states)?;
+        family(&mut encoder, "mcp_reconnect_circuit_state", HELP_STATE, states)?;
         let errors = readings
             .iter()
             .map(|r| ([up(r)], i64::from(r.snapshot.error_count)));
-        gauges(
+        family(
             &mut encoder,
             "mcp_reconnect_consecutive_errors",
             HELP_ERRORS,
             errors,
         )?;
-        counters(
+        let reconnects = readings.iter().flat_map(|r| {
+            let (attempts, succeeded) = (r.snapshot.reconnect_attempts, r.snapshot.reconnects_succeeded);
+            [
+                ([up(r), ("outcome", "succeeded")], succeeded),
+                ([up(r), ("outcome", "failed")], attempts.saturating_sub(succeeded)),
+            ]
+        });
+        family(
             &mut encoder,
             "mcp_reconnect_reconnects",
             HELP_RECONNECTS,
-            readings.iter().flat_map(|r| {
-                let (attempts, succeeded) = (r.snapshot.reconnect_attempts, r.snapshot.reconnects_succeeded);
-                [
-                    ([up(r), ("outcome", "succeeded")], succeeded),
-                    ([up(r), ("outcome", "failed")], attempts.saturating_sub(succeeded)),
-                ]
-            }),
+            reconnects,
         )?;
-        counters(
+        let transitions = readings.iter().flat_map(|r| {
+            let by_reason = r.snapshot.transitions.iter();
+            by_reason.map(move |&(reason, n)| ([up(r), ("reason", reason.as_str())], n))
+        });
+        family(
             &mut encoder,
             "mcp_reconnect_transitions",
             HELP_TRANSITIONS,
-            readings.iter().flat_map(|r| {
-                let transitions = r.snapshot.transitions.iter();
-                transitions.map(move |&(reason, n)| ([up(r), ("reason", reason.as_str())], n))
-            }),
+            transitions,
         )?;
         let fail_fast = readings.iter().map(|r| ([up(r)], r.snapshot.fail_fast));
-        counters(&mut encoder, "mcp_reconnect_fail_fast", HELP_FAIL_FAST, fail_fast)?;
+        family(&mut encoder, "mcp_reconnect_fail_fast", HELP_FAIL_FAST, fail_fast)?;
         let held = readings.iter().map(|r| ([up(r)], i64::from(r.snapshot.held_now)));
-        gauges(&mut encoder, "mcp_reconnect_held_calls", HELP_HELD, held)?;
+        family(&mut encoder, "mcp_reconnect_held_calls", HELP_HELD, held)?;
         let ended = readings.iter().flat_map(|r| {
             let s = &r.snapshot;
             [
@@ -116,18 +113,18 @@ impl Collector for UpstreamCollector {
                 ([up(r), ("outcome", "shed")], s.held_shed),
             ]
         });
-        counters(&mut encoder, "mcp_reconnect_held", HELP_HELD_ENDED, ended)?;
+        family(&mut encoder, "mcp_reconnect_held", HELP_HELD_ENDED, ended)?;
         if readings.iter().any(|r| r.retries.is_some()) {
             let retries = readings.iter().flat_map(|r| {
                 let outcomes = r.retries.map(|counts| counts.by_outcome()).into_iter().flatten();
                 outcomes.map(move |(outcome, n)| ([up(r), ("outcome", outcome)], n))
             });
-            counters(&mut encoder, "mcp_reconnect_retries", HELP_RETRIES, retries)?;
+            family(&mut encoder, "mcp_reconnect_retries", HELP_RETRIES, retries)?;
         }
         if readings.iter().any(|r| r.store.is_some()) {
             let stored = || readings.iter().filter_map(|r| Some((r, r.store?)));
             let degraded = stored().map(|(r, store)| ([up(r)], i64::from(store.degraded)));
-            gauges(
+            family(
                 &mut encoder,
                 "mcp_reconnect_session_store_degraded",
                 HELP_STORE_DEGRADED,
@@ -137,7 +134,7 @@ impl Collector for UpstreamCollector {
                 let counters = store.counters().into_iter();
                 counters.map(move |(event, n)| ([up(r), ("event", event)], n))
             });
-            counters(
+            family(
                 &mut encoder,
                 "mcp_reconnect_session_store_events",
                 HELP_STORE_EVENTS,
@@ -145,7 +142,7 @@ impl Collector for UpstreamCollector {
             )?;
             let local =
                 stored().map(|(r, store)| ([up(r)], i64::try_from(store.local_sessions).unwrap_or(i64::MAX)));
-            gauges(
+            family(
                 &mut encoder,
                 "mcp_reconnect_session_store_local_sessions",
                 HELP_STORE_LOCAL,
@@ -199,30 +196,37 @@ const HELP_LAST_CHECK: &str = "When the circuit last saw an outcome or attempt r
 const HELP_DURATION: &str = "How long each connect attempt took.";
 const HELP_RECOVERY: &str = "How long each trouble lasted, from the first failure to healthy again.";
 
-fn counters<'a, const N: usize>(
-    encoder: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    samples: impl Iterator<Item = (Labels<'a, N>, u64)>,
-) -> Result<(), fmt::Error> {
-    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-    for (labels, value) in samples {
-        family
-            .encode_family(&labels)?
-            .encode_counter::<NoLabelSet, _, u64>(&value, None)?;
-    }
-    Ok(())
+/// A sample's value, which also says what its family is: `u64`s only count
+/// up (counters), `i64`s go up and down (gauges).
+trait Sample {
+    const TYPE: MetricType;
+    fn encode(&self, metric: MetricEncoder<'_>) -> Result<(), fmt::Error>;
 }
 
-fn gauges<'a, const N: usize>(
+impl Sample for u64 {
+    const TYPE: MetricType = MetricType::Counter;
+    fn encode(&self, mut metric: MetricEncoder<'_>) -> Result<(), fmt::Error> {
+        metric.encode_counter::<NoLabelSet, _, u64>(self, None)
+    }
+}
+
+impl Sample for i64 {
+    const TYPE: MetricType = MetricType::Gauge;
+    fn encode(&self, mut metric: MetricEncoder<'_>) -> Result<(), fmt::Error> {
+        metric.encode_gauge(self)
+    }
+}
+
+/// One family of counters or gauges, a sample per label set.
+fn family<'a, const N: usize, V: Sample>(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
-    samples: impl Iterator<Item = (Labels<'a, N>, i64)>,
+    samples: impl Iterator<Item = (Labels<'a, N>, V)>,
 ) -> Result<(), fmt::Error> {
-    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    let mut family = encoder.encode_descriptor(name, help, None, V::TYPE)?;
     for (labels, value) in samples {
-        family.encode_family(&labels)?.encode_gauge(&value)?;
+        value.encode(family.encode_family(&labels)?)?;
     }
     Ok(())
 }

@@ -38,24 +38,19 @@ impl SessionRecord {
         }
     }
 
-    /// A record as a shared store saved it (every field).
-    pub fn restore(
-        initialize: Bytes,
-        upstream: SessionId,
-        protocol_version: Option<HeaderValue>,
+    /// The same record with the history a shared store saved: its
+    /// generation, when the client initialized, and when the upstream
+    /// session was last re-initialized.
+    pub fn with_history(
+        mut self,
         generation: u64,
         created_at: SystemTime,
         reinitialized_at: Option<SystemTime>,
     ) -> Self {
-        SessionRecord {
-            initialize,
-            upstream,
-            protocol_version,
-            generation,
-            created_at,
-            reinitialized_at,
-            pinned: false,
-        }
+        self.generation = generation;
+        self.created_at = created_at;
+        self.reinitialized_at = reinitialized_at;
+        self
     }
 
     /// The same record with the negotiated protocol version (`MCP-Protocol-Version`).

@@ -184,6 +184,15 @@ mod tests {
     use crate::error::ClassifiedError;
     use crate::peek::peek;
 
+    /// `request` through `RespondLayer` over `service`.
+    async fn respond<S>(service: S, request: Request<()>) -> Response<RespondBody<Empty<Bytes>>>
+    where
+        S: Service<Request<()>, Response = Response<Empty<Bytes>>>,
+        S::Error: Into<BoxError>,
+    {
+        RespondLayer::new().layer(service).oneshot(request).await.unwrap()
+    }
+
     #[tokio::test]
     async fn an_open_circuit_becomes_a_503_with_retry_after_and_the_request_id() {
         let open = service_fn(|_: Request<()>| async {
@@ -196,7 +205,7 @@ mod tests {
             peek(br#"{"jsonrpc":"2.0","id":"call-9","method":"tools/call","params":{"name":"echo"}}"#)
                 .unwrap();
         request.extensions_mut().insert(Arc::new(found));
-        let response = RespondLayer::new().layer(open).oneshot(request).await.unwrap();
+        let response = respond(open, request).await;
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()[http::header::RETRY_AFTER], "1");
         let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -216,11 +225,7 @@ mod tests {
                     .unwrap(),
             )
         });
-        let response = RespondLayer::new()
-            .layer(ok)
-            .oneshot(Request::new(()))
-            .await
-            .unwrap();
+        let response = respond(ok, Request::new(())).await;
         assert_eq!(response.status(), 418);
         assert!(matches!(response.into_body(), Either::Left(_)));
     }
@@ -230,11 +235,7 @@ mod tests {
         let reset = service_fn(|_: Request<()>| async {
             Err::<Response<Empty<Bytes>>, _>(io::Error::from(io::ErrorKind::ConnectionReset))
         });
-        let response = RespondLayer::new()
-            .layer(reset)
-            .oneshot(Request::new(()))
-            .await
-            .unwrap();
+        let response = respond(reset, Request::new(())).await;
         assert_eq!(response.status(), 502);
     }
 }

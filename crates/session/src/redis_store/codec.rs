@@ -60,13 +60,8 @@ pub(super) fn decode(bytes: &[u8]) -> Result<(SessionRecord, Duration), String> 
     let created = number("created_ms").map_or(UNIX_EPOCH, time);
     let reinitialized = number("reinitialized_ms").map(time);
     let idle_ttl = Duration::from_millis(number("idle_ttl_ms").ok_or("no idle TTL")?);
-    let record = SessionRecord::restore(
-        Bytes::copy_from_slice(initialize.as_bytes()),
-        upstream,
-        version,
-        generation,
-        created,
-        reinitialized,
-    );
+    let record = SessionRecord::new(Bytes::copy_from_slice(initialize.as_bytes()), upstream)
+        .with_protocol_version(version)
+        .with_history(generation, created, reinitialized);
     Ok((record, idle_ttl))
 }
