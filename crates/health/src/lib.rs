@@ -64,7 +64,7 @@
 //! `episodes_failed`), `requests` by class, `transitions` by reason,
 //! `retries` (`attempted`, `succeeded`, `refused_unsafe`,
 //! `budget_exhausted`, `gave_up`, `deadline_exceeded`; `null` without a
-//! [`RetrySource`]), `session_store` (only with a [`StoreSource`]: `status`,
+//! retry [`Source`]), `session_store` (only with a store [`Source`]: `status`,
 //! `degraded`, `errors`, `recoveries`, `written_back`, `local_sessions`), and the `recovery_seconds` and
 //! `reconnect_duration_seconds` histograms (`count`, `sum`, `mean`,
 //! cumulative `buckets` of `{le, count}`; `+Inf` is `count`).
@@ -146,7 +146,7 @@
 //! - `prometheus`: Prometheus text and OpenMetrics on `/metrics`,
 //!   encoded by `prometheus-client` from a collector over the circuits' atomics.
 //!   Without it `/metrics` is JSON only (`406` for the text formats).
-//! - `retry`: [`RetrySource`] for `mcp_reconnect_retry::ToolRetryLayer`.
+//! - `retry`: `mcp_reconnect_retry::ToolRetryLayer` as a [`Source`] of retry counts.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -173,7 +173,7 @@ pub use negotiate::{
 #[cfg(feature = "prometheus")]
 pub use prometheus::UPSTREAM_LABEL;
 pub use service::Health;
-pub use upstream::{RetrySource, StoreSource, Upstream, WarningSource};
+pub use upstream::{Source, Upstream};
 pub use verdict::{Policy, Verdict};
 
 #[cfg(test)]

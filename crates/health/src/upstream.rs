@@ -30,9 +30,9 @@ use crate::verdict::Verdict;
 pub struct Upstream {
     status: Arc<dyn StatusSource>,
     name: Arc<str>,
-    retries: Option<Arc<dyn RetrySource>>,
-    store: Option<Arc<dyn StoreSource>>,
-    warnings: Option<Arc<dyn WarningSource>>,
+    retries: Option<Arc<dyn Source<RetryCounts>>>,
+    store: Option<Arc<dyn Source<StoreCounts>>>,
+    warnings: Option<Arc<dyn Source<Vec<String>>>>,
 }
 
 impl Upstream {
@@ -50,7 +50,7 @@ impl Upstream {
 
     /// Also reports the retry counters `source` gives (a `ToolRetryLayer`
     /// with the `retry` feature, or any `Fn() -> RetryCounts`).
-    pub fn retries(mut self, source: impl RetrySource) -> Self {
+    pub fn retries(mut self, source: impl Source<RetryCounts>) -> Self {
         self.retries = Some(Arc::new(source));
         self
     }
@@ -59,7 +59,7 @@ impl Upstream {
     /// client sessions live in (any `Fn() -> StoreCounts`; the gateway passes
     /// its Redis store's status). A degraded store makes the upstream's
     /// verdict `degraded` (still `200`: the replica serves its own sessions).
-    pub fn session_store(mut self, source: impl StoreSource) -> Self {
+    pub fn session_store(mut self, source: impl Source<StoreCounts>) -> Self {
         self.store = Some(Arc::new(source));
         self
     }
@@ -77,7 +77,7 @@ impl Upstream {
     /// let upstream = Upstream::new(circuit.status()).warnings(|| vec!["tool list cut short".to_owned()]);
     /// assert_eq!(upstream.current_warnings(), ["tool list cut short"]);
     /// ```
-    pub fn warnings(mut self, source: impl WarningSource) -> Self {
+    pub fn warnings(mut self, source: impl Source<Vec<String>>) -> Self {
         self.warnings = Some(Arc::new(source));
         self
     }
@@ -86,7 +86,7 @@ impl Upstream {
     pub fn current_warnings(&self) -> Vec<String> {
         self.warnings
             .as_ref()
-            .map(|source| source.warnings())
+            .map(|source| source.read())
             .unwrap_or_default()
     }
 
@@ -102,12 +102,12 @@ impl Upstream {
 
     /// The retry counters now, if a source was given.
     pub fn retry_counts(&self) -> Option<RetryCounts> {
-        self.retries.as_ref().map(|source| source.retry_counts())
+        self.retries.as_ref().map(|source| source.read())
     }
 
     /// The session store's state now, if a source was given.
     pub fn store_counts(&self) -> Option<StoreCounts> {
-        self.store.as_ref().map(|source| source.store_counts())
+        self.store.as_ref().map(|source| source.read())
     }
 
     /// This upstream's verdict for `snapshot` (its circuit's state now) and
@@ -139,57 +139,28 @@ impl fmt::Debug for Upstream {
     }
 }
 
-/// Where retry counters come from, read on each `/metrics` request. It must
-/// not block: read atomics, as `ToolRetryLayer::stats` does.
-pub trait RetrySource: Send + Sync + 'static {
-    /// The counters now.
-    fn retry_counts(&self) -> RetryCounts;
+/// Where a reading an upstream's entry reports comes from: its retry
+/// counters ([`RetryCounts`]), its session store's state ([`StoreCounts`]),
+/// its warnings (`Vec<String>`, each one sentence). Read on each `/health`
+/// and `/metrics` request, so it must not block: read atomics, as
+/// `ToolRetryLayer::stats` does. Any `Fn() -> T` is one.
+pub trait Source<T>: Send + Sync + 'static {
+    /// The reading now.
+    fn read(&self) -> T;
 }
 
-impl<F> RetrySource for F
+impl<T, F> Source<T> for F
 where
-    F: Fn() -> RetryCounts + Send + Sync + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
 {
-    fn retry_counts(&self) -> RetryCounts {
+    fn read(&self) -> T {
         self()
     }
 }
 
 #[cfg(feature = "retry")]
-impl RetrySource for mcp_reconnect_retry::ToolRetryLayer {
-    fn retry_counts(&self) -> RetryCounts {
+impl Source<RetryCounts> for mcp_reconnect_retry::ToolRetryLayer {
+    fn read(&self) -> RetryCounts {
         self.stats()
-    }
-}
-
-/// Where a session store's state comes from, read on each `/health` and
-/// `/metrics` request. It must not block: read atomics.
-pub trait StoreSource: Send + Sync + 'static {
-    /// The state now.
-    fn store_counts(&self) -> StoreCounts;
-}
-
-impl<F> StoreSource for F
-where
-    F: Fn() -> StoreCounts + Send + Sync + 'static,
-{
-    fn store_counts(&self) -> StoreCounts {
-        self()
-    }
-}
-
-/// Where an upstream's warnings come from, read on each `/health` request.
-/// It must not block.
-pub trait WarningSource: Send + Sync + 'static {
-    /// The warnings now, each one sentence.
-    fn warnings(&self) -> Vec<String>;
-}
-
-impl<F> WarningSource for F
-where
-    F: Fn() -> Vec<String> + Send + Sync + 'static,
-{
-    fn warnings(&self) -> Vec<String> {
-        self()
     }
 }

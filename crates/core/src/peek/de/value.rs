@@ -107,23 +107,11 @@ struct MemberName<'de>(Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for MemberName<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct NameVisitor;
-        impl<'de> Visitor<'de> for NameVisitor {
-            type Value = MemberName<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<MemberName<'de>, E> {
-                Ok(MemberName(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<MemberName<'de>, E> {
-                Ok(MemberName(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<MemberName<'de>, E> {
-                Ok(MemberName(Cow::Owned(v)))
-            }
+        // A JSON member name is a string, read as one: borrowed when it can be.
+        match Scalar::deserialize(deserializer)? {
+            Scalar::Str(name) => Ok(MemberName(name)),
+            _ => Err(de::Error::custom("a member name that is not a string")),
         }
-        deserializer.deserialize_str(NameVisitor)
     }
 }
 
