@@ -57,7 +57,7 @@ where
     S: Service<Request<Full<Bytes>>, Response = Response<B>>,
     S::Future: Send + 'static,
     B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
+    B::Error: Into<BoxError> + Send,
 {
     type Response = Response<JsonOrStream<B>>;
     /// Boxed: the option is off by default, and a call it applies to reads and parses a stream.
@@ -112,6 +112,7 @@ where
     let mut decoder = SseDecoder::new(max);
     let mut read = BytesMut::new();
     let mut first: Option<String> = None;
+    let mut tail = Tail::Body;
     while first.is_none() && read.len() <= max {
         match body.frame().await {
             Some(Ok(frame)) => {
@@ -126,8 +127,16 @@ where
                 });
                 read.extend_from_slice(&data);
             }
-            // An error or the end before any message: what was read goes on as it came.
-            Some(Err(_)) | None => break,
+            // An error or the end before any message: what was read goes on
+            // as it came, and then the error or the end.
+            Some(Err(error)) => {
+                tail = Tail::Failed(error);
+                break;
+            }
+            None => {
+                tail = Tail::Ended;
+                break;
+            }
         }
     }
     let answer = first.filter(|message| is_response(message));
@@ -144,7 +153,7 @@ where
         }
         None => Response::from_parts(
             parts,
-            http_body_util::Either::Right(Prefixed::new(read.freeze(), body)),
+            http_body_util::Either::Right(Prefixed::after(read.freeze(), body, tail)),
         ),
     }
 }
@@ -160,18 +169,33 @@ fn is_response(message: &str) -> bool {
 }
 
 pin_project_lite::pin_project! {
-    /// A body that sends `prefix` (the bytes already read), then the rest of `body`.
-    pub struct Prefixed<B> {
+    /// A body that sends `prefix` (the bytes already read), then the rest of
+    /// `body`, or how reading the prefix left it: ended, or failed.
+    pub struct Prefixed<B: Body> {
         prefix: Option<Bytes>,
+        tail: Tail<B::Error>,
         #[pin]
         body: B,
     }
 }
 
-impl<B> Prefixed<B> {
+/// What comes after the prefix. A body is never polled again once it has
+/// ended or failed (some bodies panic if they are).
+enum Tail<E> {
+    Body,
+    Failed(E),
+    Ended,
+}
+
+impl<B: Body> Prefixed<B> {
     fn new(prefix: Bytes, body: B) -> Self {
+        Self::after(prefix, body, Tail::Body)
+    }
+
+    fn after(prefix: Bytes, body: B, tail: Tail<B::Error>) -> Self {
         Prefixed {
             prefix: (!prefix.is_empty()).then_some(prefix),
+            tail,
             body,
         }
     }
@@ -189,16 +213,31 @@ impl<B: Body<Data = Bytes>> Body for Prefixed<B> {
         if let Some(prefix) = this.prefix.take() {
             return Poll::Ready(Some(Ok(Frame::data(prefix))));
         }
-        this.body.poll_frame(cx)
+        match std::mem::replace(this.tail, Tail::Ended) {
+            Tail::Body => {
+                *this.tail = Tail::Body;
+                this.body.poll_frame(cx)
+            }
+            Tail::Failed(error) => Poll::Ready(Some(Err(error))),
+            Tail::Ended => Poll::Ready(None),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.prefix.is_none() && self.body.is_end_stream()
+        self.prefix.is_none()
+            && match self.tail {
+                Tail::Body => self.body.is_end_stream(),
+                Tail::Failed(_) => false,
+                Tail::Ended => true,
+            }
     }
 
     fn size_hint(&self) -> SizeHint {
-        let mut hint = self.body.size_hint();
         let extra = self.prefix.as_ref().map_or(0, |prefix| prefix.len() as u64);
+        let mut hint = match self.tail {
+            Tail::Body => self.body.size_hint(),
+            Tail::Failed(_) | Tail::Ended => SizeHint::with_exact(0),
+        };
         hint.set_lower(hint.lower() + extra);
         if let Some(upper) = hint.upper() {
             hint.set_upper(upper + extra);
@@ -209,14 +248,21 @@ impl<B: Body<Data = Bytes>> Body for Prefixed<B> {
 
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
+
+    use http_body_util::channel::Channel;
+
     use super::*;
 
-    fn stream(chunks: &[&'static str]) -> Response<super::chunks::Chunks> {
-        let chunks = chunks
-            .iter()
-            .map(|chunk| Bytes::from_static(chunk.as_bytes()))
-            .collect();
-        let mut response = Response::new(super::chunks::Chunks(chunks));
+    /// An SSE answer whose body is `chunks`, each its own frame.
+    fn stream(chunks: &[&'static str]) -> Response<Channel<Bytes, Infallible>> {
+        let (mut sender, body) = Channel::new(chunks.len().max(1));
+        for chunk in chunks {
+            sender
+                .try_send(Frame::data(Bytes::from_static(chunk.as_bytes())))
+                .expect("room for every chunk");
+        }
+        let mut response = Response::new(body);
         response
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
@@ -265,30 +311,26 @@ mod tests {
         let answer = first_message(stream(&[": comment only\n\n"]), 1024).await;
         assert_eq!(text(answer.into_body()).await, ": comment only\n\n");
     }
-}
 
-#[cfg(test)]
-mod chunks {
-    //! A body of ready chunks, for the tests.
-    use std::collections::VecDeque;
-    use std::convert::Infallible;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-
-    use bytes::Bytes;
-    use hyper::body::{Body, Frame};
-
-    pub struct Chunks(pub VecDeque<Bytes>);
-
-    impl Body for Chunks {
-        type Data = Bytes;
-        type Error = Infallible;
-
-        fn poll_frame(
-            self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-            Poll::Ready(self.get_mut().0.pop_front().map(|chunk| Ok(Frame::data(chunk))))
-        }
+    #[tokio::test]
+    async fn a_stream_cut_before_its_first_message_goes_on_and_then_fails() {
+        let (mut sender, body) = Channel::<Bytes, &'static str>::new(1);
+        sender
+            .try_send(Frame::data(Bytes::from_static(b"data: {\"jsonrpc\"")))
+            .expect("room");
+        sender.abort("reset");
+        let mut response = Response::new(body);
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        let mut body = first_message(response, 1024).await.into_body();
+        let read = body.frame().await.expect("a frame").expect("data");
+        assert_eq!(read.into_data().expect("data"), "data: {\"jsonrpc\"");
+        let error = body.frame().await.expect("the error").unwrap_err();
+        assert_eq!(error.to_string(), "reset");
+        assert!(
+            body.frame().await.is_none(),
+            "then the end, without polling the body again"
+        );
     }
 }
