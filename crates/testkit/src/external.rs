@@ -20,7 +20,7 @@
 //! ```
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -76,6 +76,53 @@ pub fn available(binaries: &[&str]) -> bool {
 /// A free port on 127.0.0.1 (bound, read, released).
 pub fn free_port() -> io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A server's child process and its files: the process can be killed
+/// (`SIGKILL`) and started again; on drop it is killed, then its temp dir
+/// removed.
+#[derive(Debug)]
+struct Process {
+    child: Option<Child>,
+    dir: PathBuf,
+}
+
+impl Process {
+    /// Not started yet, with a new, empty temp dir named after `what`.
+    fn new(what: &str) -> io::Result<Process> {
+        Ok(Process {
+            child: None,
+            dir: temp_dir(what)?,
+        })
+    }
+
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    fn started(&mut self, child: Child) {
+        self.child = Some(child);
+    }
+
+    /// Kills it and waits for it to end.
+    async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// A new, empty temp dir of this process.

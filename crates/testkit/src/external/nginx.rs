@@ -2,10 +2,10 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use super::*;
 
@@ -17,8 +17,7 @@ use super::*;
 #[derive(Debug)]
 pub struct Nginx {
     port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
+    process: Process,
 }
 
 impl Nginx {
@@ -31,11 +30,12 @@ impl Nginx {
     async fn run(what: &str, config: impl FnOnce(u16, &Path) -> String) -> io::Result<Nginx> {
         let binary = find("nginx").ok_or_else(|| not_installed("nginx"))?;
         let port = free_port()?;
-        let dir = temp_dir(what)?;
-        std::fs::write(dir.join("nginx.conf"), config(port, &dir))?;
+        let mut process = Process::new(what)?;
+        let dir = process.dir();
+        std::fs::write(dir.join("nginx.conf"), config(port, dir))?;
         let mut child = Command::new(binary)
             .arg("-p")
-            .arg(&dir)
+            .arg(dir)
             .arg("-e")
             .arg(dir.join("error.log"))
             .arg("-c")
@@ -47,11 +47,8 @@ impl Nginx {
             .kill_on_drop(true)
             .spawn()?;
         wait_for_port(port, &mut child, "nginx").await?;
-        Ok(Nginx {
-            port,
-            dir,
-            child: Some(child),
-        })
+        process.started(child);
+        Ok(Nginx { port, process })
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -61,23 +58,12 @@ impl Nginx {
 
     /// nginx's error log so far (to explain a failure).
     pub fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default()
+        std::fs::read_to_string(self.process.dir().join("error.log")).unwrap_or_default()
     }
 
     /// Stops it and waits for it to end.
     pub async fn stop(mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await;
-        }
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.start_kill();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        self.process.kill().await;
     }
 }
 

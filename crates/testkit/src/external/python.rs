@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use super::*;
 
@@ -52,8 +52,7 @@ pub struct PythonServer {
     max_sessions: usize,
     /// Serves the legacy HTTP+SSE transport (2024-11-05) instead of Streamable HTTP.
     sse: bool,
-    dir: PathBuf,
-    child: Option<Child>,
+    process: Process,
 }
 
 impl PythonServer {
@@ -63,8 +62,7 @@ impl PythonServer {
             port: free_port()?,
             max_sessions,
             sse: false,
-            dir: temp_dir("python-server")?,
-            child: None,
+            process: Process::new("python-server")?,
         };
         server.start_again().await?;
         Ok(server)
@@ -78,8 +76,7 @@ impl PythonServer {
             port: free_port()?,
             max_sessions: 0,
             sse: true,
-            dir: temp_dir("python-sse-server")?,
-            child: None,
+            process: Process::new("python-sse-server")?,
         };
         server.start_again().await?;
         Ok(server)
@@ -98,14 +95,12 @@ impl PythonServer {
 
     /// Whether it runs now.
     pub fn is_running(&self) -> bool {
-        self.child.is_some()
+        self.process.is_running()
     }
 
     /// Kills it (`SIGKILL`: no goodbye to anyone) and waits for it to end.
     pub async fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await;
-        }
+        self.process.kill().await;
     }
 
     /// Starts it (again) on the same port, with no session.
@@ -122,7 +117,7 @@ impl PythonServer {
         }
         let mut child = command
             .arg("--calls")
-            .arg(self.dir.join("calls"))
+            .arg(self.process.dir().join("calls"))
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -145,25 +140,16 @@ impl PythonServer {
         ready?;
         // Keep reading (and dropping) what it prints, so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        self.child = Some(child);
+        self.process.started(child);
         Ok(())
     }
 
     /// How often `increment` ran with `key`, across every start.
     pub fn increments(&self, key: &str) -> usize {
-        std::fs::read_to_string(self.dir.join("calls"))
+        std::fs::read_to_string(self.process.dir().join("calls"))
             .unwrap_or_default()
             .lines()
             .filter(|line| *line == key)
             .count()
-    }
-}
-
-impl Drop for PythonServer {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.start_kill();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

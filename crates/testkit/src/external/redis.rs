@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use super::*;
 
@@ -32,8 +32,7 @@ pub enum Reply {
 pub struct RedisServer {
     binary: PathBuf,
     port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
+    process: Process,
 }
 
 impl RedisServer {
@@ -43,8 +42,7 @@ impl RedisServer {
         let mut server = RedisServer {
             binary,
             port: free_port()?,
-            dir: temp_dir("redis")?,
-            child: None,
+            process: Process::new("redis")?,
         };
         server.start_again().await?;
         Ok(server)
@@ -62,14 +60,12 @@ impl RedisServer {
 
     /// Whether it runs.
     pub fn is_running(&self) -> bool {
-        self.child.is_some()
+        self.process.is_running()
     }
 
     /// Kills it (`SIGKILL`) and waits for it to end.
     pub async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await;
-        }
+        self.process.kill().await;
     }
 
     /// Starts it again on the same port, empty.
@@ -88,7 +84,7 @@ impl RedisServer {
                 "no",
             ])
             .args(["--daemonize", "no", "--loglevel", "warning", "--dir"])
-            .arg(&self.dir)
+            .arg(self.process.dir())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -112,7 +108,7 @@ impl RedisServer {
             ))
         };
         started.await?;
-        self.child = Some(child);
+        self.process.started(child);
         Ok(())
     }
 
@@ -141,15 +137,6 @@ impl RedisServer {
                 .collect()),
             other => Err(io::Error::other(format!("KEYS answered {other:?}"))),
         }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.start_kill();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
