@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Gateway, upstream, within};
+use common::{upstream_and_gateway, within};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -22,8 +22,7 @@ fn error_code(body: &Bytes) -> Option<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_ids_are_400_and_unknown_ids_404() {
-    let server = upstream().await;
-    let gateway = Gateway::start(&server.url()).await;
+    let (server, gateway) = upstream_and_gateway(SessionConfig::default()).await;
     let mut client = RawClient::new(&gateway.url);
     for bad in ["has space", "tab\there", &"x".repeat(129)] {
         client.set_session(Some(bad.to_owned()));
@@ -44,8 +43,7 @@ async fn bad_ids_are_400_and_unknown_ids_404() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_ends_the_client_and_the_upstream_session() {
-    let server = upstream().await;
-    let gateway = Gateway::start(&server.url()).await;
+    let (server, gateway) = upstream_and_gateway(SessionConfig::default()).await;
     let mut client = RawClient::new(&gateway.url);
     let answer = within(client.initialize()).await.unwrap();
     assert_eq!(answer.status, StatusCode::OK);
@@ -72,8 +70,7 @@ async fn delete_ends_the_client_and_the_upstream_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_map_stays_bounded_as_clients_come_and_go() {
     const MAX: usize = 8;
-    let server = upstream().await;
-    let gateway = Gateway::start_with(&server.url(), SessionConfig::default().max_sessions(MAX)).await;
+    let (_server, gateway) = upstream_and_gateway(SessionConfig::default().max_sessions(MAX)).await;
     let mut first = RawClient::new(&gateway.url);
     within(first.initialize()).await.unwrap();
     for _ in 0..100 {

@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{Gateway, call_text, legacy_client, upstream, within};
+use common::{call_text, legacy_client, upstream_and_gateway, within};
+use mcp_reconnect_upstream::SessionConfig;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_keeps_its_session_across_an_upstream_restart() {
-    let mut server = upstream().await;
-    let gateway = Gateway::start(&server.url()).await;
+    let (mut server, gateway) = upstream_and_gateway(SessionConfig::default()).await;
     let client = legacy_client(&gateway.url).await;
     assert_eq!(call_text(&client, "increment", json!({"key": "k"})).await, "1");
     assert_eq!(gateway.store.len(), 1);
@@ -51,8 +51,7 @@ async fn a_client_keeps_its_session_across_an_upstream_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_concurrent_clients_each_keep_their_own_session() {
     const CLIENTS: usize = 5;
-    let mut server = upstream().await;
-    let gateway = Gateway::start(&server.url()).await;
+    let (mut server, gateway) = upstream_and_gateway(SessionConfig::default()).await;
     let mut clients = Vec::new();
     for _ in 0..CLIENTS {
         clients.push(legacy_client(&gateway.url).await);

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Gateway, upstream, within};
+use common::{Gateway, upstream_and_gateway, within};
 use http::StatusCode;
 use mcp_reconnect_testkit::{McpServer, RawClient};
 use mcp_reconnect_upstream::SessionConfig;
@@ -44,9 +44,7 @@ async fn open(url: &str) -> RawClient {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_evicted_session_is_ended_upstream() {
-    let server = upstream().await;
-    let config = SessionConfig::default().max_sessions(3);
-    let gateway = Gateway::start_with(&server.url(), config).await;
+    let (server, gateway) = upstream_and_gateway(SessionConfig::default().max_sessions(3)).await;
     let mut clients = Vec::new();
     for _ in 0..8 {
         clients.push(open(&gateway.url).await);
@@ -73,11 +71,10 @@ async fn an_evicted_session_is_ended_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_session_is_ended_upstream() {
-    let server = upstream().await;
     let config = SessionConfig::default()
         .max_sessions(2)
         .idle_timeout(Duration::from_millis(200));
-    let gateway = Gateway::start_with(&server.url(), config).await;
+    let (server, gateway) = upstream_and_gateway(config).await;
     let _first = open(&gateway.url).await;
     let _second = open(&gateway.url).await;
     assert_eq!(server.session_count().await, 2);
@@ -91,9 +88,7 @@ async fn an_expired_session_is_ended_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_sessions_over_the_open_rate_get_429_and_never_reach_the_server() {
-    let server = upstream().await;
-    let config = SessionConfig::default().open_rate(3);
-    let gateway = Gateway::start_with(&server.url(), config).await;
+    let (server, gateway) = upstream_and_gateway(SessionConfig::default().open_rate(3)).await;
     let mut refused = Vec::new();
     for _ in 0..10 {
         let mut client = RawClient::new(&gateway.url);
@@ -115,6 +110,11 @@ async fn new_sessions_over_the_open_rate_get_429_and_never_reach_the_server() {
         "refused ones were not forwarded"
     );
     assert_eq!(gateway.sessions.stats().open_refused, refused.len() as u64);
+    assert_eq!(
+        server.session_count().await,
+        10 - refused.len(),
+        "the server saw only the admitted sessions"
+    );
     // A second later there is room again.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     open(&gateway.url).await;

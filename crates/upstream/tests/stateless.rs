@@ -3,13 +3,13 @@
 
 mod common;
 
-use common::{Gateway, call, call_text, stateless_client, upstream, within};
+use common::{call, call_text, stateless_client, upstream_and_gateway, within};
+use mcp_reconnect_upstream::SessionConfig;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stateless_client_passes_straight_through() {
-    let mut server = upstream().await;
-    let gateway = Gateway::start(&server.url()).await;
+    let (mut server, gateway) = upstream_and_gateway(SessionConfig::default()).await;
     let client = stateless_client(&gateway.url).await;
     assert_eq!(call_text(&client, "echo", json!({"text": "hi"})).await, "hi");
     assert_eq!(call_text(&client, "increment", json!({"key": "k"})).await, "1");

@@ -128,6 +128,13 @@ pub async fn upstream() -> McpServer {
         .expect("the upstream starts")
 }
 
+/// A legacy-session testkit server, and the gateway in front of it with `config`.
+pub async fn upstream_and_gateway(config: SessionConfig) -> (McpServer, Gateway) {
+    let server = upstream().await;
+    let gateway = Gateway::start_with(&server.url(), config).await;
+    (server, gateway)
+}
+
 /// Serves `service` on `127.0.0.1:0` with hyper (HTTP/1.1) until the handle is aborted.
 pub async fn serve<S, B>(service: S) -> (SocketAddr, JoinHandle<()>)
 where
