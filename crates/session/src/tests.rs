@@ -180,6 +180,15 @@ impl Harness {
         assert_eq!(response.status(), StatusCode::OK);
         response.headers()[MCP_SESSION_ID].to_str().unwrap().to_owned()
     }
+
+    /// A harness with one client session (its id) whose upstream has
+    /// restarted since, forgetting it.
+    async fn restarted_after_open() -> (Harness, String) {
+        let h = Harness::new(Fake::default());
+        let client = h.open().await;
+        h.fake.restart();
+        (h, client)
+    }
 }
 
 async fn json_of<B: http_body::Body>(response: Response<B>) -> serde_json::Value
@@ -238,9 +247,7 @@ async fn bad_and_unknown_ids_are_answered_here() {
 
 #[tokio::test]
 async fn a_lost_session_is_reinitialized_and_the_request_sent_again() {
-    let h = Harness::new(Fake::default());
-    let client = h.open().await;
-    h.fake.restart();
+    let (h, client) = Harness::restarted_after_open().await;
     let response = h.send(post(Some(&client), CALL)).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(h.fake.initializes.load(Ordering::SeqCst), 2);
@@ -294,9 +301,7 @@ async fn concurrent_requests_of_a_session_share_one_reinitialize() {
 
 #[tokio::test]
 async fn under_an_outer_retry_loop_the_layer_still_resends_after_the_reinitialize() {
-    let h = Harness::new(Fake::default());
-    let client = h.open().await;
-    h.fake.restart();
+    let (h, client) = Harness::restarted_after_open().await;
     // A retry layer above marked the request: the resend is still this
     // layer's own, so no outer retry count or budget can refuse it.
     let mut request = post(Some(&client), CALL);
@@ -320,9 +325,7 @@ async fn under_an_outer_retry_loop_the_layer_still_resends_after_the_reinitializ
 
 #[tokio::test]
 async fn a_resumed_get_stream_starts_afresh_in_the_new_session() {
-    let h = Harness::new(Fake::default());
-    let client = h.open().await;
-    h.fake.restart();
+    let (h, client) = Harness::restarted_after_open().await;
     let get = Request::get("http://gateway/mcp")
         .header(MCP_SESSION_ID, &client)
         .header(LAST_EVENT_ID, "41")
@@ -369,9 +372,7 @@ async fn requests_without_a_session_pass_through() {
 
 #[tokio::test]
 async fn a_refused_reinitialize_sends_the_client_back_to_initialize() {
-    let h = Harness::new(Fake::default());
-    let client = h.open().await;
-    h.fake.restart();
+    let (h, client) = Harness::restarted_after_open().await;
     h.fake.refuse_initialize.store(true, Ordering::SeqCst);
     assert_eq!(
         h.send(post(Some(&client), CALL)).await.status(),
@@ -383,9 +384,7 @@ async fn a_refused_reinitialize_sends_the_client_back_to_initialize() {
 
 #[tokio::test]
 async fn an_unavailable_upstream_keeps_the_session_and_fails_not_reached() {
-    let h = Harness::new(Fake::default());
-    let client = h.open().await;
-    h.fake.restart();
+    let (h, client) = Harness::restarted_after_open().await;
     h.fake.reinit_unavailable.store(true, Ordering::SeqCst);
     let error = h
         .service

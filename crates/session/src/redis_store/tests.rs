@@ -54,6 +54,14 @@ fn upstream_id(name: &str) -> SessionId {
     SessionId::parse_upstream(&HeaderValue::from_str(name).unwrap()).unwrap()
 }
 
+/// Two replicas' stores on one real Redis, and a new session id; `None`
+/// when redis-server is not installed (the test is skipped).
+async fn replicas() -> Option<(RedisServer, RedisStore, RedisStore, SessionId)> {
+    let redis = redis().await?;
+    let (a, b) = (store(&redis).await, store(&redis).await);
+    Some((redis, a, b, SessionId::generate().unwrap()))
+}
+
 fn record(upstream: &str) -> SessionRecord {
     SessionRecord::new(Bytes::from_static(INIT.as_bytes()), upstream_id(upstream))
         .with_protocol_version(Some(HeaderValue::from_static("2025-06-18")))
@@ -101,9 +109,9 @@ fn a_store_needs_a_runtime_and_a_redis_url() {
 
 #[tokio::test]
 async fn sessions_are_shared_by_replicas_and_keyed_by_a_hash() {
-    let Some(redis) = redis().await else { return };
-    let (a, b) = (store(&redis).await, store(&redis).await);
-    let id = SessionId::generate().unwrap();
+    let Some((redis, a, b, id)) = replicas().await else {
+        return;
+    };
     a.store(&id, record("up-0"), TTL).await.unwrap();
 
     let seen = b.load(&id).await.unwrap().expect("the other replica sees it");
@@ -145,9 +153,9 @@ async fn sessions_are_shared_by_replicas_and_keyed_by_a_hash() {
 
 #[tokio::test]
 async fn compare_and_store_keeps_the_first_new_generation() {
-    let Some(redis) = redis().await else { return };
-    let (a, b) = (store(&redis).await, store(&redis).await);
-    let id = SessionId::generate().unwrap();
+    let Some((_redis, a, b, id)) = replicas().await else {
+        return;
+    };
     let missing = a.compare_and_store(&id, 0, record("up-0"), TTL).await.unwrap();
     assert!(matches!(missing, Swap::Conflict(None)));
     a.store(&id, record("up-0"), TTL).await.unwrap();
@@ -169,9 +177,9 @@ async fn compare_and_store_keeps_the_first_new_generation() {
 
 #[tokio::test]
 async fn one_replica_at_a_time_claims_a_reinitialize() {
-    let Some(redis) = redis().await else { return };
-    let (a, b) = (store(&redis).await, store(&redis).await);
-    let id = SessionId::generate().unwrap();
+    let Some((_redis, a, b, id)) = replicas().await else {
+        return;
+    };
     assert_eq!(a.claim_reinit(&id, 0, TTL).await.unwrap(), ReinitClaim::Granted);
     assert_eq!(b.claim_reinit(&id, 0, TTL).await.unwrap(), ReinitClaim::Held);
     assert_eq!(
@@ -263,9 +271,9 @@ async fn without_redis_local_sessions_keep_working_and_are_written_back() {
 
 #[tokio::test]
 async fn a_redis_that_lost_its_data_gets_the_sessions_back() {
-    let Some(redis) = redis().await else { return };
-    let (a, b) = (store(&redis).await, store(&redis).await);
-    let id = SessionId::generate().unwrap();
+    let Some((redis, a, b, id)) = replicas().await else {
+        return;
+    };
     a.store(&id, record("up-0"), TTL).await.unwrap();
     assert_eq!(
         redis.command(&["FLUSHALL"]).await.unwrap(),
