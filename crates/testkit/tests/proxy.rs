@@ -9,8 +9,16 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use mcp_reconnect_core::{FailureClass, headers};
-use mcp_reconnect_testkit::{Fault, Match, RawClient, Rule, TestUpstream};
+use mcp_reconnect_core::{BoxError, FailureClass, headers};
+use mcp_reconnect_testkit::{Fault, Match, McpResponse, RawClient, Rule, TestUpstream};
+
+/// A test upstream whose proxy applies `rule`, and a client that completed
+/// the handshake through it (the rule goes in after the handshake).
+async fn started_with(rule: Rule) -> (TestUpstream, RawClient) {
+    let (upstream, client) = started().await;
+    upstream.proxy.push(rule);
+    (upstream, client)
+}
 
 /// A test upstream and a client that completed the handshake through the proxy.
 async fn started() -> (TestUpstream, RawClient) {
@@ -19,6 +27,11 @@ async fn started() -> (TestUpstream, RawClient) {
     let init = within(client.initialize()).await.expect("initialize");
     assert_eq!(init.status, StatusCode::OK);
     (upstream, client)
+}
+
+/// `echo` of `word` through a clone of `client`: the same session, a new connection.
+async fn echo_anew(client: &RawClient, word: &str) -> Result<McpResponse, BoxError> {
+    client.clone().call_tool("echo", text(word)).await
 }
 
 #[tokio::test]
@@ -58,10 +71,8 @@ async fn status_is_answered_without_reaching_the_server() {
 
 #[tokio::test]
 async fn forward_then_status_runs_the_tool_and_fails_the_client() {
-    let (upstream, mut client) = started().await;
-    upstream
-        .proxy
-        .push(Rule::tool("increment", Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY)).once());
+    let (upstream, mut client) =
+        started_with(Rule::tool("increment", Fault::ForwardThenStatus(StatusCode::BAD_GATEWAY)).once()).await;
     let answer = within(client.call_tool("increment", key("k"))).await.unwrap();
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
     assert_eq!(upstream.counters().increments("k"), 1, "the server executed");
@@ -70,8 +81,7 @@ async fn forward_then_status_runs_the_tool_and_fails_the_client() {
 
 #[tokio::test]
 async fn reset_fails_the_connection_without_forwarding() {
-    let (upstream, mut client) = started().await;
-    upstream.proxy.push(Rule::tool("increment", Fault::Reset).once());
+    let (upstream, mut client) = started_with(Rule::tool("increment", Fault::Reset).once()).await;
     let error = within(client.call_tool("increment", key("k"))).await.unwrap_err();
     assert_eq!(class_of(&error), FailureClass::Connection, "{error:?}");
     assert_eq!(upstream.counters().calls("increment"), 0);
@@ -83,10 +93,7 @@ async fn reset_fails_the_connection_without_forwarding() {
 
 #[tokio::test]
 async fn forward_then_reset_runs_the_tool_and_fails_the_connection() {
-    let (upstream, mut client) = started().await;
-    upstream
-        .proxy
-        .push(Rule::tool("increment", Fault::ForwardThenReset).once());
+    let (upstream, mut client) = started_with(Rule::tool("increment", Fault::ForwardThenReset).once()).await;
     let error = within(client.call_tool("increment", key("k"))).await.unwrap_err();
     assert_eq!(class_of(&error), FailureClass::Connection, "{error:?}");
     assert_eq!(upstream.counters().increments("k"), 1, "the server executed");
@@ -94,23 +101,18 @@ async fn forward_then_reset_runs_the_tool_and_fails_the_connection() {
 
 #[tokio::test]
 async fn hang_never_answers() {
-    let (upstream, mut client) = started().await;
-    upstream.proxy.push(Rule::method("tools/call", Fault::Hang));
+    let (upstream, mut client) = started_with(Rule::method("tools/call", Fault::Hang)).await;
     let gave_up = tokio::time::timeout(Duration::from_millis(300), client.call_tool("echo", text("x"))).await;
     assert!(gave_up.is_err(), "answered: {gave_up:?}");
     assert_eq!(upstream.counters().total_calls(), 0);
     upstream.proxy.clear();
-    let mut fresh = client.clone();
-    let answer = within(fresh.call_tool("echo", text("x"))).await.unwrap();
+    let answer = within(echo_anew(&client, "x")).await.unwrap();
     assert_eq!(answer.text().as_deref(), Some("x"));
 }
 
 #[tokio::test]
 async fn delay_forwards_after_waiting() {
-    let (upstream, mut client) = started().await;
-    upstream
-        .proxy
-        .push(Rule::any(Fault::Delay(Duration::from_millis(50))));
+    let (upstream, mut client) = started_with(Rule::any(Fault::Delay(Duration::from_millis(50)))).await;
     let answer = within(client.call_tool("add", serde_json::json!({"a": 1, "b": 2})))
         .await
         .unwrap();
@@ -140,8 +142,7 @@ async fn refuse_for_accepts_again_by_itself() {
     within(upstream.proxy.refuse_for(Duration::from_millis(100))).await;
     let answer = within(async {
         loop {
-            let mut fresh = client.clone();
-            if let Ok(answer) = fresh.call_tool("echo", text("later")).await {
+            if let Ok(answer) = echo_anew(&client, "later").await {
                 return answer;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -153,10 +154,8 @@ async fn refuse_for_accepts_again_by_itself() {
 
 #[tokio::test]
 async fn every_nth_rule_injects_deterministically() {
-    let (upstream, mut client) = started().await;
-    upstream
-        .proxy
-        .push(Rule::tool("echo", Fault::status(StatusCode::GATEWAY_TIMEOUT)).every(5));
+    let (upstream, mut client) =
+        started_with(Rule::tool("echo", Fault::status(StatusCode::GATEWAY_TIMEOUT)).every(5)).await;
     let mut statuses = Vec::new();
     for _ in 0..10 {
         statuses.push(within(client.call_tool("echo", text("x"))).await.unwrap().status);
@@ -212,8 +211,7 @@ async fn get_streams_and_delete_pass_through_with_the_session() {
     let deleted = within(http.request(request(Method::DELETE))).await.unwrap();
     assert!(deleted.status().is_success(), "{}", deleted.status());
     within(deleted.into_body().collect()).await.unwrap();
-    let mut after = client.clone();
-    let gone = within(after.call_tool("echo", text("x"))).await.unwrap();
+    let gone = within(echo_anew(&client, "x")).await.unwrap();
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 
     let get_fault = Fault::status(StatusCode::SERVICE_UNAVAILABLE);
