@@ -8,7 +8,8 @@ use std::convert::Infallible;
 use std::hint::black_box;
 
 use bytes::Bytes;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use mcp_reconnect_circuit::CircuitReconnectLayer;
@@ -25,6 +26,14 @@ fn upstream()
     service_fn(|_: Request<()>| async {
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
     })
+}
+
+/// The single-threaded runtime every benchmark here runs on.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime")
 }
 
 /// A layer over `UPSTREAMS` circuits that have each served `WARM_CALLS` calls.
@@ -50,10 +59,7 @@ fn watched(runtime: &tokio::runtime::Runtime) -> HealthLayer {
 }
 
 fn bench_scrape(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("runtime");
+    let runtime = runtime();
     let service = watched(&runtime).layer(upstream());
     let mut group = c.benchmark_group("scrape_10_upstreams");
     let cases = [
@@ -89,38 +95,36 @@ fn bench_scrape(c: &mut Criterion) {
 }
 
 fn bench_pass_through(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("runtime");
+    let runtime = runtime();
     let layered = watched(&runtime).layer(upstream());
     let bare = upstream();
     let mut group = c.benchmark_group("pass_through");
-    group.bench_function("bare_service_fn", |b| {
-        b.to_async(&runtime).iter(|| {
-            let service = bare.clone();
-            async move {
-                black_box(
-                    service
-                        .oneshot(Request::post("/mcp").body(()).expect("request"))
-                        .await,
-                )
-            }
-        })
-    });
-    group.bench_function("health_layer", |b| {
-        b.to_async(&runtime).iter(|| {
-            let service = layered.clone();
-            async move {
-                black_box(
-                    service
-                        .oneshot(Request::post("/mcp").body(()).expect("request"))
-                        .await,
-                )
-            }
-        })
-    });
+    bench_post(&mut group, "bare_service_fn", &runtime, &bare);
+    bench_post(&mut group, "health_layer", &runtime, &layered);
     group.finish();
+}
+
+/// Benchmarks one `POST /mcp` through a clone of `service`, as `name` in `group`.
+fn bench_post<S>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    runtime: &tokio::runtime::Runtime,
+    service: &S,
+) where
+    S: Service<Request<()>> + Clone,
+{
+    group.bench_function(name, |b| {
+        b.to_async(runtime).iter(|| {
+            let service = service.clone();
+            async move {
+                black_box(
+                    service
+                        .oneshot(Request::post("/mcp").body(()).expect("request"))
+                        .await,
+                )
+            }
+        })
+    });
 }
 
 criterion_group!(benches, bench_scrape, bench_pass_through);
