@@ -189,26 +189,19 @@ impl Config {
         Ok(())
     }
 
-    /// Consecutive recoverable failures that trigger a reconnect. Default is 3
-    /// (`MCPO_RECONNECT_ERROR_THRESHOLD`). `Business` failures never count; a success resets the count.
-    pub fn error_threshold(mut self, n: u32) -> Self {
-        self.error_threshold = n;
-        self
-    }
+    mcp_reconnect_core::setters! {
+        /// Consecutive recoverable failures that trigger a reconnect. Default is 3
+        /// (`MCPO_RECONNECT_ERROR_THRESHOLD`). `Business` failures never count; a success resets the count.
+        pub fn error_threshold(error_threshold: u32);
 
-    /// Connect attempts in one reconnect episode before the circuit opens.
-    /// Default is 5 (`MCPO_RECONNECT_MAX_ATTEMPTS`).
-    pub fn max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n;
-        self
-    }
+        /// Connect attempts in one reconnect episode before the circuit opens.
+        /// Default is 5 (`MCPO_RECONNECT_MAX_ATTEMPTS`).
+        pub fn max_attempts(max_attempts: u32);
 
-    /// Least time between two threshold-triggered reconnects of a connection
-    /// that still answers; inside it the circuit opens instead. Default is 30 s
-    /// (`MCPO_RECONNECT_MIN_INTERVAL`). A dead connection or session reconnects at once.
-    pub fn min_interval(mut self, interval: Duration) -> Self {
-        self.min_interval = interval;
-        self
+        /// Least time between two threshold-triggered reconnects of a connection
+        /// that still answers; inside it the circuit opens instead. Default is 30 s
+        /// (`MCPO_RECONNECT_MIN_INTERVAL`). A dead connection or session reconnects at once.
+        pub fn min_interval(min_interval: Duration);
     }
 
     /// Backoff between attempts to an upstream that answers but fails: the first
@@ -227,67 +220,48 @@ impl Config {
         self
     }
 
-    /// The share of each delay taken off at random (0.0 to 1.0). Default is 0.2; tests use 0.
-    pub fn jitter(mut self, jitter: f64) -> Self {
-        self.jitter = jitter;
-        self
-    }
+    mcp_reconnect_core::setters! {
+        /// The share of each delay taken off at random (0.0 to 1.0). Default is 0.2; tests use 0.
+        pub fn jitter(jitter: f64);
 
-    /// How long one connect attempt may take. Default is 10 s (`MCPO_CONNECTION_TIMEOUT`).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.attempt_timeout = timeout;
-        self
-    }
+        /// How long one connect attempt may take. Default is 10 s (`MCPO_CONNECTION_TIMEOUT`).
+        pub fn attempt_timeout(attempt_timeout: Duration);
 
-    /// Requests let through while half-open. Default is 1.
-    pub fn half_open_permits(mut self, n: u32) -> Self {
-        self.half_open_permits = n;
-        self
-    }
+        /// Requests let through while half-open. Default is 1.
+        pub fn half_open_permits(half_open_permits: u32);
 
-    /// Whether a connect attempt is a real request to the server that tells
-    /// up from down (as `UpstreamConnector`'s MCP `ping` is), not only a TCP
-    /// connect a proxy in front would always accept. Then the probe decides,
-    /// and real calls are never used as probes: the first recoverable failure
-    /// of a call starts a probe at once (no threshold to wait for), failed
-    /// probes follow the short probe schedule (honouring `Retry-After`), and
-    /// a successful probe closes the circuit without half-open calls.
-    /// Default is off (a connector made by a plain function proves nothing).
-    pub fn probe_decides(mut self, on: bool) -> Self {
-        self.probe_decides = on;
-        self
-    }
+        /// Whether a connect attempt is a real request to the server that tells
+        /// up from down (as `UpstreamConnector`'s MCP `ping` is), not only a TCP
+        /// connect a proxy in front would always accept. Then the probe decides,
+        /// and real calls are never used as probes: the first recoverable failure
+        /// of a call starts a probe at once (no threshold to wait for), failed
+        /// probes follow the short probe schedule (honouring `Retry-After`), and
+        /// a successful probe closes the circuit without half-open calls.
+        /// Default is off (a connector made by a plain function proves nothing).
+        pub fn probe_decides(probe_decides: bool);
 
-    /// Whether an answer that the session is lost (`404` to an
-    /// `Mcp-Session-Id`) reconnects at once, as it does by default: a server
-    /// that forgot its sessions restarted. Turn it off where each connection
-    /// hands out its own sessions (a stdio child, a legacy SSE stream): there
-    /// a client's session from the previous connection is unknown to the new
-    /// one, which is alive, and reconnecting would only make every other
-    /// client's session unknown in turn. The session layer above
-    /// re-initializes the client instead, and the answer counts as the
-    /// server's own (neither a failure nor a success).
-    pub fn session_loss_reconnects(mut self, on: bool) -> Self {
-        self.session_loss_reconnects = on;
-        self
-    }
+        /// Whether an answer that the session is lost (`404` to an
+        /// `Mcp-Session-Id`) reconnects at once, as it does by default: a server
+        /// that forgot its sessions restarted. Turn it off where each connection
+        /// hands out its own sessions (a stdio child, a legacy SSE stream): there
+        /// a client's session from the previous connection is unknown to the new
+        /// one, which is alive, and reconnecting would only make every other
+        /// client's session unknown in turn. The session layer above
+        /// re-initializes the client instead, and the answer counts as the
+        /// server's own (neither a failure nor a success).
+        pub fn session_loss_reconnects(session_loss_reconnects: bool);
 
-    /// How long, from the start of an outage, a call that was not sent yet
-    /// waits in `poll_ready` for the circuit to close (while reconnecting and
-    /// while open), instead of failing fast. Nothing was sent, so waiting is
-    /// safe for every call. Once the outage is older than this, calls fail
-    /// fast again until a probe succeeds. Default is 10 s
-    /// (`MCPO_RECONNECT_WAIT`); zero fails fast while open, as a classic
-    /// circuit breaker does.
-    pub fn reconnect_wait(mut self, wait: Duration) -> Self {
-        self.reconnect_wait = wait;
-        self
-    }
+        /// How long, from the start of an outage, a call that was not sent yet
+        /// waits in `poll_ready` for the circuit to close (while reconnecting and
+        /// while open), instead of failing fast. Nothing was sent, so waiting is
+        /// safe for every call. Once the outage is older than this, calls fail
+        /// fast again until a probe succeeds. Default is 10 s
+        /// (`MCPO_RECONNECT_WAIT`); zero fails fast while open, as a classic
+        /// circuit breaker does.
+        pub fn reconnect_wait(reconnect_wait: Duration);
 
-    /// Calls that may wait for the upstream at once; past it they fail fast
-    /// (shed). Default is 1024.
-    pub fn max_waiting(mut self, n: u32) -> Self {
-        self.max_waiting = n;
-        self
+        /// Calls that may wait for the upstream at once; past it they fail fast
+        /// (shed). Default is 1024.
+        pub fn max_waiting(max_waiting: u32);
     }
 }

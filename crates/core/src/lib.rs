@@ -117,6 +117,39 @@ pub fn polled_after_completion(future: &'static str) -> ! {
     panic!("{future} polled after completion")
 }
 
+/// Chained setters of plain fields, the builder style of every `Config` and
+/// option type here: `pub fn name(mut self, name: T) -> Self` stores the
+/// value as given. A setter that checks, clamps or converts is written out.
+/// Used inside the type's `impl` block, each setter with its own docs.
+///
+/// ```
+/// #[derive(Default)]
+/// pub struct Options {
+///     limit: usize,
+/// }
+///
+/// impl Options {
+///     mcp_reconnect_core::setters! {
+///         /// The most taken at once. Default is 0.
+///         pub fn limit(limit: usize);
+///     }
+/// }
+///
+/// assert_eq!(Options::default().limit(3).limit, 3);
+/// ```
+#[macro_export]
+macro_rules! setters {
+    ($($(#[$attr:meta])* $vis:vis fn $name:ident($field:ident: $ty:ty);)*) => {
+        $(
+            $(#[$attr])*
+            $vis fn $name(mut self, $field: $ty) -> Self {
+                self.$field = $field;
+                self
+            }
+        )*
+    };
+}
+
 /// The accessors every service of these crates has, as tower's own services
 /// do: `get_ref`, `get_mut` and `into_inner` on the wrapped service in field
 /// `$field`, of type `$inner`. Used inside the service's `impl` block.

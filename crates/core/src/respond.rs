@@ -98,16 +98,12 @@ impl JsonRpcError {
             }))
     }
 
-    /// Answers with `status`.
-    pub fn with_status(mut self, status: StatusCode) -> Self {
-        self.status = status;
-        self
-    }
+    crate::setters! {
+        /// Answers with `status`.
+        pub fn with_status(status: StatusCode);
 
-    /// Echoes the request's id (`null` when unknown).
-    pub fn with_id(mut self, id: Option<JsonRpcId>) -> Self {
-        self.id = id;
-        self
+        /// Echoes the request's id (`null` when unknown).
+        pub fn with_id(id: Option<JsonRpcId>);
     }
 
     /// Adds machine-readable `error.data`.
@@ -116,10 +112,9 @@ impl JsonRpcError {
         self
     }
 
-    /// Adds a `Retry-After` header (whole seconds, rounded up).
-    pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
-        self.retry_after = retry_after;
-        self
+    crate::setters! {
+        /// Adds a `Retry-After` header (whole seconds, rounded up).
+        pub fn with_retry_after(retry_after: Option<Duration>);
     }
 
     /// The JSON body.

@@ -40,10 +40,9 @@ impl RequestFacts {
         self.carried_session
     }
 
-    /// The same facts, with or without a session.
-    pub fn with_session(mut self, carried_session: bool) -> Self {
-        self.carried_session = carried_session;
-        self
+    crate::setters! {
+        /// The same facts, with or without a session.
+        pub fn with_session(carried_session: bool);
     }
 }
 

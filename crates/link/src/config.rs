@@ -34,22 +34,15 @@ impl Default for StdioConfig {
 }
 
 impl StdioConfig {
-    /// How long a new child has to answer `initialize`. Default is 30 s.
-    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
-        self
-    }
+    mcp_reconnect_core::setters! {
+        /// How long a new child has to answer `initialize`. Default is 30 s.
+        pub fn handshake_timeout(handshake_timeout: Duration);
 
-    /// The longest line read from the child's stdout. Default is 16 MiB.
-    pub fn max_line(mut self, bytes: usize) -> Self {
-        self.max_line = bytes;
-        self
-    }
+        /// The longest line read from the child's stdout. Default is 16 MiB.
+        pub fn max_line(max_line: usize);
 
-    /// How long a stopped child has between `TERM` and `KILL`. Default is 5 s.
-    pub fn stop_grace(mut self, grace: Duration) -> Self {
-        self.stop_grace = grace;
-        self
+        /// How long a stopped child has between `TERM` and `KILL`. Default is 5 s.
+        pub fn stop_grace(stop_grace: Duration);
     }
 }
 
@@ -78,16 +71,12 @@ impl Default for SseConfig {
 }
 
 impl SseConfig {
-    /// How long the stream has to name its endpoint and the server to answer
-    /// `initialize` (each). Default is 30 s.
-    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
-        self
-    }
+    mcp_reconnect_core::setters! {
+        /// How long the stream has to name its endpoint and the server to answer
+        /// `initialize` (each). Default is 30 s.
+        pub fn handshake_timeout(handshake_timeout: Duration);
 
-    /// The longest event read from the stream. Default is 16 MiB.
-    pub fn max_message(mut self, bytes: usize) -> Self {
-        self.max_message = bytes;
-        self
+        /// The longest event read from the stream. Default is 16 MiB.
+        pub fn max_message(max_message: usize);
     }
 }

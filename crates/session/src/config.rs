@@ -99,37 +99,24 @@ impl SessionConfig {
         self
     }
 
-    /// How long an unused client session is kept. Default is 1 hour
-    /// (`MCPO_SESSION_IDLE_TIMEOUT`).
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = timeout;
-        self
-    }
+    mcp_reconnect_core::setters! {
+        /// How long an unused client session is kept. Default is 1 hour
+        /// (`MCPO_SESSION_IDLE_TIMEOUT`).
+        pub fn idle_timeout(idle_timeout: Duration);
 
-    /// The largest request body read. Default is 4 MiB.
-    pub fn max_body(mut self, max: usize) -> Self {
-        self.max_body = max;
-        self
-    }
+        /// The largest request body read. Default is 4 MiB.
+        pub fn max_body(max_body: usize);
 
-    /// The largest `initialize` body kept for re-initializing. Default is 16 KiB.
-    pub fn max_initialize_body(mut self, max: usize) -> Self {
-        self.max_initialize_body = max;
-        self
-    }
+        /// The largest `initialize` body kept for re-initializing. Default is 16 KiB.
+        pub fn max_initialize_body(max_initialize_body: usize);
 
-    /// How long re-initializing a lost session may take. Default is 30 s
-    /// (`MCPO_CONNECTION_TIMEOUT`).
-    pub fn reinit_timeout(mut self, timeout: Duration) -> Self {
-        self.reinit_timeout = timeout;
-        self
-    }
+        /// How long re-initializing a lost session may take. Default is 30 s
+        /// (`MCPO_CONNECTION_TIMEOUT`).
+        pub fn reinit_timeout(reinit_timeout: Duration);
 
-    /// New client sessions opened a second; an `initialize` over it gets
-    /// `429`. Default is 100 (`MCPO_SESSION_OPEN_RATE`); 0 is no bound.
-    pub fn open_rate(mut self, per_second: u32) -> Self {
-        self.open_rate = per_second;
-        self
+        /// New client sessions opened a second; an `initialize` over it gets
+        /// `429`. Default is 100 (`MCPO_SESSION_OPEN_RATE`); 0 is no bound.
+        pub fn open_rate(open_rate: u32);
     }
 }
 

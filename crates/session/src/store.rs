@@ -53,18 +53,14 @@ impl SessionRecord {
         self
     }
 
-    /// The same record with the negotiated protocol version (`MCP-Protocol-Version`).
-    pub fn with_protocol_version(mut self, version: Option<HeaderValue>) -> Self {
-        self.protocol_version = version;
-        self
-    }
+    mcp_reconnect_core::setters! {
+        /// The same record with the negotiated protocol version (`MCP-Protocol-Version`).
+        pub fn with_protocol_version(protocol_version: Option<HeaderValue>);
 
-    /// The same record, pinned or not: a pinned session is never evicted to
-    /// make room for another (the gateway's own session; see
-    /// [`PinSession`](crate::PinSession)). It still expires when idle.
-    pub fn with_pinned(mut self, pinned: bool) -> Self {
-        self.pinned = pinned;
-        self
+        /// The same record, pinned or not: a pinned session is never evicted to
+        /// make room for another (the gateway's own session; see
+        /// [`PinSession`](crate::PinSession)). It still expires when idle.
+        pub fn with_pinned(pinned: bool);
     }
 
     /// Whether the session is never evicted to make room.

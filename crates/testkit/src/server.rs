@@ -54,22 +54,15 @@ impl Default for ServerOptions {
 }
 
 impl ServerOptions {
-    /// Sets [`ServerOptions::sessions`].
-    pub fn with_sessions(mut self, sessions: bool) -> Self {
-        self.sessions = sessions;
-        self
-    }
+    mcp_reconnect_core::setters! {
+        /// Sets [`ServerOptions::sessions`].
+        pub fn with_sessions(sessions: bool);
 
-    /// Sets [`ServerOptions::json_response`].
-    pub fn with_json_response(mut self, json_response: bool) -> Self {
-        self.json_response = json_response;
-        self
-    }
+        /// Sets [`ServerOptions::json_response`].
+        pub fn with_json_response(json_response: bool);
 
-    /// Sets [`ServerOptions::sse_keep_alive`].
-    pub fn with_sse_keep_alive(mut self, interval: Option<Duration>) -> Self {
-        self.sse_keep_alive = interval;
-        self
+        /// Sets [`ServerOptions::sse_keep_alive`].
+        pub fn with_sse_keep_alive(sse_keep_alive: Option<Duration>);
     }
 }
 

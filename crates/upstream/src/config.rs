@@ -87,45 +87,29 @@ impl FromEnv for Config {
 }
 
 impl Config {
-    /// How long opening a connection may take. Default is 30 s (`MCPO_CONNECTION_TIMEOUT`).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
+    mcp_reconnect_core::setters! {
+        /// How long opening a connection may take. Default is 30 s (`MCPO_CONNECTION_TIMEOUT`).
+        pub fn connect_timeout(connect_timeout: Duration);
 
-    /// How long idle pooled connections are kept. Default is 90 s.
-    pub fn pool_idle_timeout(mut self, timeout: Duration) -> Self {
-        self.pool_idle_timeout = timeout;
-        self
-    }
+        /// How long idle pooled connections are kept. Default is 90 s.
+        pub fn pool_idle_timeout(pool_idle_timeout: Duration);
 
-    /// Idle pooled connections kept. Default is [`DEFAULT_POOL_MAX_IDLE`] (256).
-    pub fn pool_max_idle(mut self, max: usize) -> Self {
-        self.pool_max_idle = max;
-        self
-    }
+        /// Idle pooled connections kept. Default is [`DEFAULT_POOL_MAX_IDLE`] (256).
+        pub fn pool_max_idle(pool_max_idle: usize);
 
-    /// Speak HTTP/2 only: prior knowledge (h2c) to `http://` upstreams, and
-    /// only `h2` offered in TLS. Default is off: HTTP/1.1 to `http://`, and
-    /// HTTP/2 or HTTP/1.1 by ALPN to `https://`.
-    pub fn http2_only(mut self, on: bool) -> Self {
-        self.http2_only = on;
-        self
-    }
+        /// Speak HTTP/2 only: prior knowledge (h2c) to `http://` upstreams, and
+        /// only `h2` offered in TLS. Default is off: HTTP/1.1 to `http://`, and
+        /// HTTP/2 or HTTP/1.1 by ALPN to `https://`.
+        pub fn http2_only(http2_only: bool);
 
-    /// Forward the client's `Authorization`, `Proxy-Authorization` and
-    /// `Cookie` headers. Default is off: a client's credentials are usually
-    /// for the gateway, and the upstream's own go in the target's headers.
-    pub fn forward_client_credentials(mut self, on: bool) -> Self {
-        self.forward_client_credentials = on;
-        self
-    }
+        /// Forward the client's `Authorization`, `Proxy-Authorization` and
+        /// `Cookie` headers. Default is off: a client's credentials are usually
+        /// for the gateway, and the upstream's own go in the target's headers.
+        pub fn forward_client_credentials(forward_client_credentials: bool);
 
-    /// How a connect attempt proves the upstream up. Default is
-    /// [`Probe::Mcp`], a `ping` to the MCP server itself.
-    pub fn probe(mut self, probe: Probe) -> Self {
-        self.probe = probe;
-        self
+        /// How a connect attempt proves the upstream up. Default is
+        /// [`Probe::Mcp`], a `ping` to the MCP server itself.
+        pub fn probe(probe: Probe);
     }
 }
 

@@ -52,17 +52,13 @@ impl RedisConfig {
         self
     }
 
-    /// The deadline of one Redis round trip. Default is [`DEFAULT_OP_TIMEOUT`].
-    pub fn op_timeout(mut self, timeout: Duration) -> Self {
-        self.op_timeout = timeout;
-        self
-    }
+    mcp_reconnect_core::setters! {
+        /// The deadline of one Redis round trip. Default is [`DEFAULT_OP_TIMEOUT`].
+        pub fn op_timeout(op_timeout: Duration);
 
-    /// How often Redis is checked (and, after an outage, written back to).
-    /// Default is [`DEFAULT_PROBE_INTERVAL`].
-    pub fn probe_interval(mut self, interval: Duration) -> Self {
-        self.probe_interval = interval;
-        self
+        /// How often Redis is checked (and, after an outage, written back to).
+        /// Default is [`DEFAULT_PROBE_INTERVAL`].
+        pub fn probe_interval(probe_interval: Duration);
     }
 
     /// Sessions the local cache keeps (the least recently used go first).
