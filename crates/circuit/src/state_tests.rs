@@ -40,6 +40,21 @@ fn connected_now() -> (Config, Instant, Machine) {
     (config, t0, machine)
 }
 
+/// `config`, the time now, and a machine started then, before its first attempt.
+fn started_now(config: Config) -> (Config, Instant, Machine) {
+    let t0 = Instant::now();
+    let mut machine = Machine::new();
+    machine.start(t0);
+    (config, t0, machine)
+}
+
+/// `count` gateway failures on connection `generation`, all at `now`.
+fn gateway_failures(machine: &mut Machine, count: usize, generation: u64, now: Instant, config: &Config) {
+    for _ in 0..count {
+        machine.on_outcome(&gateway(), generation, now, config);
+    }
+}
+
 /// The wait the machine asks for after each of `attempts` failed attempts (at `now`).
 fn failed_attempts(
     machine: &mut Machine,
@@ -86,8 +101,7 @@ fn the_threshold_is_exactly_three_consecutive_recoverable_failures() {
 fn a_success_resets_the_count_and_business_never_counts() {
     let (config, t0, mut machine) = connected_now();
     let later = t0 + secs(60);
-    machine.on_outcome(&gateway(), 1, later, &config);
-    machine.on_outcome(&gateway(), 1, later, &config);
+    gateway_failures(&mut machine, 2, 1, later, &config);
     let effects = machine.on_outcome(&Outcome::Success, 1, later, &config);
     assert_eq!(effects.transition.map(|t| t.reason), Some(Reason::Recovered));
     assert_eq!(machine.errors(), 0);
@@ -96,8 +110,7 @@ fn a_success_resets_the_count_and_business_never_counts() {
     }
     assert_eq!(machine.state(), CircuitState::Healthy);
     assert_eq!(machine.errors(), 0);
-    machine.on_outcome(&gateway(), 1, later, &config);
-    machine.on_outcome(&gateway(), 1, later, &config);
+    gateway_failures(&mut machine, 2, 1, later, &config);
     assert_eq!(machine.state(), CircuitState::Degraded);
 }
 
@@ -132,10 +145,7 @@ fn a_refused_connection_reconnects_at_once_but_a_503_counts() {
 
 #[test]
 fn a_503_during_an_attempt_gets_the_full_backoff() {
-    let config = Config::default();
-    let t0 = Instant::now();
-    let mut machine = Machine::new();
-    machine.start(t0);
+    let (config, t0, mut machine) = started_now(Config::default());
     let answered_503 = Failure::new(FailureClass::Unavailable, Reached::No);
     assert_eq!(
         machine.on_attempt(Err(&answered_503), t0, &config).attempt_after,
@@ -146,9 +156,7 @@ fn a_503_during_an_attempt_gets_the_full_backoff() {
 #[test]
 fn the_first_connect_does_not_start_the_min_interval() {
     let (config, t0, mut machine) = connected_now();
-    for _ in 0..3 {
-        machine.on_outcome(&gateway(), 1, t0 + secs(1), &config);
-    }
+    gateway_failures(&mut machine, 3, 1, t0 + secs(1), &config);
     assert_eq!(
         machine.state(),
         CircuitState::Reconnecting,
@@ -158,10 +166,7 @@ fn the_first_connect_does_not_start_the_min_interval() {
 
 #[test]
 fn a_lost_session_while_half_open_proves_the_server_is_back() {
-    let config = Config::default().max_attempts(1);
-    let t0 = Instant::now();
-    let mut machine = Machine::new();
-    machine.start(t0);
+    let (config, t0, mut machine) = started_now(Config::default().max_attempts(1));
     machine.on_attempt(Err(&refused()), t0, &config);
     machine.on_attempt(Ok(()), t0, &config);
     assert_eq!(machine.state(), CircuitState::HalfOpen);
@@ -192,14 +197,10 @@ fn a_lost_session_keeps_a_connection_that_hands_out_its_own_sessions() {
 fn within_the_min_interval_the_threshold_opens_instead_of_reconnecting() {
     let (config, t0, mut machine) = connected_now();
     // A first threshold episode at t0, and a reconnect.
-    for _ in 0..3 {
-        machine.on_outcome(&gateway(), 1, t0, &config);
-    }
+    gateway_failures(&mut machine, 3, 1, t0, &config);
     machine.on_attempt(Ok(()), t0, &config);
     let soon = t0 + secs(10);
-    for _ in 0..3 {
-        machine.on_outcome(&gateway(), 2, soon, &config);
-    }
+    gateway_failures(&mut machine, 3, 2, soon, &config);
     assert_eq!(machine.state(), CircuitState::Open);
     // The probe finds the upstream, a half-open call succeeds.
     machine.on_attempt(Ok(()), soon, &config);
@@ -212,18 +213,13 @@ fn within_the_min_interval_the_threshold_opens_instead_of_reconnecting() {
     );
     // 30 s after the last episode, the threshold reconnects again.
     let rested = t0 + secs(30);
-    for _ in 0..3 {
-        machine.on_outcome(&gateway(), 3, rested, &config);
-    }
+    gateway_failures(&mut machine, 3, 3, rested, &config);
     assert_eq!(machine.state(), CircuitState::Reconnecting);
 }
 
 #[test]
 fn the_backoff_schedule_is_immediate_2s_4s_8s_then_open_after_five_attempts() {
-    let config = Config::default();
-    let t0 = Instant::now();
-    let mut machine = Machine::new();
-    machine.start(t0);
+    let (config, t0, mut machine) = started_now(Config::default());
     let delays = failed_attempts(&mut machine, 4, &answered_but_failed(), t0, &config);
     assert_eq!(delays, ms(&[2000, 4000, 8000, 16_000]));
     let effects = machine.on_attempt(Err(&answered_but_failed()), t0, &config);
@@ -237,20 +233,14 @@ fn the_backoff_schedule_is_immediate_2s_4s_8s_then_open_after_five_attempts() {
 
 #[test]
 fn when_nothing_listens_attempts_follow_the_short_probe_schedule() {
-    let config = Config::default();
-    let t0 = Instant::now();
-    let mut machine = Machine::new();
-    machine.start(t0);
+    let (config, t0, mut machine) = started_now(Config::default());
     let delays = failed_attempts(&mut machine, 4, &refused(), t0, &config);
     assert_eq!(delays, ms(&[100, 200, 400, 800]));
 }
 
 #[test]
 fn open_probes_back_off_to_one_second_and_a_good_probe_half_opens() {
-    let config = Config::default().max_attempts(1);
-    let t0 = Instant::now();
-    let mut machine = Machine::new();
-    machine.start(t0);
+    let (config, t0, mut machine) = started_now(Config::default().max_attempts(1));
     machine.on_attempt(Err(&refused()), t0, &config);
     assert_eq!(machine.state(), CircuitState::Open);
     let delays = failed_attempts(&mut machine, 5, &refused(), t0, &config);
