@@ -93,6 +93,25 @@ async fn connected(service: Circuit) -> Circuit {
     service
 }
 
+/// A config in which the probe decides, with `max_attempts` per episode and
+/// callers waiting up to `wait` for the upstream.
+fn probe_decides(max_attempts: u32, wait: Duration) -> Config {
+    Config::default()
+        .probe_decides(true)
+        .max_attempts(max_attempts)
+        .reconnect_wait(wait)
+}
+
+/// A circuit on `config` that has connected, whose upstream then goes down: the
+/// connection dies and the next `refused` connects are refused.
+async fn outage(config: Config, refused: usize) -> (Script, Circuit) {
+    let script = Script::default();
+    let service = connected(circuit(config, &script)).await;
+    script.kill_connections();
+    script.fail_connects(&vec![io::ErrorKind::ConnectionRefused; refused]);
+    (script, service)
+}
+
 fn make_circuit(config: Config, script: Script) -> Circuit {
     CircuitReconnectLayer::with_config(8080u16, config.jitter(0.0))
         .name("test")
@@ -189,11 +208,8 @@ async fn after_the_last_attempt_the_circuit_opens_and_fails_fast() {
 
 #[tokio::test(start_paused = true)]
 async fn a_returning_upstream_is_noticed_within_a_second_and_closes_the_circuit() {
-    let script = Script::default();
-    let service = connected(circuit(Config::default(), &script)).await;
     // The upstream dies: its connection resets, and 30 connects are refused.
-    script.kill_connections();
-    script.fail_connects(&[io::ErrorKind::ConnectionRefused; 30]);
+    let (script, service) = outage(Config::default(), 30).await;
     assert!(send(&service).await.is_err());
     // The upstream is back after the 30th refused attempt; the next probe finds it.
     while !script.connect_failures.lock().unwrap().is_empty() {
@@ -217,11 +233,8 @@ async fn a_returning_upstream_is_noticed_within_a_second_and_closes_the_circuit(
 
 #[tokio::test(start_paused = true)]
 async fn a_dropped_half_open_call_gives_its_permit_back() {
-    let script = Script::default();
-    let service = connected(circuit(Config::default().max_attempts(1), &script)).await;
     // The connection dies and the one reconnect attempt is refused: open.
-    script.kill_connections();
-    script.fail_connects(&[io::ErrorKind::ConnectionRefused]);
+    let (script, service) = outage(Config::default().max_attempts(1), 1).await;
     assert!(send(&service).await.is_err());
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(service.status().state(), CircuitState::Open);
@@ -243,16 +256,10 @@ async fn a_dropped_half_open_call_gives_its_permit_back() {
 
 #[tokio::test(start_paused = true)]
 async fn a_call_that_was_never_sent_waits_out_a_short_outage() {
-    let script = Script::default();
-    let config = Config::default()
-        .max_attempts(2)
-        .probe_decides(true)
-        .reconnect_wait(Duration::from_secs(10));
-    let service = connected(circuit(config, &script)).await;
+    let config = probe_decides(2, Duration::from_secs(10));
     // The server restarts: 8 probes are refused (the short schedule, 100 ms
     // doubling to 1 s: about 5 s), then it is back.
-    script.kill_connections();
-    script.fail_connects(&[io::ErrorKind::ConnectionRefused; 8]);
+    let (_, service) = outage(config, 8).await;
     let started = Instant::now();
     // The call that met the dead connection fails (it was sent)...
     assert!(send(&service).await.is_err());
@@ -283,14 +290,8 @@ async fn a_call_that_was_never_sent_waits_out_a_short_outage() {
 
 #[tokio::test(start_paused = true)]
 async fn past_the_wait_window_calls_fail_fast_until_a_probe_succeeds() {
-    let script = Script::default();
-    let config = Config::default()
-        .max_attempts(1)
-        .probe_decides(true)
-        .reconnect_wait(Duration::from_secs(3));
-    let service = connected(circuit(config, &script)).await;
-    script.kill_connections();
-    script.fail_connects(&[io::ErrorKind::ConnectionRefused; 100]);
+    let config = probe_decides(1, Duration::from_secs(3));
+    let (_, service) = outage(config, 100).await;
     assert!(send(&service).await.is_err());
     // Within the window a call waits; at its end it fails.
     let started = Instant::now();
@@ -311,15 +312,8 @@ async fn past_the_wait_window_calls_fail_fast_until_a_probe_succeeds() {
 
 #[tokio::test(start_paused = true)]
 async fn calls_past_the_waiting_bound_are_shed() {
-    let script = Script::default();
-    let config = Config::default()
-        .max_attempts(1)
-        .probe_decides(true)
-        .max_waiting(3)
-        .reconnect_wait(Duration::from_secs(10));
-    let service = connected(circuit(config, &script)).await;
-    script.kill_connections();
-    script.fail_connects(&[io::ErrorKind::ConnectionRefused; 100]);
+    let config = probe_decides(1, Duration::from_secs(10)).max_waiting(3);
+    let (_, service) = outage(config, 100).await;
     assert!(send(&service).await.is_err());
     let mut waiting = Vec::new();
     for _ in 0..3 {
@@ -350,14 +344,8 @@ async fn when_the_probe_decides_one_failure_probes_and_a_good_probe_closes_the_c
     assert_eq!(script.connects(), 2, "one probe");
     assert_eq!(service.status().state(), CircuitState::Healthy);
     // While open, a successful probe closes the circuit: no half-open call.
-    let config = Config::default()
-        .probe_decides(true)
-        .max_attempts(1)
-        .reconnect_wait(Duration::ZERO);
-    let script = Script::default();
-    let service = connected(circuit(config, &script)).await;
-    script.kill_connections();
-    script.fail_connects(&[io::ErrorKind::ConnectionRefused; 2]);
+    let config = probe_decides(1, Duration::ZERO);
+    let (_, service) = outage(config, 2).await;
     assert!(send(&service).await.is_err());
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(service.status().state(), CircuitState::Healthy);
