@@ -1,8 +1,8 @@
 //! [`Around`]: what one of the gateway's own middleware does with a request,
 //! and the one `Layer` + `Service` pair that runs it.
 //!
-//! Each of them (the edge gates, CORS for browsers, catch-panic, the
-//! request span, shedding, JSON answers) is ready exactly when its inner
+//! Each of them that answers as its inner service does (the edge gates,
+//! CORS for browsers, catch-panic, the request span, shedding) is ready exactly when its inner
 //! service is, and differs from the others only in what it does around one
 //! call. That part is its `Around` impl, with its own named future; the
 //! readiness, the cloning and the layering are written once, here.
@@ -22,7 +22,6 @@
 //! where
 //!     S: Service<u32, Response = u32, Future = Ready<Result<u32, Infallible>>, Error = Infallible>,
 //! {
-//!     type Response = u32;
 //!     type Future = Ready<Result<u32, Infallible>>;
 //!
 //!     fn call(&self, inner: &mut S, request: u32) -> Self::Future {
@@ -43,14 +42,14 @@ use std::task::{Context, Poll};
 use tower::{Layer, Service};
 
 /// What a middleware does around its inner service `S` for one request `R`.
+/// It answers as the inner service does (the same response and error
+/// types), whether it called it or not.
 pub trait Around<S, R>
 where
     S: Service<R>,
 {
-    /// What the middleware answers.
-    type Response;
     /// Its future, named so that every stack's type stays nameable.
-    type Future: Future<Output = Result<Self::Response, S::Error>>;
+    type Future: Future<Output = Result<S::Response, S::Error>>;
 
     /// Handles `request`; `inner` is ready and may be called once.
     fn call(&self, inner: &mut S, request: R) -> Self::Future;
@@ -96,7 +95,7 @@ where
     S: Service<R>,
     A: Around<S, R>,
 {
-    type Response = A::Response;
+    type Response = S::Response;
     type Error = S::Error;
     type Future = A::Future;
 

@@ -40,7 +40,7 @@ use tower::{Layer, Service, ServiceBuilder, ServiceExt};
 mod json_answer;
 mod shed;
 
-pub use json_answer::{FirstMessage, JsonAnswer, JsonAnswerLayer, JsonOrStream, Prefixed};
+pub use json_answer::{JsonAnswer, JsonAnswerLayer, JsonOrStream, Prefixed};
 pub use shed::{Permits, Shed, ShedFuture, ShedLayer};
 
 use crate::config::{ConfigError, GatewayConfig, ServerSpec, Transport};

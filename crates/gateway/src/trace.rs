@@ -43,7 +43,6 @@ impl<S> Around<S, Request<Body>> for RequestSpan
 where
     S: Service<Request<Body>, Response = Response<Body>>,
 {
-    type Response = Response<Body>;
     type Future = TracedFuture<S::Future>;
 
     fn call(&self, inner: &mut S, request: Request<Body>) -> Self::Future {

@@ -39,7 +39,6 @@ impl<S> Around<S, Request<Body>> for OnPanic
 where
     S: Service<Request<Body>, Response = Response<Body>>,
 {
-    type Response = Response<Body>;
     type Future = CatchPanicFuture<S::Future>;
 
     fn call(&self, inner: &mut S, request: Request<Body>) -> Self::Future {

@@ -51,7 +51,6 @@ where
     S: Service<Request<Body>, Response = Response<B>>,
     B: Default,
 {
-    type Response = Response<B>;
     type Future = CorsOnOriginFuture<S::Future>;
 
     fn call(&self, cors: &mut Cors<S>, request: Request<Body>) -> Self::Future {

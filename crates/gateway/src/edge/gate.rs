@@ -31,7 +31,6 @@ where
     S: Service<Request<Body>, Response = Response<Body>>,
     G: Gate,
 {
-    type Response = Response<Body>;
     type Future = GateFuture<S::Future, S::Error>;
 
     fn call(&self, inner: &mut S, mut request: Request<Body>) -> Self::Future {

@@ -25,19 +25,11 @@ use hyper::body::{Body, Frame, SizeHint};
 use mcp_reconnect_core::BoxError;
 use mcp_reconnect_core::peek::{MessageKind, Peek, of_request};
 use mcp_reconnect_core::sse::SseDecoder;
-use tower::Service;
-
-use crate::around::{Around, AroundLayer, Wrapped};
+use tower::{Layer, Service};
 
 /// Wraps a stack in [`JsonAnswer`].
-pub type JsonAnswerLayer = AroundLayer<FirstMessage>;
-
-/// See the [module docs](self).
-pub type JsonAnswer<S> = Wrapped<S, FirstMessage>;
-
-/// How far a stream is read looking for its first message.
 #[derive(Clone, Copy, Debug)]
-pub struct FirstMessage {
+pub struct JsonAnswerLayer {
     max_message: usize,
 }
 
@@ -45,14 +37,33 @@ impl JsonAnswerLayer {
     /// Reads at most `max_message` bytes of a stream looking for its first
     /// message; a longer one is passed on as the stream it is.
     pub fn new(max_message: usize) -> Self {
-        AroundLayer::from(FirstMessage { max_message })
+        JsonAnswerLayer { max_message }
     }
+}
+
+impl<S> Layer<S> for JsonAnswerLayer {
+    type Service = JsonAnswer<S>;
+
+    fn layer(&self, inner: S) -> JsonAnswer<S> {
+        JsonAnswer {
+            inner,
+            max_message: self.max_message,
+        }
+    }
+}
+
+/// See the [module docs](self). Not an [`Around`](crate::around::Around):
+/// it changes the answer's body type.
+#[derive(Clone, Debug)]
+pub struct JsonAnswer<S> {
+    inner: S,
+    max_message: usize,
 }
 
 /// A whole JSON answer, or the upstream's stream (with what was read of it first).
 pub type JsonOrStream<B> = http_body_util::Either<Full<Bytes>, Prefixed<Pin<Box<B>>>>;
 
-impl<S, B> Around<S, Request<Full<Bytes>>> for FirstMessage
+impl<S, B> Service<Request<Full<Bytes>>> for JsonAnswer<S>
 where
     S: Service<Request<Full<Bytes>>, Response = Response<B>>,
     S::Future: Send + 'static,
@@ -60,12 +71,17 @@ where
     B::Error: Into<BoxError> + Send,
 {
     type Response = Response<JsonOrStream<B>>;
+    type Error = S::Error;
     /// Boxed: the option is off by default, and a call it applies to reads and parses a stream.
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
 
-    fn call(&self, inner: &mut S, request: Request<Full<Bytes>>) -> Self::Future {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Full<Bytes>>) -> Self::Future {
         let wanted = wants_json(&request);
-        let future = inner.call(request);
+        let future = self.inner.call(request);
         let max = self.max_message;
         Box::pin(async move {
             let response = future.await?;

@@ -53,7 +53,6 @@ impl<S> Around<S, Request<Body>> for Permits
 where
     S: Service<Request<Body>, Response = Response<Body>>,
 {
-    type Response = Response<Body>;
     type Future = ShedFuture<S::Future>;
 
     fn call(&self, inner: &mut S, request: Request<Body>) -> Self::Future {
