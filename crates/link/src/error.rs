@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use mcp_reconnect_core::{ClassifiedError, Failure, FailureClass, Reached};
+use mcp_reconnect_core::{BoxError, ClassifiedError, Failure, FailureClass, Reached};
 
 /// The child could not be started (no such command, not executable…).
 #[derive(Debug)]
@@ -107,9 +107,15 @@ impl std::error::Error for HandshakeError {}
 
 impl From<HandshakeError> for ClassifiedError {
     fn from(error: HandshakeError) -> Self {
-        ClassifiedError::new(
-            Failure::new(FailureClass::Unavailable, Reached::No).with_transport(true),
-            error,
-        )
+        not_linked(error)
     }
+}
+
+/// A link that never came up: nothing of a call was sent, so a failed
+/// connect, not reached, whatever went wrong.
+pub(crate) fn not_linked(error: impl Into<BoxError>) -> ClassifiedError {
+    ClassifiedError::new(
+        Failure::new(FailureClass::Unavailable, Reached::No).with_transport(true),
+        error,
+    )
 }

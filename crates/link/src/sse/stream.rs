@@ -10,9 +10,9 @@ use bytes::Bytes;
 use http::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
+use mcp_reconnect_core::ClassifiedError;
 use mcp_reconnect_core::headers::LAST_EVENT_ID;
 use mcp_reconnect_core::sse::{SseDecoder, SseEvent};
-use mcp_reconnect_core::{ClassifiedError, Failure, FailureClass, Reached};
 use tokio::sync::oneshot;
 
 use super::target::endpoint;
@@ -40,10 +40,7 @@ impl std::error::Error for StreamError {}
 impl From<StreamError> for ClassifiedError {
     /// Nothing was sent yet: a failed connect, not reached.
     fn from(error: StreamError) -> Self {
-        ClassifiedError::new(
-            Failure::new(FailureClass::Unavailable, Reached::No).with_transport(true),
-            error,
-        )
+        crate::error::not_linked(error)
     }
 }
 
