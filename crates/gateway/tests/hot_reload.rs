@@ -32,10 +32,20 @@ async fn eventually_health(http: &Http, base: &str, what: &str, done: impl Fn(&V
     panic!("{what}: not within 30 s: {health}");
 }
 
-/// Writes the file whole (a new file renamed over the old, as editors do).
-fn write(path: &std::path::Path, config: &Value) {
+/// Writes a config of `servers` (Streamable HTTP, by name) whole: a new
+/// file renamed over the old, as editors do.
+fn write(path: &std::path::Path, servers: &[(&str, &TestUpstream)]) {
+    let servers: serde_json::Map<String, Value> = servers
+        .iter()
+        .map(|(name, upstream)| {
+            (
+                name.to_string(),
+                json!({"type": "streamable-http", "url": upstream.url()}),
+            )
+        })
+        .collect();
     let next = path.with_extension("next");
-    std::fs::write(&next, config.to_string()).expect("write");
+    std::fs::write(&next, json!({ "mcpServers": servers }).to_string()).expect("write");
     std::fs::rename(&next, path).expect("rename");
 }
 
@@ -51,14 +61,7 @@ async fn a_rewritten_config_applies_without_touching_unchanged_servers() {
     let dir = std::env::temp_dir().join(format!("mcp-gateway-reload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a dir");
     let path = dir.join("servers.json");
-    write(
-        &path,
-        &json!({"mcpServers": {
-            "keep": {"type": "streamable-http", "url": keep.url()},
-            "drop": {"type": "streamable-http", "url": drop_me.url()},
-            "change": {"type": "streamable-http", "url": old.url()},
-        }}),
-    );
+    write(&path, &[("keep", &keep), ("drop", &drop_me), ("change", &old)]);
     let gateway = gateway(&["--config", path.to_str().expect("a path"), "--hot-reload"], &[]).await;
     let (base, http) = (gateway.url(), Http::default());
     let mut client = RawClient::new(format!("{base}/keep/mcp"));
@@ -116,14 +119,7 @@ async fn a_rewritten_config_applies_without_touching_unchanged_servers() {
     let draining = slow_call_in_flight(&http, &format!("{base}/drop"), &drop_me.counters(), 1500).await;
 
     // Add one, remove one, change one.
-    write(
-        &path,
-        &json!({"mcpServers": {
-            "keep": {"type": "streamable-http", "url": keep.url()},
-            "change": {"type": "streamable-http", "url": new.url()},
-            "added": {"type": "streamable-http", "url": added.url()},
-        }}),
-    );
+    write(&path, &[("keep", &keep), ("change", &new), ("added", &added)]);
     // The added and replaced servers connect in the background (warm-up):
     // wait for the new set, and for it to be connected.
     let health = eventually_health(&http, &base, "the new set in /health", |health| {

@@ -2,12 +2,11 @@
 
 mod common;
 
-use common::{FAST_ENV, upstream_and_gateway};
+use common::{FAST_ENV, assert_mcp_echo, upstream_and_gateway};
 use http::StatusCode;
 use mcp_reconnect_gateway::Gateway;
 use mcp_reconnect_testkit::RawClient;
 use mcp_reconnect_testkit::jsonrpc::tools_list;
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_legacy_client_gets_a_session_and_sse_answers_through_the_gateway() {
@@ -16,16 +15,11 @@ async fn a_legacy_client_gets_a_session_and_sse_answers_through_the_gateway() {
     let init = client.initialize().await.unwrap();
     assert_eq!(init.status, StatusCode::OK);
     assert!(client.session().is_some(), "the session id comes through");
-    let answer = client
-        .call_tool("echo", json!({"text": "through"}))
-        .await
-        .unwrap();
-    assert_eq!(answer.status, StatusCode::OK);
+    let answer = assert_mcp_echo(&mut client, "through").await;
     assert!(
         mcp_reconnect_core::headers::is_event_stream(&answer.headers),
         "the SSE answer is streamed through"
     );
-    assert_eq!(answer.text().as_deref(), Some("through"));
     let id = client.next_id();
     let list = client.post(&tools_list(id)).await.unwrap();
     assert_eq!(list.result().unwrap()["tools"].as_array().map(Vec::len), Some(5));
@@ -37,18 +31,13 @@ async fn with_json_response_a_streamed_answer_is_one_json_object_in_both_eras() 
     let (_upstream, gateway) = upstream_and_gateway(&["--json-response"], &FAST_ENV).await;
     let mut client = RawClient::new(format!("{}/mcp", gateway.url()));
     assert_eq!(client.initialize().await.unwrap().status, StatusCode::OK);
-    let answer = client
-        .call_tool("echo", json!({"text": "as json"}))
-        .await
-        .unwrap();
-    assert_eq!(answer.status, StatusCode::OK);
+    let answer = assert_mcp_echo(&mut client, "as json").await;
     assert_eq!(
         answer.headers[http::header::CONTENT_TYPE],
         "application/json",
         "the upstream streamed it; the client gets one object"
     );
     assert!(answer.headers.contains_key("mcp-session-id") || client.session().is_some());
-    assert_eq!(answer.text().as_deref(), Some("as json"));
 
     // 2026-07-28: no session, the same.
     let http = common::Http::default();

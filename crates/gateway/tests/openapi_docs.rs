@@ -79,9 +79,10 @@ fn check_openapi_31(document: &Value) {
 async fn openapi_is_3_1_and_lists_every_tool_with_bearer_security() {
     let (_upstream, gateway) = upstream_and_gateway(&["--api-key", "secret"], &[]).await;
     let http = Http::default();
-    let answer = http.get(&format!("{}/openapi.json", gateway.url()), &[]).await;
-    assert_eq!(answer.status, 200);
-    let document = answer.json();
+    let document = http
+        .get_ok(&format!("{}/openapi.json", gateway.url()))
+        .await
+        .json();
     check_openapi_31(&document);
     for tool in TOOLS {
         let operation = &document["paths"][format!("/{tool}")]["post"];
@@ -105,8 +106,7 @@ async fn openapi_is_3_1_and_lists_every_tool_with_bearer_security() {
 async fn docs_serve_swagger_ui_from_the_binary() {
     let (_upstream, gateway) = upstream_and_gateway(&["--root-path", "/tools"], &[]).await;
     let http = Http::default();
-    let page = http.get(&format!("{}/docs", gateway.url()), &[]).await;
-    assert_eq!(page.status, 200);
+    let page = http.get_ok(&format!("{}/docs", gateway.url())).await;
     let html = String::from_utf8_lossy(&page.body);
     assert!(html.contains(r#"data-openapi="/tools/openapi.json""#), "{html}");
     assert!(html.contains("/tools/docs/swagger-ui-bundle.js"), "{html}");

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::{
@@ -14,9 +13,10 @@ use common::{
     stateless_echo,
 };
 use mcp_reconnect_testkit::RawClient;
-use mcp_reconnect_testkit::external::{PythonServer, ReverseProxy, available, python_sdk_available};
+use mcp_reconnect_testkit::external::{
+    PythonServer, ReverseProxy, available, python_sdk_available, spawn_reading_stdout,
+};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_sse_server_serves_both_eras_and_rest_and_keeps_sessions_across_its_restarts() {
@@ -173,17 +173,9 @@ async fn an_sse_stream_a_proxy_cuts_or_fails_is_reopened_and_no_session_or_safe_
 async fn everything_sse() -> Option<(tokio::process::Child, String)> {
     let (node, _) = everything()?;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../interop/everything_server.mjs");
-    let mut child = tokio::process::Command::new(node)
-        .args([script, "sse"])
-        .env("PORT", "0")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("server-everything starts");
-    let stdout = child.stdout.take().expect("its stdout");
-    let mut lines = BufReader::new(stdout).lines();
+    let mut command = tokio::process::Command::new(node);
+    command.args([script, "sse"]).env("PORT", "0");
+    let (child, mut lines) = spawn_reading_stdout(&mut command).expect("server-everything starts");
     let url = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.expect("a line") {
             if let Some(url) = line.strip_prefix("url: ") {

@@ -28,6 +28,19 @@ async fn python_stdio_gateway(flags: &[&str], marker: &str, env: &[(&str, &str)]
     gateway(&args, env).await
 }
 
+/// The plain gateway in front of the Python SDK server over stdio, its calls
+/// written to a temp file named after `name`: the file, its path as the
+/// marker, and the gateway. `None` when the Python SDK is not set up.
+async fn python_gateway_logging_to(name: &str) -> Option<(PathBuf, String, Gateway)> {
+    if !python_sdk_available() {
+        return None;
+    }
+    let calls = temp_file(name);
+    let marker = calls.display().to_string();
+    let gateway = python_stdio_gateway(&[], &marker, &[]).await;
+    Some((calls, marker, gateway))
+}
+
 fn temp_file(name: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("mcp-gateway-stdio-{}-{name}", std::process::id()));
     let _ = std::fs::remove_file(&path);
@@ -97,12 +110,9 @@ fn runs(calls: &Path, key: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_stdio_server_keeps_sessions_across_kills_and_never_runs_a_tool_twice() {
-    if !python_sdk_available() {
+    let Some((calls, marker, gateway)) = python_gateway_logging_to("calls").await else {
         return;
-    }
-    let calls = temp_file("calls");
-    let marker = calls.display().to_string();
-    let gateway = python_stdio_gateway(&[], &marker, &[]).await;
+    };
     let (base, http) = (gateway.url(), Http::default());
 
     // A legacy session through /mcp.
@@ -230,12 +240,9 @@ async fn a_child_that_dies_at_once_is_respawned_at_a_bounded_rate_and_health_say
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rmcp_clients_of_both_eras_list_and_call_a_stdio_server() {
-    if !python_sdk_available() {
+    let Some((calls, marker, gateway)) = python_gateway_logging_to("eras").await else {
         return;
-    }
-    let calls = temp_file("eras");
-    let marker = calls.display().to_string();
-    let gateway = python_stdio_gateway(&[], &marker, &[]).await;
+    };
     let url = format!("{}/mcp", gateway.url());
     for era in [Era::Legacy, Era::Stateless] {
         let client = rmcp_client(&url, era).await;

@@ -24,8 +24,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::process::Stdio;
 use tokio::net::TcpStream;
-use tokio::process::Child;
+
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
 
 /// How often a starting server is checked: every 20 ms.
 pub const START_POLL: Duration = Duration::from_millis(20);
@@ -123,6 +126,22 @@ impl Drop for Process {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Spawns `command` with stdin and stderr closed and stdout piped, killed on
+/// drop: the child, and its stdout line by line (where a server says it is
+/// ready). Errors name the program.
+pub fn spawn_reading_stdout(command: &mut Command) -> io::Result<(Child, Lines<BufReader<ChildStdout>>)> {
+    let program = command.as_std().get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| io::Error::new(error.kind(), format!("{program}: {error}")))?;
+    let stdout = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
+    Ok((child, BufReader::new(stdout).lines()))
 }
 
 /// A new, empty temp dir of this process.

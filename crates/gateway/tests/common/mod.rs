@@ -14,7 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use mcp_reconnect_gateway::{Cli, Gateway, GatewayConfig};
-use mcp_reconnect_testkit::{Polling, RawClient, TestUpstream};
+use mcp_reconnect_testkit::{McpResponse, Polling, RawClient, TestUpstream};
 use serde_json::{Value, json};
 
 /// Settings that make the circuit give up fast in tests (no real waits are asserted).
@@ -124,6 +124,13 @@ impl Http {
 
     pub async fn get(&self, url: &str, headers: &[(&str, &str)]) -> Answer {
         self.send(Method::GET, url, headers, Bytes::new()).await
+    }
+
+    /// `GET url` without extra headers, which must answer `200`.
+    pub async fn get_ok(&self, url: &str) -> Answer {
+        let answer = self.get(url, &[]).await;
+        assert_eq!(answer.status, StatusCode::OK, "{url}: {answer:?}");
+        answer
     }
 
     pub async fn post_json(&self, url: &str, headers: &[(&str, &str)], body: &Value) -> Answer {
@@ -273,13 +280,16 @@ pub async fn legacy_session_listing(base: &str, tool: &str) -> RawClient {
     client
 }
 
-/// Calls `echo` with `text` in `client`'s session and checks that it answers `text`.
-pub async fn assert_mcp_echo(client: &mut RawClient, text: &str) {
+/// Calls `echo` with `text` in `client`'s session, checks that it answers
+/// `200` and `text`, and returns the answer (for its headers).
+pub async fn assert_mcp_echo(client: &mut RawClient, text: &str) -> McpResponse {
     let answer = client
         .call_tool("echo", json!({ "text": text }))
         .await
         .unwrap_or_else(|error| panic!("{text}: {error}"));
+    assert_eq!(answer.status, http::StatusCode::OK, "{answer:?}");
     assert_eq!(answer.text().as_deref(), Some(text), "{answer:?}");
+    answer
 }
 
 /// A 2026-07-28 `tools/call` of `echo` through `{base}/mcp` (no session, the
@@ -302,13 +312,10 @@ pub async fn stateless_echo(http: &Http, base: &str, text: &str) -> String {
 
 /// The JSON-RPC message a fake upstream was sent (`null` when the body is not JSON).
 pub async fn request_message(request: http::Request<hyper::body::Incoming>) -> Value {
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    serde_json::from_slice(&body).unwrap_or_default()
+    let Ok(body) = request.into_body().collect().await else {
+        return Value::Null;
+    };
+    serde_json::from_slice(&body.to_bytes()).unwrap_or_default()
 }
 
 /// The `connection_name` of each upstream `/health` lists.

@@ -3,9 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use super::*;
@@ -115,18 +113,11 @@ impl PythonServer {
         } else {
             command.args(["--max-sessions", &self.max_sessions.to_string()]);
         }
-        let mut child = command
+        command
             .arg("--calls")
             .arg(self.process.dir().join("calls"))
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|error| io::Error::new(error.kind(), format!("{}: {error}", python.display())))?;
-        let stdout = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
-        let mut lines = BufReader::new(stdout).lines();
+            .env("PYTHONUNBUFFERED", "1");
+        let (child, mut lines) = spawn_reading_stdout(&mut command)?;
         let ready = tokio::time::timeout(START_POLL * START_POLLS * 3, async {
             while let Some(line) = lines.next_line().await? {
                 if line.starts_with("READY") {
